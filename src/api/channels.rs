@@ -1,0 +1,364 @@
+//! `/channels`: channels and their members.
+
+use super::{
+    created, id_param, member_team, ok, read_json, readable_channel, resolve_user_id, status_ok,
+    Auth, Paging, State,
+};
+use crate::error::{ApiResult, AppError};
+use crate::store::{Channel, NewChannel};
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/channels", web::post().to(create_channel))
+        .route("/channels/{channel_id}", web::get().to(get_channel))
+        .route("/channels/{channel_id}/members", web::post().to(add_member))
+        .route("/channels/{channel_id}/members", web::get().to(members))
+        .route(
+            "/channels/{channel_id}/members/{user_id}",
+            web::get().to(member),
+        )
+        .route(
+            "/channels/{channel_id}/members/{user_id}",
+            web::delete().to(remove_member),
+        )
+        .route("/teams/{team_id}/channels", web::get().to(public_channels))
+        .route(
+            "/teams/{team_id}/channels/name/{name}",
+            web::get().to(channel_by_name),
+        )
+        .route(
+            "/users/{user_id}/teams/{team_id}/channels",
+            web::get().to(my_channels),
+        );
+}
+
+pub fn valid_channel_name(n: &str) -> bool {
+    (1..=64).contains(&n.len())
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && n.chars().any(|c| c.is_ascii_alphanumeric())
+        && !n.contains("__")
+}
+
+#[derive(Deserialize)]
+struct CreateChannel {
+    team_id: Option<String>,
+    name: Option<String>,
+    display_name: Option<String>,
+    #[serde(rename = "type")]
+    channel_type: Option<String>,
+    header: Option<String>,
+    purpose: Option<String>,
+}
+
+async fn create_channel(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpResponse> {
+    let input: CreateChannel = read_json(&state, body).await?;
+    let team_id = input
+        .team_id
+        .ok_or_else(|| AppError::invalid_param("team_id"))?;
+    let team = member_team(&state, &auth, &team_id).await?;
+    if state
+        .store
+        .active_team_member(&team.id, auth.user_id())
+        .await?
+        .is_none()
+    {
+        return Err(AppError::forbidden(
+            "Only team members can create channels.",
+        ));
+    }
+    let name = input.name.unwrap_or_default();
+    let display_name = input.display_name.unwrap_or_default().trim().to_owned();
+    let channel_type = input.channel_type.unwrap_or_else(|| "O".into());
+    if !valid_channel_name(&name) {
+        return Err(AppError::bad_request(
+            "model.channel.is_valid.name.app_error",
+            "Name must be 1 to 64 lowercase alphanumeric characters, '-' or '_'.",
+        ));
+    }
+    let dn = display_name.chars().count();
+    if dn == 0 || dn > 64 {
+        return Err(AppError::bad_request(
+            "model.channel.is_valid.display_name.app_error",
+            "Invalid display name: 1 to 64 characters.",
+        ));
+    }
+    if channel_type != "O" && channel_type != "P" {
+        return Err(AppError::bad_request(
+            "model.channel.is_valid.type.app_error",
+            "Invalid type: must be \"O\" or \"P\".",
+        ));
+    }
+    let header = input.header.unwrap_or_default();
+    let purpose = input.purpose.unwrap_or_default();
+    if header.chars().count() > 1024 {
+        return Err(AppError::bad_request(
+            "model.channel.is_valid.header.app_error",
+            "Invalid header: at most 1024 characters.",
+        ));
+    }
+    if purpose.chars().count() > 250 {
+        return Err(AppError::bad_request(
+            "model.channel.is_valid.purpose.app_error",
+            "Invalid purpose: at most 250 characters.",
+        ));
+    }
+    let max = state.config().team_settings.max_channels_per_team;
+    if max > 0 && state.store.count_team_channels(&team.id).await? >= max {
+        return Err(AppError::bad_request(
+            "api.channel.create_channel.max_channel_limit.app_error",
+            "This team has reached its channel limit.",
+        ));
+    }
+    let new = NewChannel {
+        team_id: team.id,
+        name,
+        display_name,
+        channel_type,
+        header,
+        purpose,
+        creator_id: auth.user_id().to_owned(),
+    };
+    match state.store.create_channel(&new).await {
+        Ok(ch) => Ok(created(&ch)),
+        Err(e) if e.unique_violation().is_some() => Err(AppError::bad_request(
+            "store.sql_channel.save_channel.exists.app_error",
+            "A channel with that name already exists on the same team.",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A channel's details: open channels for their team's members, private ones for their members.
+async fn visible_channel(state: &State, auth: &Auth, ch: Channel) -> ApiResult<HttpResponse> {
+    if auth.is_admin()
+        || state
+            .store
+            .channel_member(&ch.id, auth.user_id())
+            .await?
+            .is_some()
+    {
+        return Ok(ok(&ch));
+    }
+    if ch.is_open()
+        && state
+            .store
+            .active_team_member(&ch.team_id, auth.user_id())
+            .await?
+            .is_some()
+    {
+        return Ok(ok(&ch));
+    }
+    Err(AppError::forbidden(
+        "You do not have the appropriate permissions.",
+    ))
+}
+
+async fn get_channel(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    id_param("channel_id", &path)?;
+    let ch = state
+        .store
+        .channel(&path)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    visible_channel(&state, &auth, ch).await
+}
+
+async fn channel_by_name(
+    state: State,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (team_id, name) = path.into_inner();
+    id_param("team_id", &team_id)?;
+    if name.len() > 64 {
+        return Err(AppError::invalid_param("channel_name"));
+    }
+    let ch = state
+        .store
+        .channel_by_name(&team_id, &name)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    visible_channel(&state, &auth, ch).await
+}
+
+async fn public_channels(
+    state: State,
+    auth: Auth,
+    path: web::Path<String>,
+    q: web::Query<Paging>,
+) -> ApiResult<HttpResponse> {
+    let team = member_team(&state, &auth, &path).await?;
+    let (page, per_page) = q.checked()?;
+    Ok(ok(&state
+        .store
+        .public_channels(&team.id, page, per_page)
+        .await?))
+}
+
+async fn my_channels(
+    state: State,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (user_id, team_id) = path.into_inner();
+    let user_id = resolve_user_id(&auth, &user_id)?;
+    if user_id != auth.user_id() && !auth.is_admin() {
+        return Err(AppError::forbidden(
+            "You do not have the appropriate permissions.",
+        ));
+    }
+    id_param("team_id", &team_id)?;
+    Ok(ok(&state
+        .store
+        .channels_for_user(&team_id, user_id)
+        .await?))
+}
+
+#[derive(Deserialize)]
+struct AddMember {
+    user_id: Option<String>,
+    channel_id: Option<String>,
+}
+
+async fn add_member(
+    state: State,
+    auth: Auth,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let channel_id = path.into_inner();
+    id_param("channel_id", &channel_id)?;
+    let input: AddMember = read_json(&state, body).await?;
+    if input
+        .channel_id
+        .as_deref()
+        .is_some_and(|c| !c.is_empty() && c != channel_id)
+    {
+        return Err(AppError::invalid_param("channel_id"));
+    }
+    let user_id = input
+        .user_id
+        .ok_or_else(|| AppError::invalid_param("user_id"))?;
+    id_param("user_id", &user_id)?;
+    let ch = state
+        .store
+        .channel(&channel_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    let caller_member = state
+        .store
+        .channel_member(&ch.id, auth.user_id())
+        .await?
+        .is_some();
+    let allowed = auth.is_admin()
+        || caller_member
+        || (ch.is_open()
+            && user_id == auth.user_id()
+            && state
+                .store
+                .active_team_member(&ch.team_id, auth.user_id())
+                .await?
+                .is_some());
+    if !allowed {
+        return Err(AppError::forbidden(
+            "You do not have the appropriate permissions.",
+        ));
+    }
+    if ch.delete_at != 0 {
+        return Err(AppError::bad_request(
+            "api.channel.add_user.to.channel.failed.deleted.app_error",
+            "The channel has been archived.",
+        ));
+    }
+    state
+        .store
+        .user(&user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    if state
+        .store
+        .active_team_member(&ch.team_id, &user_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::bad_request(
+            "api.channel.add_members.user_denied",
+            "The user is not a member of the channel's team.",
+        ));
+    }
+    let m = state.store.add_channel_member(&ch.id, &user_id).await?;
+    Ok(created(&m))
+}
+
+async fn members(
+    state: State,
+    auth: Auth,
+    path: web::Path<String>,
+    q: web::Query<Paging>,
+) -> ApiResult<HttpResponse> {
+    let ch = readable_channel(&state, &auth, &path).await?;
+    let (page, per_page) = q.checked()?;
+    Ok(ok(&state
+        .store
+        .channel_members(&ch.id, page, per_page)
+        .await?))
+}
+
+async fn member(
+    state: State,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (channel_id, user_id) = path.into_inner();
+    let ch = readable_channel(&state, &auth, &channel_id).await?;
+    let user_id = resolve_user_id(&auth, &user_id)?;
+    let m = state
+        .store
+        .channel_member(&ch.id, user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel member"))?;
+    Ok(ok(&m))
+}
+
+async fn remove_member(
+    state: State,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (channel_id, user_id) = path.into_inner();
+    let ch = readable_channel(&state, &auth, &channel_id).await?;
+    let user_id = resolve_user_id(&auth, &user_id)?.to_owned();
+    if ch.name == "town-square" {
+        return Err(AppError::bad_request(
+            "api.channel.remove.default.app_error",
+            "Nobody can leave the default channel.",
+        ));
+    }
+    if user_id != auth.user_id() && !auth.is_admin() {
+        let me = state.store.channel_member(&ch.id, auth.user_id()).await?;
+        if !me.is_some_and(|m| m.scheme_admin) {
+            return Err(AppError::forbidden(
+                "You do not have the appropriate permissions.",
+            ));
+        }
+    }
+    if !state.store.remove_channel_member(&ch.id, &user_id).await? {
+        return Err(AppError::not_found("channel member"));
+    }
+    Ok(status_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn channel_names() {
+        for good in ["a", "town-square", "off_topic", "c1"] {
+            assert!(super::valid_channel_name(good), "{good}");
+        }
+        for bad in ["", "Town", "a b", "a__b", "---", &"x".repeat(65)] {
+            assert!(!super::valid_channel_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Mattermost's API v4, one file per resource. Handlers check permissions themselves, through the
+//! helpers here, and answer every failure with [`AppError`]'s JSON shape.
+
+mod channels;
+mod files;
+mod posts;
+mod system;
+mod teams;
+mod users;
+
+use crate::config::Config;
+use crate::error::{ApiResult, AppError};
+use crate::filestore::FileStore;
+use crate::metrics::Metrics;
+use crate::store::{Channel, Store, Team};
+use actix::Addr;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use starling_actors::{GetSession, Session, SessionCache};
+use starling_protocol::id::is_valid_id;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<RwLock<Config>>,
+    pub files: FileStore,
+    pub sessions: Addr<SessionCache>,
+    pub metrics: Metrics,
+    pub node_id: String,
+    pub hostname: String,
+    pub log: slog::Logger,
+}
+
+impl AppState {
+    /// A snapshot of the config (cheap to clone: the node reads it per request).
+    pub fn config(&self) -> Config {
+        self.config.read().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+pub type State = web::Data<AppState>;
+
+/// Register every route under `/api/v4`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, _| {
+        AppError::bad_request(
+            "api.context.invalid_url_param.app_error",
+            "Invalid query parameter.",
+        )
+        .detail(e.to_string())
+        .into()
+    }))
+    .app_data(web::PathConfig::default().error_handler(|e, _| {
+        AppError::bad_request(
+            "api.context.invalid_url_param.app_error",
+            "Invalid URL parameter.",
+        )
+        .detail(e.to_string())
+        .into()
+    }))
+    .service(
+        web::scope("/api/v4")
+            .configure(users::configure)
+            .configure(teams::configure)
+            .configure(channels::configure)
+            .configure(posts::configure)
+            .configure(files::configure)
+            .configure(system::configure)
+            .default_service(web::to(not_found)),
+    );
+}
+
+pub async fn not_found() -> HttpResponse {
+    use actix_web::ResponseError;
+    AppError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "api.context.404.app_error",
+        "Sorry, we could not find the page.",
+    )
+    .error_response()
+}
+
+/// The token a request carries: `Authorization: Bearer|Token <t>` (any case), a `Token` header,
+/// the `MMAUTHTOKEN` cookie, or an `access_token` query parameter.
+pub fn request_token(req: &HttpRequest) -> Option<String> {
+    if let Some(v) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.trim();
+        if let Some((scheme, rest)) = v.split_once(' ') {
+            if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
+                let t = rest.trim();
+                if !t.is_empty() {
+                    return Some(t.to_owned());
+                }
+            }
+        }
+    }
+    if let Some(t) = req.headers().get("Token").and_then(|v| v.to_str().ok()) {
+        if !t.trim().is_empty() {
+            return Some(t.trim().to_owned());
+        }
+    }
+    if let Some(c) = req.cookie("MMAUTHTOKEN") {
+        if !c.value().is_empty() {
+            return Some(c.value().to_owned());
+        }
+    }
+    req.query_string()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "access_token")
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// An authenticated request: extracting it answers 401 when the token is missing, unknown or expired.
+pub struct Auth {
+    pub session: Session,
+}
+
+impl Auth {
+    pub fn user_id(&self) -> &str {
+        self.session.user_id.as_str()
+    }
+    pub fn is_admin(&self) -> bool {
+        self.session.is_system_admin()
+    }
+    pub fn require_admin(&self) -> ApiResult<()> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "You do not have the appropriate permissions.",
+            ))
+        }
+    }
+}
+
+impl FromRequest for Auth {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = request_token(req);
+        let state = req.app_data::<State>().cloned();
+        Box::pin(async move {
+            let token = token.ok_or_else(AppError::unauthorized)?;
+            let state = state.ok_or_else(|| AppError::internal("no state"))?;
+            authenticate(&state, token)
+                .await
+                .map(|session| Auth { session })
+        })
+    }
+}
+
+/// Resolve a token to a live session.
+pub async fn authenticate(state: &AppState, token: String) -> ApiResult<Session> {
+    if token.len() > 64 {
+        return Err(AppError::unauthorized());
+    }
+    let session = state
+        .sessions
+        .send(GetSession { token })
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| {
+            AppError::unavailable(
+                "app.session.unavailable.app_error",
+                "Sessions cannot be checked right now.",
+            )
+            .detail(e.to_string())
+        })?
+        .ok_or_else(AppError::unauthorized)?;
+    if session.is_expired(crate::store::now_ms()) {
+        return Err(AppError::unauthorized());
+    }
+    Ok(session)
+}
+
+/// Read a JSON body of at most ServiceSettings.MaximumPayloadSizeBytes: 413 past that, 400 when
+/// it is not the JSON asked for. Unknown fields and `null`s for optional fields are accepted.
+pub async fn read_json<T: DeserializeOwned>(
+    state: &AppState,
+    mut payload: web::Payload,
+) -> ApiResult<T> {
+    let limit = state
+        .config
+        .read()
+        .map(|c| c.service_settings.maximum_payload_size_bytes)
+        .unwrap_or(300_000) as usize;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            AppError::bad_request(
+                "api.context.invalid_body_param.app_error",
+                "Could not read the request body.",
+            )
+            .detail(e.to_string())
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::too_large(format!(
+                "The request body is larger than {limit} bytes."
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(
+            "api.context.invalid_body_param.app_error",
+            "Invalid or missing data in request body.",
+        )
+        .detail(e.to_string())
+    })
+}
+
+pub fn ok<T: Serialize>(v: &T) -> HttpResponse {
+    HttpResponse::Ok().json(v)
+}
+
+pub fn created<T: Serialize>(v: &T) -> HttpResponse {
+    HttpResponse::Created().json(v)
+}
+
+pub fn status_ok() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "OK"}))
+}
+
+/// A path id: 400 unless it has the shape of an id.
+pub fn id_param(name: &str, value: &str) -> ApiResult<()> {
+    if is_valid_id(value) {
+        Ok(())
+    } else {
+        Err(AppError::bad_request(
+            "api.context.invalid_url_param.app_error",
+            format!("Invalid or missing {name} in request URL."),
+        ))
+    }
+}
+
+/// Paging as Mattermost reads it: `page` from 0, `per_page` defaulting to 60 and capped at 200.
+#[derive(serde::Deserialize)]
+pub struct Paging {
+    #[serde(default)]
+    pub page: i64,
+    #[serde(default = "default_per_page")]
+    pub per_page: i64,
+}
+
+fn default_per_page() -> i64 {
+    60
+}
+
+impl Paging {
+    pub fn checked(&self) -> ApiResult<(i64, i64)> {
+        if self.page < 0 || self.per_page < 0 {
+            return Err(AppError::invalid_param("page"));
+        }
+        Ok((self.page.min(100_000), self.per_page.clamp(1, 200)))
+    }
+}
+
+/// The channel, if the user may read it: members (and system admins) only.
+pub async fn readable_channel(
+    state: &AppState,
+    auth: &Auth,
+    channel_id: &str,
+) -> ApiResult<Channel> {
+    id_param("channel_id", channel_id)?;
+    let channel = state
+        .store
+        .channel(channel_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    if auth.is_admin()
+        || state
+            .store
+            .channel_member(channel_id, auth.user_id())
+            .await?
+            .is_some()
+    {
+        Ok(channel)
+    } else {
+        Err(AppError::forbidden(
+            "You do not have the appropriate permissions.",
+        ))
+    }
+}
+
+/// The channel, if the user may post in it: members only, and not in a deleted channel.
+pub async fn postable_channel(
+    state: &AppState,
+    auth: &Auth,
+    channel_id: &str,
+) -> ApiResult<Channel> {
+    id_param("channel_id", channel_id)?;
+    let channel = state
+        .store
+        .channel(channel_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    if state
+        .store
+        .channel_member(channel_id, auth.user_id())
+        .await?
+        .is_none()
+    {
+        return Err(AppError::forbidden(
+            "You do not have the appropriate permissions.",
+        ));
+    }
+    if channel.delete_at != 0 {
+        return Err(AppError::bad_request(
+            "api.post.create_post.can_not_post_to_deleted.error",
+            "Can not post to deleted channel.",
+        ));
+    }
+    Ok(channel)
+}
+
+/// The team, if the user belongs to it (or is a system admin).
+pub async fn member_team(state: &AppState, auth: &Auth, team_id: &str) -> ApiResult<Team> {
+    id_param("team_id", team_id)?;
+    let team = state
+        .store
+        .team(team_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("team"))?;
+    if auth.is_admin()
+        || state
+            .store
+            .active_team_member(team_id, auth.user_id())
+            .await?
+            .is_some()
+    {
+        Ok(team)
+    } else {
+        Err(AppError::forbidden(
+            "You do not have the appropriate permissions.",
+        ))
+    }
+}
+
+/// `me` in a path means the caller.
+pub fn resolve_user_id<'a>(auth: &'a Auth, id: &'a str) -> ApiResult<&'a str> {
+    if id == "me" {
+        Ok(auth.user_id())
+    } else {
+        id_param("user_id", id)?;
+        Ok(id)
+    }
+}

@@ -1,0 +1,46 @@
+//! `/system`: the health check load balancers and clients use.
+
+use super::State;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/system/ping", web::get().to(ping));
+}
+
+#[derive(Deserialize)]
+struct PingQuery {
+    #[serde(default)]
+    get_server_status: Option<String>,
+}
+
+/// `{"status":"OK"}`; with `get_server_status=true` also a real database write and file store round
+/// trip. Anything unhealthy answers 500 with the failing part marked.
+async fn ping(state: State, q: web::Query<PingQuery>) -> HttpResponse {
+    let mut body = json!({"status": "OK", "version": crate::VERSION, "node_id": state.node_id});
+    let mut healthy = true;
+    if q.get_server_status.as_deref() == Some("true") {
+        let db = state.store.check_writable(&state.node_id).await;
+        let fs = state.files.check().await;
+        for (key, result) in [
+            ("database_status", db.map_err(|e| e.to_string())),
+            ("filestore_status", fs.map_err(|e| e.to_string())),
+        ] {
+            match result {
+                Ok(()) => body[key] = json!("OK"),
+                Err(e) => {
+                    slog::warn!(state.log, "health check failed"; "part" => key, "error" => e);
+                    body[key] = json!("UNHEALTHY");
+                    healthy = false;
+                }
+            }
+        }
+    }
+    if healthy {
+        HttpResponse::Ok().json(body)
+    } else {
+        body["status"] = json!("UNHEALTHY");
+        HttpResponse::InternalServerError().json(body)
+    }
+}

@@ -1,0 +1,671 @@
+//! `config.json` with Mattermost's sections, keys and defaults, plus `MM_<SECTION>_<KEY>` environment
+//! overrides. Env values win over the file and are never written back to it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write default config file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid JSON: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{key}: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct Config {
+    pub service_settings: ServiceSettings,
+    pub team_settings: TeamSettings,
+    pub sql_settings: SqlSettings,
+    pub password_settings: PasswordSettings,
+    pub file_settings: FileSettings,
+    pub cluster_settings: ClusterSettings,
+    pub log_settings: LogSettings,
+    pub metrics_settings: MetricsSettings,
+    pub job_settings: JobSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ServiceSettings {
+    #[serde(rename = "SiteURL")]
+    pub site_url: String,
+    pub listen_address: String,
+    pub read_timeout: u64,
+    pub write_timeout: u64,
+    pub idle_timeout: u64,
+    pub session_length_web_in_hours: i64,
+    pub session_cache_in_minutes: i64,
+    pub maximum_payload_size_bytes: i64,
+    pub enable_developer: bool,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            site_url: String::new(),
+            listen_address: ":8065".into(),
+            read_timeout: 300,
+            write_timeout: 300,
+            idle_timeout: 60,
+            session_length_web_in_hours: 720,
+            session_cache_in_minutes: 10,
+            maximum_payload_size_bytes: 300_000,
+            enable_developer: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct TeamSettings {
+    pub site_name: String,
+    pub enable_user_creation: bool,
+    pub enable_open_server: bool,
+    pub max_users_per_team: i64,
+    pub max_channels_per_team: i64,
+}
+
+impl Default for TeamSettings {
+    fn default() -> Self {
+        Self {
+            site_name: "Starling".into(),
+            enable_user_creation: true,
+            enable_open_server: false,
+            max_users_per_team: 50,
+            max_channels_per_team: 2000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ReplicaLagSetting {
+    pub data_source: String,
+    pub query_absolute_lag: String,
+    pub query_time_lag: String,
+}
+
+impl Default for ReplicaLagSetting {
+    fn default() -> Self {
+        Self {
+            data_source: String::new(),
+            query_absolute_lag: String::new(),
+            query_time_lag: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct SqlSettings {
+    pub driver_name: String,
+    pub data_source: String,
+    pub data_source_replicas: Vec<String>,
+    pub data_source_search_replicas: Vec<String>,
+    pub max_idle_conns: i64,
+    pub max_open_conns: i64,
+    pub conn_max_lifetime_milliseconds: i64,
+    pub conn_max_idle_time_milliseconds: i64,
+    pub query_timeout: i64,
+    pub replica_lag_settings: Vec<ReplicaLagSetting>,
+    pub replica_monitor_interval_seconds: i64,
+    /// How many times the node tries to reach each database at start (Mattermost: 18).
+    pub connect_attempts: i64,
+    /// Seconds between those tries (Mattermost: 10).
+    pub connect_retry_seconds: i64,
+}
+
+impl Default for SqlSettings {
+    fn default() -> Self {
+        Self {
+            driver_name: "postgres".into(),
+            data_source: "postgres://mmuser:mostest@localhost/mattermost_test?sslmode=disable&connect_timeout=10".into(),
+            data_source_replicas: vec![],
+            data_source_search_replicas: vec![],
+            max_idle_conns: 20,
+            max_open_conns: 300,
+            conn_max_lifetime_milliseconds: 3_600_000,
+            conn_max_idle_time_milliseconds: 300_000,
+            query_timeout: 30,
+            replica_lag_settings: vec![],
+            replica_monitor_interval_seconds: 5,
+            connect_attempts: 18,
+            connect_retry_seconds: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct PasswordSettings {
+    pub minimum_length: usize,
+    pub lowercase: bool,
+    pub number: bool,
+    pub uppercase: bool,
+    pub symbol: bool,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        Self {
+            minimum_length: 8,
+            lowercase: false,
+            number: false,
+            uppercase: false,
+            symbol: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct FileSettings {
+    pub enable_file_attachments: bool,
+    pub max_file_size: i64,
+    pub driver_name: String,
+    pub directory: String,
+    pub amazon_s3_access_key_id: String,
+    pub amazon_s3_secret_access_key: String,
+    pub amazon_s3_bucket: String,
+    pub amazon_s3_path_prefix: String,
+    pub amazon_s3_region: String,
+    pub amazon_s3_endpoint: String,
+    #[serde(rename = "AmazonS3SSL")]
+    pub amazon_s3_ssl: bool,
+}
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        Self {
+            enable_file_attachments: true,
+            max_file_size: 104_857_600,
+            driver_name: "local".into(),
+            directory: "./data/".into(),
+            amazon_s3_access_key_id: String::new(),
+            amazon_s3_secret_access_key: String::new(),
+            amazon_s3_bucket: String::new(),
+            amazon_s3_path_prefix: String::new(),
+            amazon_s3_region: String::new(),
+            amazon_s3_endpoint: "s3.amazonaws.com".into(),
+            amazon_s3_ssl: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ClusterSettings {
+    pub enable: bool,
+    pub cluster_name: String,
+    pub override_hostname: String,
+    pub network_interface: String,
+    pub bind_address: String,
+    pub advertise_address: String,
+    #[serde(rename = "UseIPAddress")]
+    pub use_ip_address: bool,
+    pub enable_gossip_compression: bool,
+    pub enable_experimental_gossip_encryption: bool,
+    pub read_only_config: bool,
+    pub gossip_port: i64,
+    /// Accepted for compatibility with older config files; unused.
+    pub streaming_port: i64,
+    pub max_idle_conns: i64,
+    pub max_idle_conns_per_host: i64,
+    pub idle_conn_timeout_milliseconds: i64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            cluster_name: String::new(),
+            override_hostname: String::new(),
+            network_interface: String::new(),
+            bind_address: String::new(),
+            advertise_address: String::new(),
+            use_ip_address: true,
+            enable_gossip_compression: true,
+            enable_experimental_gossip_encryption: false,
+            read_only_config: true,
+            gossip_port: 8074,
+            streaming_port: 8075,
+            max_idle_conns: 100,
+            max_idle_conns_per_host: 128,
+            idle_conn_timeout_milliseconds: 90_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct LogSettings {
+    pub enable_console: bool,
+    pub console_level: String,
+    pub console_json: bool,
+    pub enable_file: bool,
+    pub file_level: String,
+    pub file_json: bool,
+    /// A directory; the log is `starling.log` inside it ("" means `./logs`).
+    pub file_location: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            enable_console: true,
+            console_level: "DEBUG".into(),
+            console_json: false,
+            enable_file: true,
+            file_level: "INFO".into(),
+            file_json: true,
+            file_location: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct MetricsSettings {
+    pub enable: bool,
+    pub listen_address: String,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            listen_address: ":8067".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct JobSettings {
+    pub run_jobs: bool,
+    pub run_scheduler: bool,
+    pub cleanup_jobs_threshold_days: i64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            run_jobs: true,
+            run_scheduler: true,
+            cleanup_jobs_threshold_days: -1,
+        }
+    }
+}
+
+/// A config as the node runs it: the file's values with the environment's on top.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// `Section.Key` of every setting an environment variable decided.
+    pub env_overrides: BTreeSet<String>,
+    pub path: PathBuf,
+}
+
+/// Turn a Mattermost listen address (`:8065`, `127.0.0.1:8065`, `localhost:8065`) into a socket address.
+pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_owned()
+    };
+    full.to_socket_addrs()
+        .map_err(|e| format!("invalid address {s:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("address {s:?} resolves to nothing"))
+}
+
+const LOG_LEVELS: &[&str] = &["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL", "TRACE"];
+
+impl Config {
+    /// Check every value a node cannot run with; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.service_settings;
+        parse_listen_address(&s.listen_address)
+            .map_err(|p| invalid("ServiceSettings.ListenAddress", p))?;
+        if s.session_length_web_in_hours <= 0 {
+            return Err(invalid(
+                "ServiceSettings.SessionLengthWebInHours",
+                "must be greater than 0",
+            ));
+        }
+        if s.session_cache_in_minutes < 0 {
+            return Err(invalid(
+                "ServiceSettings.SessionCacheInMinutes",
+                "must not be negative",
+            ));
+        }
+        if s.maximum_payload_size_bytes <= 0 {
+            return Err(invalid(
+                "ServiceSettings.MaximumPayloadSizeBytes",
+                "must be greater than 0",
+            ));
+        }
+        let q = &self.sql_settings;
+        if q.driver_name != "postgres" {
+            return Err(invalid(
+                "SqlSettings.DriverName",
+                format!("{:?} is not supported; use \"postgres\"", q.driver_name),
+            ));
+        }
+        check_dsn("SqlSettings.DataSource", &q.data_source)?;
+        for r in &q.data_source_replicas {
+            check_dsn("SqlSettings.DataSourceReplicas", r)?;
+        }
+        for r in &q.data_source_search_replicas {
+            check_dsn("SqlSettings.DataSourceSearchReplicas", r)?;
+        }
+        if q.max_open_conns < 1 {
+            return Err(invalid("SqlSettings.MaxOpenConns", "must be at least 1"));
+        }
+        if q.query_timeout < 1 {
+            return Err(invalid(
+                "SqlSettings.QueryTimeout",
+                "must be at least 1 second",
+            ));
+        }
+        if q.connect_attempts < 1 {
+            return Err(invalid("SqlSettings.ConnectAttempts", "must be at least 1"));
+        }
+        if q.connect_retry_seconds < 0 {
+            return Err(invalid(
+                "SqlSettings.ConnectRetrySeconds",
+                "must not be negative",
+            ));
+        }
+        if self.password_settings.minimum_length < 5 || self.password_settings.minimum_length > 72 {
+            return Err(invalid(
+                "PasswordSettings.MinimumLength",
+                "must be between 5 and 72",
+            ));
+        }
+        let f = &self.file_settings;
+        match f.driver_name.as_str() {
+            "local" => {
+                if f.directory.is_empty() {
+                    return Err(invalid(
+                        "FileSettings.Directory",
+                        "must not be empty with the local driver",
+                    ));
+                }
+            }
+            "amazons3" => {
+                if f.amazon_s3_bucket.is_empty() {
+                    return Err(invalid(
+                        "FileSettings.AmazonS3Bucket",
+                        "must be set with the amazons3 driver",
+                    ));
+                }
+            }
+            other => {
+                return Err(invalid(
+                    "FileSettings.DriverName",
+                    format!("{other:?} is not one of \"local\", \"amazons3\""),
+                ))
+            }
+        }
+        if f.max_file_size <= 0 {
+            return Err(invalid(
+                "FileSettings.MaxFileSize",
+                "must be greater than 0",
+            ));
+        }
+        let c = &self.cluster_settings;
+        if !(1..=65535).contains(&c.gossip_port) {
+            return Err(invalid(
+                "ClusterSettings.GossipPort",
+                "must be a port between 1 and 65535",
+            ));
+        }
+        let l = &self.log_settings;
+        for (key, level) in [
+            ("LogSettings.ConsoleLevel", &l.console_level),
+            ("LogSettings.FileLevel", &l.file_level),
+        ] {
+            if !LOG_LEVELS.contains(&level.to_ascii_uppercase().as_str()) {
+                return Err(invalid(
+                    key,
+                    format!("{level:?} is not one of {}", LOG_LEVELS.join(", ")),
+                ));
+            }
+        }
+        if self.metrics_settings.enable {
+            parse_listen_address(&self.metrics_settings.listen_address)
+                .map_err(|p| invalid("MetricsSettings.ListenAddress", p))?;
+        }
+        Ok(())
+    }
+
+    /// A hash of the settings every node of a cluster must share: the per-node cluster settings
+    /// (hostname, interface, addresses) are left out.
+    pub fn hash(&self) -> String {
+        let mut shared = self.clone();
+        shared.cluster_settings.override_hostname.clear();
+        shared.cluster_settings.network_interface.clear();
+        shared.cluster_settings.bind_address.clear();
+        shared.cluster_settings.advertise_address.clear();
+        let bytes = serde_json::to_vec(&shared).unwrap_or_default();
+        hex::encode(&Sha256::digest(&bytes)[..16])
+    }
+}
+
+fn check_dsn(key: &str, dsn: &str) -> Result<(), ConfigError> {
+    if !(dsn.starts_with("postgres://") || dsn.starts_with("postgresql://")) {
+        return Err(invalid(key, "must be a postgres:// URL"));
+    }
+    dsn.parse::<tokio_postgres::Config>()
+        .map_err(|e| invalid(key, format!("not a valid PostgreSQL URL: {e}")))?;
+    Ok(())
+}
+
+/// Read `path` (creating it from defaults if it is missing), apply the environment, validate.
+pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    load_with_env(path, std::env::vars())
+}
+
+pub fn load_with_env(
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<LoadedConfig, ConfigError> {
+    let file_value = match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice::<Value>(&bytes).map_err(|source| ConfigError::Parse {
+                path: path.to_owned(),
+                source,
+            })?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let defaults = serde_json::to_vec_pretty(&Config::default()).unwrap_or_default();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| ConfigError::Write {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            }
+            std::fs::write(path, defaults).map_err(|source| ConfigError::Write {
+                path: path.to_owned(),
+                source,
+            })?;
+            serde_json::to_value(Config::default()).unwrap_or(Value::Null)
+        }
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    // Normalise: decode the file (type errors name the section), then work on the full value.
+    let mut value = serde_json::to_value(decode(file_value)?).unwrap_or(Value::Null);
+    let env_overrides = apply_env(&mut value, env)?;
+    let config = decode(value)?;
+    config.validate()?;
+    Ok(LoadedConfig {
+        config,
+        env_overrides,
+        path: path.to_owned(),
+    })
+}
+
+fn decode(value: Value) -> Result<Config, ConfigError> {
+    // Decode section by section so a type error can name the section and key.
+    let Value::Object(map) = value else {
+        return Err(invalid("config", "the top level must be a JSON object"));
+    };
+    let mut full = serde_json::to_value(Config::default()).unwrap_or(Value::Null);
+    if let Value::Object(defaults) = &mut full {
+        for (section, v) in map {
+            let Some(Value::Object(target)) = defaults.get_mut(&section) else {
+                continue;
+            };
+            let Value::Object(keys) = v else {
+                return Err(invalid(&section, "must be a JSON object"));
+            };
+            for (key, kv) in keys {
+                if target.contains_key(&key) {
+                    check_type(&format!("{section}.{key}"), &target[&key], &kv)?;
+                    target.insert(key, kv);
+                }
+            }
+        }
+    }
+    serde_json::from_value(full).map_err(|e| invalid("config", e.to_string()))
+}
+
+fn check_type(key: &str, default: &Value, v: &Value) -> Result<(), ConfigError> {
+    let ok = match default {
+        Value::Bool(_) => v.is_boolean(),
+        Value::Number(n) if n.is_u64() || n.is_i64() => v.is_i64() || v.is_u64(),
+        Value::Number(_) => v.is_number(),
+        Value::String(_) => v.is_string(),
+        Value::Array(_) => v.is_array() || v.is_null(),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("expected {}, got {v}", type_name(default)),
+        ))
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => "true or false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+        Value::Null => "null",
+    }
+}
+
+/// Apply `MM_<SECTION>_<KEY>` variables (matched case-insensitively) and return the keys they set.
+fn apply_env(
+    value: &mut Value,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<BTreeSet<String>, ConfigError> {
+    let mut set = BTreeSet::new();
+    let Value::Object(sections) = value else {
+        return Ok(set);
+    };
+    for (name, raw) in env {
+        let upper = name.to_ascii_uppercase();
+        let Some(rest) = upper.strip_prefix("MM_") else {
+            continue;
+        };
+        let Some((sec, key)) = rest.split_once('_') else {
+            continue;
+        };
+        let Some((sec_name, Value::Object(keys))) = sections
+            .iter_mut()
+            .find(|(s, _)| s.eq_ignore_ascii_case(sec))
+        else {
+            continue;
+        };
+        let Some((key_name, current)) = keys.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key))
+        else {
+            continue;
+        };
+        let full = format!("{sec_name}.{key_name}");
+        *current = env_value(&full, &name, current, &raw)?;
+        set.insert(full);
+    }
+    Ok(set)
+}
+
+fn env_value(key: &str, var: &str, current: &Value, raw: &str) -> Result<Value, ConfigError> {
+    let bad = |what: &str| {
+        invalid(
+            key,
+            format!("environment variable {var}: expected {what}, got {raw:?}"),
+        )
+    };
+    Ok(match current {
+        Value::Bool(_) => match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Value::Bool(true),
+            "false" | "0" => Value::Bool(false),
+            _ => return Err(bad("true or false")),
+        },
+        Value::Number(n) if n.is_f64() => raw
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(|f| serde_json::Number::from_f64(f))
+            .map(Value::Number)
+            .ok_or_else(|| bad("a number"))?,
+        Value::Number(_) => Value::from(
+            raw.trim()
+                .parse::<i64>()
+                .map_err(|_| bad("a whole number"))?,
+        ),
+        Value::String(_) => Value::String(raw.to_owned()),
+        Value::Array(items) => {
+            if raw.trim_start().starts_with('[') || items.first().is_some_and(|v| v.is_object()) {
+                serde_json::from_str(raw).map_err(|_| bad("a JSON list"))?
+            } else {
+                Value::Array(
+                    raw.split_whitespace()
+                        .map(|s| Value::String(s.to_owned()))
+                        .collect(),
+                )
+            }
+        }
+        _ => serde_json::from_str(raw).map_err(|_| bad("JSON"))?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

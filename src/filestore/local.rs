@@ -1,0 +1,124 @@
+//! FileSettings.DriverName "local": a directory (shared NAS in a cluster). Writes go to a temporary
+//! file beside the target and are renamed into place when complete.
+
+use super::{check_path, round_trip, ByteStream, FileBackend, FileStoreError, FileWriter};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use std::path::PathBuf;
+use tokio::io::AsyncWriteExt;
+
+pub struct LocalBackend {
+    root: PathBuf,
+}
+
+impl LocalBackend {
+    pub fn new(dir: &str) -> Result<Self, FileStoreError> {
+        let root = PathBuf::from(dir);
+        std::fs::create_dir_all(&root)
+            .map_err(|e| FileStoreError::Config(format!("cannot create {dir}: {e}")))?;
+        Ok(Self { root })
+    }
+
+    fn full(&self, path: &str) -> Result<PathBuf, FileStoreError> {
+        check_path(path)?;
+        Ok(self.root.join(path))
+    }
+}
+
+struct LocalWriter {
+    tmp: PathBuf,
+    target: PathBuf,
+    file: Option<tokio::fs::File>,
+    written: u64,
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            // Dropped unfinished: leave no partial file.
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[async_trait(?Send)]
+impl FileWriter for LocalWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), FileStoreError> {
+        let f = self
+            .file
+            .as_mut()
+            .ok_or_else(|| FileStoreError::Io("writer closed".into()))?;
+        f.write_all(&chunk).await?;
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<u64, FileStoreError> {
+        let mut f = self
+            .file
+            .take()
+            .ok_or_else(|| FileStoreError::Io("writer closed".into()))?;
+        let result = async {
+            f.flush().await?;
+            f.sync_all().await?;
+            drop(f);
+            tokio::fs::rename(&self.tmp, &self.target).await
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = tokio::fs::remove_file(&self.tmp).await;
+            return Err(e.into());
+        }
+        Ok(self.written)
+    }
+
+    async fn abort(mut self: Box<Self>) {
+        self.file.take();
+        let _ = tokio::fs::remove_file(&self.tmp).await;
+    }
+}
+
+#[async_trait(?Send)]
+impl FileBackend for LocalBackend {
+    async fn writer(&self, path: &str) -> Result<Box<dyn FileWriter>, FileStoreError> {
+        let target = self.full(path)?;
+        if let Some(dir) = target.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let tmp = target.with_extension(format!("part-{}", starling_protocol::new_id()));
+        let file = tokio::fs::File::create(&tmp).await?;
+        Ok(Box::new(LocalWriter {
+            tmp,
+            target,
+            file: Some(file),
+            written: 0,
+        }))
+    }
+
+    async fn reader(&self, path: &str) -> Result<(ByteStream, u64), FileStoreError> {
+        let full = self.full(path)?;
+        let file = tokio::fs::File::open(&full).await?;
+        let size = file.metadata().await?.len();
+        Ok((
+            tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).boxed_local(),
+            size,
+        ))
+    }
+
+    async fn remove(&self, path: &str) -> Result<(), FileStoreError> {
+        match tokio::fs::remove_file(self.full(path)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn check(&self) -> Result<(), FileStoreError> {
+        round_trip(self).await
+    }
+
+    fn driver_name(&self) -> &'static str {
+        "local"
+    }
+}

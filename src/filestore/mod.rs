@@ -1,0 +1,99 @@
+//! Where uploaded bytes live. One interface, one driver per FileSettings.DriverName; the rest of
+//! the node only sees [`FileBackend`].
+
+mod local;
+
+pub use local::LocalBackend;
+
+use crate::config::FileSettings;
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::LocalBoxStream;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileStoreError {
+    #[error("file not found")]
+    NotFound,
+    #[error("file store: {0}")]
+    Io(String),
+    #[error("file store misconfigured: {0}")]
+    Config(String),
+}
+
+impl From<std::io::Error> for FileStoreError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            FileStoreError::NotFound
+        } else {
+            FileStoreError::Io(e.to_string())
+        }
+    }
+}
+
+/// A file being written. Nothing is visible at its path until [`FileWriter::finish`] succeeds;
+/// [`FileWriter::abort`] (or dropping it unfinished, for the local driver) leaves nothing behind.
+#[async_trait(?Send)]
+pub trait FileWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), FileStoreError>;
+    async fn finish(self: Box<Self>) -> Result<u64, FileStoreError>;
+    async fn abort(self: Box<Self>);
+}
+
+pub type ByteStream = LocalBoxStream<'static, Result<Bytes, std::io::Error>>;
+
+#[async_trait(?Send)]
+pub trait FileBackend: Send + Sync {
+    async fn writer(&self, path: &str) -> Result<Box<dyn FileWriter>, FileStoreError>;
+    /// The file's bytes as a stream, and its size.
+    async fn reader(&self, path: &str) -> Result<(ByteStream, u64), FileStoreError>;
+    async fn remove(&self, path: &str) -> Result<(), FileStoreError>;
+    /// A real round trip to the store (write, read back, delete), for health checks.
+    async fn check(&self) -> Result<(), FileStoreError>;
+    fn driver_name(&self) -> &'static str;
+}
+
+pub type FileStore = Arc<dyn FileBackend>;
+
+/// The backend FileSettings asks for.
+pub fn from_settings(s: &FileSettings) -> Result<FileStore, FileStoreError> {
+    match s.driver_name.as_str() {
+        "local" => Ok(Arc::new(LocalBackend::new(&s.directory)?)),
+        other => Err(FileStoreError::Config(format!(
+            "driver {other:?} is not available in this build"
+        ))),
+    }
+}
+
+/// Reject paths that could escape the store's root.
+pub(crate) fn check_path(path: &str) -> Result<(), FileStoreError> {
+    if path.is_empty()
+        || path.starts_with('/')
+        || path.split('/').any(|c| c == ".." || c.is_empty())
+    {
+        return Err(FileStoreError::Io(format!("invalid path {path:?}")));
+    }
+    Ok(())
+}
+
+/// A file round trip shared by the drivers' health checks.
+pub(crate) async fn round_trip(b: &dyn FileBackend) -> Result<(), FileStoreError> {
+    use futures_util::StreamExt;
+    let path = format!("health_check/{}", starling_protocol::new_id());
+    let payload = Bytes::from_static(b"starling health check");
+    let mut w = b.writer(&path).await?;
+    w.write(payload.clone()).await?;
+    w.finish().await?;
+    let (mut stream, _) = b.reader(&path).await?;
+    let mut got = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        got.extend_from_slice(&chunk?);
+    }
+    b.remove(&path).await?;
+    if got != payload {
+        return Err(FileStoreError::Io(
+            "health check read back different bytes".into(),
+        ));
+    }
+    Ok(())
+}

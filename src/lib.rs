@@ -1,0 +1,25 @@
+//! Starling: a Mattermost-compatible team-chat server whose nodes run as one cluster.
+//!
+//! Module map:
+//! - [`config`]: `config.json` with Mattermost's sections and `MM_<SECTION>_<KEY>` overrides.
+//! - [`logging`]: slog console and JSON file logs from LogSettings.
+//! - [`store`]: PostgreSQL access and schema migrations (one file per table family).
+//! - [`filestore`]: where uploaded bytes live (local directory).
+//! - [`api`]: Mattermost's API v4, one file per resource.
+//! - [`error`]: the API's error type in Mattermost's JSON shape.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`server`]: assembling a node from its parts and shutting it down in order.
+//!
+//! The actors live in the `starling-actors` crate and the wire vocabulary in `starling-protocol`.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod filestore;
+pub mod logging;
+pub mod metrics;
+pub mod server;
+pub mod store;
+
+/// This build's version, reported by ping and (later) cluster status.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

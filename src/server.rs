@@ -1,0 +1,228 @@
+//! Assembling a node: database, migrations, file store, actors, the API and metrics servers, and
+//! one ordered shutdown.
+
+use crate::api::{self, AppState};
+use crate::config::{parse_listen_address, LoadedConfig};
+use crate::filestore;
+use crate::metrics::Metrics;
+use crate::store::{self, Store};
+use actix::Actor;
+use actix_web::dev::{ServerHandle, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use slog::{info, o, Logger};
+use starling_actors::SessionCache;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// A running node.
+pub struct Node {
+    pub node_id: String,
+    pub http_addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    pub state: web::Data<AppState>,
+    http: ServerHandle,
+    metrics: Option<ServerHandle>,
+    tasks: Vec<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
+    log: Logger,
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Start a node from its config. Returns once it is serving.
+pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
+    let cfg = loaded.config.clone();
+    let node_id = starling_protocol::new_id();
+    let log = log.new(o!("node_id" => node_id.clone()));
+    info!(log, "starting node"; "version" => crate::VERSION, "config" => %loaded.path.display(), "env_overrides" => loaded.env_overrides.len());
+
+    let store = Store::new(&cfg.sql_settings).context("SqlSettings.DataSource")?;
+    store
+        .wait_until_reachable(&cfg.sql_settings, &log)
+        .await
+        .context("cannot reach the database at SqlSettings.DataSource")?;
+    let version = store
+        .migrate(&node_id, &log)
+        .await
+        .context("schema migration failed")?;
+    store::log_ready(&log, version);
+
+    let files = filestore::from_settings(&cfg.file_settings).context("FileSettings")?;
+    files
+        .check()
+        .await
+        .with_context(|| format!("the {} file store is not usable", files.driver_name()))?;
+
+    let ttl = Duration::from_secs(cfg.service_settings.session_cache_in_minutes.max(0) as u64 * 60);
+    let sessions = SessionCache::new(Arc::new(store.clone()), ttl, 100_000).start();
+    let metrics = Metrics::new();
+
+    let state = web::Data::new(AppState {
+        store: store.clone(),
+        config: Arc::new(RwLock::new(cfg.clone())),
+        files,
+        sessions,
+        metrics: metrics.clone(),
+        node_id: node_id.clone(),
+        hostname: hostname(),
+        log: log.clone(),
+    });
+
+    let listen = parse_listen_address(&cfg.service_settings.listen_address)
+        .map_err(|e| anyhow::anyhow!("ServiceSettings.ListenAddress: {e}"))?;
+    let app_state = state.clone();
+    let request_metrics = metrics.clone();
+    let server = HttpServer::new(move || {
+        let m = request_metrics.clone();
+        App::new()
+            .app_data(app_state.clone())
+            .wrap_fn(move |req, srv| {
+                let started = Instant::now();
+                let method = req.method().to_string();
+                let fut = srv.call(req);
+                let m = m.clone();
+                async move {
+                    let mut res = fut.await?;
+                    let route = res
+                        .request()
+                        .match_pattern()
+                        .unwrap_or_else(|| "unmatched".into());
+                    m.observe(
+                        &route,
+                        &method,
+                        res.status().as_u16(),
+                        started.elapsed().as_secs_f64(),
+                    );
+                    let rid = HeaderName::from_static("x-request-id");
+                    if !res.headers().contains_key(&rid) {
+                        if let Ok(v) = HeaderValue::from_str(&starling_protocol::new_id()) {
+                            res.headers_mut().insert(rid, v);
+                        }
+                    }
+                    Ok(res)
+                }
+            })
+            .configure(api::configure)
+            .default_service(web::to(api::not_found))
+    })
+    .workers(worker_count())
+    .disable_signals()
+    .client_request_timeout(Duration::from_secs(
+        cfg.service_settings.read_timeout.max(1),
+    ))
+    .keep_alive(Duration::from_secs(
+        cfg.service_settings.idle_timeout.max(1),
+    ))
+    .shutdown_timeout(10)
+    .bind(listen)
+    .with_context(|| format!("ServiceSettings.ListenAddress: cannot listen on {listen}"))?;
+    let http_addr = server
+        .addrs()
+        .first()
+        .copied()
+        .context("no listening address")?;
+    let server = server.run();
+    let http = server.handle();
+    let mut tasks = vec![actix_web::rt::spawn(server)];
+
+    let (metrics_handle, metrics_addr) = if cfg.metrics_settings.enable {
+        let addr = parse_listen_address(&cfg.metrics_settings.listen_address)
+            .map_err(|e| anyhow::anyhow!("MetricsSettings.ListenAddress: {e}"))?;
+        let m = metrics.clone();
+        let st = store.clone();
+        let server = HttpServer::new(move || {
+            let m = m.clone();
+            let st = st.clone();
+            App::new().route(
+                "/metrics",
+                web::get().to(move || {
+                    let body = m.render(&st);
+                    async move {
+                        HttpResponse::Ok()
+                            .content_type("text/plain; version=0.0.4")
+                            .body(body)
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .disable_signals()
+        .bind(addr)
+        .with_context(|| format!("MetricsSettings.ListenAddress: cannot listen on {addr}"))?;
+        let bound = server.addrs().first().copied();
+        let server = server.run();
+        let handle = server.handle();
+        tasks.push(actix_web::rt::spawn(server));
+        (Some(handle), bound)
+    } else {
+        (None, None)
+    };
+
+    info!(log, "node serving"; "http_addr" => %http_addr, "metrics_addr" => ?metrics_addr, "schema_version" => version);
+    Ok(Node {
+        node_id,
+        http_addr,
+        metrics_addr,
+        state,
+        http,
+        metrics: metrics_handle,
+        tasks,
+        log,
+    })
+}
+
+fn worker_count() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 16)
+}
+
+impl Node {
+    /// Ordered shutdown: stop accepting HTTP (finishing requests in flight), then close the pool.
+    /// Safe to call more than once.
+    pub async fn stop(&mut self) {
+        info!(self.log, "node stopping");
+        self.http.stop(true).await;
+        if let Some(m) = &self.metrics {
+            m.stop(true).await;
+        }
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+        self.state.store.pool().close();
+        info!(self.log, "node stopped");
+    }
+}
+
+/// Run a node until SIGTERM or SIGINT, then shut it down in order.
+pub async fn run(loaded: LoadedConfig, log: Logger) -> anyhow::Result<()> {
+    let mut node = start(loaded, log.clone()).await?;
+    wait_for_signal().await;
+    node.stop().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Posts. Every post write takes the next tick of its channel's `post_clock` under that row's lock,
+//! so `update_at` is strictly increasing per channel and commits in that order: a client asking for
+//! posts `since` the newest `update_at` it saw misses nothing, even within one millisecond.
+
+use super::files::{FileInfo, FILE_COLS};
+use super::{now_ms, Store, StoreResult};
+use deadpool_postgres::GenericClient;
+use serde::Serialize;
+use serde_json::Value;
+use starling_protocol::new_id;
+use std::collections::HashSet;
+use tokio_postgres::Row;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Post {
+    pub id: String,
+    pub create_at: i64,
+    pub update_at: i64,
+    pub edit_at: i64,
+    pub delete_at: i64,
+    pub is_pinned: bool,
+    pub user_id: String,
+    pub channel_id: String,
+    pub root_id: String,
+    pub original_id: String,
+    pub message: String,
+    #[serde(rename = "type")]
+    pub post_type: String,
+    pub props: Value,
+    pub hashtags: String,
+    pub file_ids: Vec<String>,
+    pub pending_post_id: String,
+    pub reply_count: i64,
+    pub last_reply_at: i64,
+    pub participants: Option<Value>,
+    pub metadata: Value,
+}
+
+/// Columns of a post, with the reply count of its thread.
+const POST_SELECT: &str = "SELECT p.*, (SELECT count(*) FROM posts r WHERE r.root_id = \
+    (CASE WHEN p.root_id = '' THEN p.id ELSE p.root_id END) AND r.delete_at = 0) AS reply_count FROM posts p";
+
+impl Post {
+    fn from_row(r: &Row) -> Self {
+        let file_ids: Value = r.get("file_ids");
+        Self {
+            id: r.get("id"),
+            create_at: r.get("create_at"),
+            update_at: r.get("update_at"),
+            edit_at: r.get("edit_at"),
+            delete_at: r.get("delete_at"),
+            is_pinned: r.get("is_pinned"),
+            user_id: r.get("user_id"),
+            channel_id: r.get("channel_id"),
+            root_id: r.get("root_id"),
+            original_id: r.get("original_id"),
+            message: r.get("message"),
+            post_type: r.get("type"),
+            props: r.get("props"),
+            hashtags: r.get("hashtags"),
+            file_ids: serde_json::from_value(file_ids).unwrap_or_default(),
+            pending_post_id: r.get("pending_post_id"),
+            reply_count: r.try_get("reply_count").unwrap_or(0),
+            last_reply_at: r.get("last_reply_at"),
+            participants: None,
+            metadata: serde_json::json!({}),
+        }
+    }
+}
+
+pub struct NewPost {
+    pub user_id: String,
+    pub channel_id: String,
+    pub root_id: String,
+    pub message: String,
+    pub post_type: String,
+    pub props: Value,
+    pub file_ids: Vec<String>,
+    pub pending_post_id: String,
+    pub hashtags: String,
+}
+
+/// Which posts of a channel to list.
+#[derive(Debug, Clone)]
+pub enum PostQuery {
+    /// Newest first, `per_page` at a time.
+    Page { page: i64, per_page: i64 },
+    /// Every post (deleted ones too) whose `update_at` is greater than `since`.
+    Since { since: i64 },
+    /// Posts older than `post_id`, newest first.
+    Before {
+        post_id: String,
+        page: i64,
+        per_page: i64,
+    },
+    /// Posts newer than `post_id`.
+    After {
+        post_id: String,
+        page: i64,
+        per_page: i64,
+    },
+}
+
+/// A page of posts, newest first, plus thread roots they refer to.
+pub struct PostPage {
+    pub order: Vec<Post>,
+    pub roots: Vec<Post>,
+    pub has_next: bool,
+    pub prev_post_id: String,
+    pub next_post_id: String,
+}
+
+/// The most posts one `since` request returns.
+pub const SINCE_LIMIT: i64 = 1000;
+
+async fn tick(c: &impl GenericClient, channel_id: &str) -> StoreResult<i64> {
+    let row = c
+        .query_one(
+            "UPDATE channels SET post_clock = GREATEST(post_clock + 1, $2) WHERE id = $1 RETURNING post_clock",
+            &[&channel_id, &now_ms()],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+async fn post_by_id(c: &impl GenericClient, id: &str) -> StoreResult<Option<Post>> {
+    Ok(
+        c.query_opt(&format!("{POST_SELECT} WHERE p.id = $1"), &[&id])
+            .await?
+            .as_ref()
+            .map(Post::from_row),
+    )
+}
+
+impl Store {
+    /// Create a post (a reply when `root_id` is set), attach the files its author uploaded to that
+    /// channel, and bump the channel and the thread root.
+    pub async fn create_post(&self, p: NewPost) -> StoreResult<Post> {
+        let mut c = self.master.get().await?;
+        let tx = c.transaction().await?;
+        let is_root = p.root_id.is_empty();
+        let ts: i64 = tx
+            .query_one(
+                "UPDATE channels SET post_clock = GREATEST(post_clock + 1, $2), \
+                 last_post_at = GREATEST(post_clock + 1, $2), \
+                 total_msg_count = total_msg_count + 1, \
+                 total_msg_count_root = total_msg_count_root + (CASE WHEN $3 THEN 1 ELSE 0 END), \
+                 last_root_post_at = (CASE WHEN $3 THEN GREATEST(post_clock + 1, $2) ELSE last_root_post_at END) \
+                 WHERE id = $1 RETURNING post_clock",
+                &[&p.channel_id, &now_ms(), &is_root],
+            )
+            .await?
+            .get(0);
+        let id = new_id();
+        let mut attached: Vec<String> = Vec::new();
+        if !p.file_ids.is_empty() {
+            let rows = tx
+                .query(
+                    "UPDATE fileinfo SET post_id = $1, update_at = $2 WHERE id = ANY($3) AND creator_id = $4 \
+                     AND channel_id = $5 AND post_id = '' AND delete_at = 0 RETURNING id",
+                    &[&id, &ts, &p.file_ids, &p.user_id, &p.channel_id],
+                )
+                .await?;
+            let ok: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+            attached = p
+                .file_ids
+                .iter()
+                .filter(|f| ok.contains(*f))
+                .cloned()
+                .collect();
+        }
+        tx.execute(
+            "INSERT INTO posts (id, create_at, update_at, user_id, channel_id, root_id, message, type, props, hashtags, file_ids, pending_post_id) \
+             VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                &id,
+                &ts,
+                &p.user_id,
+                &p.channel_id,
+                &p.root_id,
+                &p.message,
+                &p.post_type,
+                &p.props,
+                &p.hashtags,
+                &serde_json::to_value(&attached).unwrap_or(Value::Array(vec![])),
+                &p.pending_post_id,
+            ],
+        )
+        .await?;
+        if !is_root {
+            tx.execute(
+                "UPDATE posts SET update_at = $2, last_reply_at = $2 WHERE id = $1",
+                &[&p.root_id, &ts],
+            )
+            .await?;
+        }
+        tx.execute(
+            "UPDATE channelmembers m SET last_viewed_at = $3, last_update_at = $3, msg_count = c.total_msg_count, \
+             msg_count_root = c.total_msg_count_root FROM channels c WHERE c.id = m.channel_id AND m.channel_id = $1 AND m.user_id = $2",
+            &[&p.channel_id, &p.user_id, &ts],
+        )
+        .await?;
+        let post = post_by_id(&tx, &id).await?;
+        tx.commit().await?;
+        let mut post = post
+            .ok_or_else(|| super::StoreError::Unavailable("post vanished after insert".into()))?;
+        self.fill_metadata(std::slice::from_mut(&mut post)).await?;
+        Ok(post)
+    }
+
+    /// A post by id, deleted or not.
+    pub async fn post(&self, id: &str) -> StoreResult<Option<Post>> {
+        let c = self.master.get().await?;
+        let mut post = post_by_id(&c, id).await?;
+        if let Some(p) = post.as_mut() {
+            self.fill_metadata(std::slice::from_mut(p)).await?;
+        }
+        Ok(post)
+    }
+
+    /// Change a post's message, props or pin; `None` leaves a field as it is. Returns the new post,
+    /// or `None` if there is no such live post.
+    pub async fn patch_post(
+        &self,
+        id: &str,
+        message: Option<&str>,
+        props: Option<&Value>,
+        is_pinned: Option<bool>,
+    ) -> StoreResult<Option<Post>> {
+        let mut c = self.master.get().await?;
+        let tx = c.transaction().await?;
+        let Some(current) = post_by_id(&tx, id).await?.filter(|p| p.delete_at == 0) else {
+            return Ok(None);
+        };
+        let ts = tick(&tx, &current.channel_id).await?;
+        tx.execute(
+            "UPDATE posts SET message = COALESCE($2, message), props = COALESCE($3, props), \
+             is_pinned = COALESCE($4, is_pinned), edit_at = (CASE WHEN $2::text IS NULL THEN edit_at ELSE $5 END), \
+             update_at = $5 WHERE id = $1",
+            &[&id, &message, &props, &is_pinned, &ts],
+        )
+        .await?;
+        let post = post_by_id(&tx, id).await?;
+        tx.commit().await?;
+        let Some(mut post) = post else {
+            return Ok(None);
+        };
+        self.fill_metadata(std::slice::from_mut(&mut post)).await?;
+        Ok(Some(post))
+    }
+
+    /// Delete a post, its replies if it is a thread root, and their files. Returns the deleted post.
+    pub async fn delete_post(&self, id: &str) -> StoreResult<Option<Post>> {
+        let mut c = self.master.get().await?;
+        let tx = c.transaction().await?;
+        let Some(current) = post_by_id(&tx, id).await?.filter(|p| p.delete_at == 0) else {
+            return Ok(None);
+        };
+        let ts = tick(&tx, &current.channel_id).await?;
+        tx.execute(
+            "UPDATE posts SET delete_at = $2, update_at = $2 WHERE (id = $1 OR root_id = $1) AND delete_at = 0",
+            &[&id, &ts],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE fileinfo SET delete_at = $2, update_at = $2 WHERE delete_at = 0 AND post_id IN \
+             (SELECT id FROM posts WHERE id = $1 OR root_id = $1)",
+            &[&id, &ts],
+        )
+        .await?;
+        if !current.root_id.is_empty() {
+            tx.execute(
+                "UPDATE posts SET update_at = $2 WHERE id = $1",
+                &[&current.root_id, &ts],
+            )
+            .await?;
+        }
+        let post = post_by_id(&tx, id).await?;
+        tx.commit().await?;
+        Ok(post)
+    }
+
+    /// A thread: its root and live replies, oldest first.
+    pub async fn thread(&self, root_id: &str) -> StoreResult<Vec<Post>> {
+        let c = self.master.get().await?;
+        let rows = c
+            .query(
+                &format!("{POST_SELECT} WHERE (p.id = $1 OR p.root_id = $1) AND p.delete_at = 0 ORDER BY p.create_at, p.id"),
+                &[&root_id],
+            )
+            .await?;
+        let mut posts: Vec<Post> = rows.iter().map(Post::from_row).collect();
+        self.fill_metadata(&mut posts).await?;
+        Ok(posts)
+    }
+
+    pub async fn channel_posts(&self, channel_id: &str, q: &PostQuery) -> StoreResult<PostPage> {
+        let c = self.master.get().await?;
+        let (mut order, has_next) = match q {
+            PostQuery::Page { page, per_page } => {
+                let rows = c
+                    .query(
+                        &format!(
+                            "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0 \
+                             ORDER BY p.create_at DESC, p.id DESC LIMIT $2 OFFSET $3"
+                        ),
+                        &[&channel_id, &(per_page + 1), &(page * per_page)],
+                    )
+                    .await?;
+                trimmed(rows, *per_page)
+            }
+            PostQuery::Since { since } => {
+                let rows = c
+                    .query(
+                        &format!("{POST_SELECT} WHERE p.channel_id = $1 AND p.update_at > $2 ORDER BY p.update_at, p.id LIMIT $3"),
+                        &[&channel_id, since, &(SINCE_LIMIT + 1)],
+                    )
+                    .await?;
+                let (mut posts, more) = trimmed(rows, SINCE_LIMIT);
+                posts.sort_by(|a, b| (b.create_at, &b.id).cmp(&(a.create_at, &a.id)));
+                (posts, more)
+            }
+            PostQuery::Before {
+                post_id,
+                page,
+                per_page,
+            }
+            | PostQuery::After {
+                post_id,
+                page,
+                per_page,
+            } => {
+                let Some(anchor) = post_by_id(&c, post_id).await? else {
+                    return Ok(PostPage {
+                        order: vec![],
+                        roots: vec![],
+                        has_next: false,
+                        prev_post_id: String::new(),
+                        next_post_id: String::new(),
+                    });
+                };
+                let before = matches!(q, PostQuery::Before { .. });
+                let (cmp, dir) = if before { ("<", "DESC") } else { (">", "ASC") };
+                let rows = c
+                    .query(
+                        &format!(
+                            "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0 AND (p.create_at, p.id) {cmp} ($2, $3) \
+                             ORDER BY p.create_at {dir}, p.id {dir} LIMIT $4 OFFSET $5"
+                        ),
+                        &[&channel_id, &anchor.create_at, &anchor.id, &(per_page + 1), &(page * per_page)],
+                    )
+                    .await?;
+                let (mut posts, more) = trimmed(rows, *per_page);
+                if !before {
+                    posts.reverse();
+                }
+                (posts, more)
+            }
+        };
+        // Thread roots that replies on this page refer to, for context (not part of `order`).
+        let have: HashSet<&str> = order.iter().map(|p| p.id.as_str()).collect();
+        let missing: Vec<String> = order
+            .iter()
+            .filter(|p| !p.root_id.is_empty() && !have.contains(p.root_id.as_str()))
+            .map(|p| p.root_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut roots: Vec<Post> = if missing.is_empty() {
+            vec![]
+        } else {
+            c.query(&format!("{POST_SELECT} WHERE p.id = ANY($1)"), &[&missing])
+                .await?
+                .iter()
+                .map(Post::from_row)
+                .collect()
+        };
+        drop(c);
+        self.fill_metadata(&mut order).await?;
+        self.fill_metadata(&mut roots).await?;
+        let (prev_post_id, next_post_id) = match q {
+            PostQuery::Page { .. } | PostQuery::Before { .. } if has_next => (
+                order.last().map(|p| p.id.clone()).unwrap_or_default(),
+                String::new(),
+            ),
+            PostQuery::After { .. } if has_next => (
+                String::new(),
+                order.first().map(|p| p.id.clone()).unwrap_or_default(),
+            ),
+            _ => (String::new(), String::new()),
+        };
+        Ok(PostPage {
+            order,
+            roots,
+            has_next,
+            prev_post_id,
+            next_post_id,
+        })
+    }
+
+    /// Put the file infos of posts with files into their `metadata.files`.
+    async fn fill_metadata(&self, posts: &mut [Post]) -> StoreResult<()> {
+        let ids: Vec<String> = posts
+            .iter()
+            .filter(|p| !p.file_ids.is_empty())
+            .map(|p| p.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let c = self.master.get().await?;
+        let rows = c
+            .query(&format!("SELECT {FILE_COLS} FROM fileinfo WHERE post_id = ANY($1) ORDER BY create_at, id"), &[&ids])
+            .await?;
+        let infos: Vec<FileInfo> = rows.iter().map(FileInfo::from_row).collect();
+        for p in posts.iter_mut() {
+            let files: Vec<&FileInfo> = infos.iter().filter(|f| f.post_id == p.id).collect();
+            if !files.is_empty() {
+                p.metadata = serde_json::json!({ "files": files });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn trimmed(rows: Vec<Row>, limit: i64) -> (Vec<Post>, bool) {
+    let more = rows.len() as i64 > limit;
+    (
+        rows.iter()
+            .take(limit.max(0) as usize)
+            .map(Post::from_row)
+            .collect(),
+        more,
+    )
+}

@@ -1,0 +1,313 @@
+//! Users and sessions.
+
+use super::{now_ms, Store, StoreResult};
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde_json::Value;
+use starling_actors::session_cache::{Session as CachedSession, SessionStore};
+use starling_protocol::{new_id, SessionId, UserId};
+use tokio_postgres::Row;
+
+/// A user as the API shows it. The password hash is never part of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: String,
+    pub create_at: i64,
+    pub update_at: i64,
+    pub delete_at: i64,
+    pub username: String,
+    pub auth_data: String,
+    pub auth_service: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub nickname: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub position: String,
+    pub roles: String,
+    pub locale: String,
+    pub notify_props: Value,
+    pub props: Value,
+    pub last_password_update: i64,
+    pub last_picture_update: i64,
+    pub failed_attempts: i64,
+    pub mfa_active: bool,
+    pub timezone: Value,
+    pub is_bot: bool,
+}
+
+const USER_COLS: &str = "id, create_at, update_at, delete_at, username, email, email_verified, nickname, \
+    first_name, last_name, position, roles, locale, notify_props, props, last_password_update, timezone";
+
+impl User {
+    fn from_row(r: &Row) -> Self {
+        Self {
+            id: r.get("id"),
+            create_at: r.get("create_at"),
+            update_at: r.get("update_at"),
+            delete_at: r.get("delete_at"),
+            username: r.get("username"),
+            auth_data: String::new(),
+            auth_service: String::new(),
+            email: r.get("email"),
+            email_verified: r.get("email_verified"),
+            nickname: r.get("nickname"),
+            first_name: r.get("first_name"),
+            last_name: r.get("last_name"),
+            position: r.get("position"),
+            roles: r.get("roles"),
+            locale: r.get("locale"),
+            notify_props: r.get("notify_props"),
+            props: r.get("props"),
+            last_password_update: r.get("last_password_update"),
+            last_picture_update: 0,
+            failed_attempts: 0,
+            mfa_active: false,
+            timezone: r.get("timezone"),
+            is_bot: false,
+        }
+    }
+
+    pub fn is_system_admin(&self) -> bool {
+        self.roles.split_whitespace().any(|r| r == "system_admin")
+    }
+}
+
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub nickname: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub position: String,
+    pub locale: String,
+    pub props: Value,
+    pub notify_props: Value,
+}
+
+pub struct NewSession {
+    pub user_id: String,
+    pub roles: String,
+    pub expires_at: i64,
+    pub device_id: String,
+}
+
+pub type Session = CachedSession;
+
+fn default_notify_props(username: &str) -> Value {
+    serde_json::json!({
+        "channel": "true", "comments": "never", "desktop": "mention", "desktop_sound": "true",
+        "email": "true", "first_name": "false", "mention_keys": format!("{username},@{username}"),
+        "push": "mention", "push_status": "away"
+    })
+}
+
+/// Serialises user creation so that exactly one user can be the first (and so the system admin).
+const USER_CREATE_LOCK: i64 = 0x5354_4152_4c4e_4702;
+
+impl Store {
+    /// Create a user; the first user of the system becomes system admin.
+    pub async fn create_user(&self, u: NewUser) -> StoreResult<User> {
+        let mut c = self.master.get().await?;
+        let tx = c.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&USER_CREATE_LOCK])
+            .await?;
+        let first = tx
+            .query_one("SELECT NOT EXISTS (SELECT 1 FROM users)", &[])
+            .await?
+            .get::<_, bool>(0);
+        let roles = if first {
+            "system_admin system_user"
+        } else {
+            "system_user"
+        };
+        let now = now_ms();
+        let notify = if u.notify_props.as_object().is_some_and(|m| !m.is_empty()) {
+            u.notify_props
+        } else {
+            default_notify_props(&u.username)
+        };
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO users (id, create_at, update_at, username, password, email, nickname, first_name, \
+                     last_name, position, roles, locale, last_password_update, props, notify_props, timezone) \
+                     VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $2, $12, $13, $14) RETURNING {USER_COLS}"
+                ),
+                &[
+                    &new_id(),
+                    &now,
+                    &u.username,
+                    &u.password_hash,
+                    &u.email,
+                    &u.nickname,
+                    &u.first_name,
+                    &u.last_name,
+                    &u.position,
+                    &roles,
+                    &u.locale,
+                    &u.props,
+                    &notify,
+                    &serde_json::json!({"automaticTimezone": "", "manualTimezone": "", "useAutomaticTimezone": "true"}),
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(User::from_row(&row))
+    }
+
+    pub async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        let c = self.master.get().await?;
+        let row = c
+            .query_opt(
+                &format!("SELECT {USER_COLS} FROM users WHERE id = $1"),
+                &[&id],
+            )
+            .await?;
+        Ok(row.as_ref().map(User::from_row))
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let c = self.master.get().await?;
+        let row = c
+            .query_opt(
+                &format!("SELECT {USER_COLS} FROM users WHERE username = $1"),
+                &[&username],
+            )
+            .await?;
+        Ok(row.as_ref().map(User::from_row))
+    }
+
+    pub async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<User>> {
+        let c = self.master.get().await?;
+        let rows = c
+            .query(
+                &format!("SELECT {USER_COLS} FROM users WHERE id = ANY($1) ORDER BY username"),
+                &[&ids],
+            )
+            .await?;
+        Ok(rows.iter().map(User::from_row).collect())
+    }
+
+    pub async fn users_by_usernames(&self, names: &[String]) -> StoreResult<Vec<User>> {
+        let c = self.master.get().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {USER_COLS} FROM users WHERE username = ANY($1) ORDER BY username"
+                ),
+                &[&names],
+            )
+            .await?;
+        Ok(rows.iter().map(User::from_row).collect())
+    }
+
+    /// A page of users, optionally only those in a team or a channel.
+    pub async fn list_users(
+        &self,
+        in_team: Option<&str>,
+        in_channel: Option<&str>,
+        page: i64,
+        per_page: i64,
+    ) -> StoreResult<Vec<User>> {
+        let c = self.master.get().await?;
+        let cols = USER_COLS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {cols} FROM users u \
+                     WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM teammembers tm WHERE tm.user_id = u.id AND tm.team_id = $1 AND tm.delete_at = 0)) \
+                     AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM channelmembers cm WHERE cm.user_id = u.id AND cm.channel_id = $2)) \
+                     ORDER BY u.username LIMIT $3 OFFSET $4"
+                ),
+                &[&in_team, &in_channel, &per_page, &(page * per_page)],
+            )
+            .await?;
+        Ok(rows.iter().map(User::from_row).collect())
+    }
+
+    /// The user and password hash for a login id (username or email, case-insensitive).
+    pub async fn user_for_login(&self, login_id: &str) -> StoreResult<Option<(User, String)>> {
+        let c = self.master.get().await?;
+        let row = c
+            .query_opt(
+                &format!(
+                    "SELECT {USER_COLS}, password FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1) \
+                     ORDER BY (lower(username) = lower($1)) DESC LIMIT 1"
+                ),
+                &[&login_id],
+            )
+            .await?;
+        Ok(row.map(|r| (User::from_row(&r), r.get("password"))))
+    }
+
+    pub async fn create_session(&self, s: NewSession) -> StoreResult<Session> {
+        let c = self.master.get().await?;
+        let now = now_ms();
+        let row = c
+            .query_one(
+                "INSERT INTO sessions (id, token, create_at, expires_at, last_activity_at, user_id, device_id, roles) \
+                 VALUES ($1, $2, $3, $4, $3, $5, $6, $7) RETURNING *",
+                &[&new_id(), &new_id(), &now, &s.expires_at, &s.user_id, &s.device_id, &s.roles],
+            )
+            .await?;
+        Ok(session_from_row(&row))
+    }
+
+    pub async fn session_by_token(&self, token: &str) -> StoreResult<Option<Session>> {
+        let c = self.master.get().await?;
+        let row = c
+            .query_opt("SELECT * FROM sessions WHERE token = $1", &[&token])
+            .await?;
+        Ok(row.as_ref().map(session_from_row))
+    }
+
+    pub async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        let c = self.master.get().await?;
+        c.execute("DELETE FROM sessions WHERE id = $1", &[&id])
+            .await?;
+        Ok(())
+    }
+}
+
+fn session_from_row(r: &Row) -> Session {
+    Session {
+        id: SessionId(r.get("id")),
+        token: r.get("token"),
+        user_id: UserId(r.get("user_id")),
+        roles: r.get("roles"),
+        create_at: r.get("create_at"),
+        expires_at: r.get("expires_at"),
+        last_activity_at: r.get("last_activity_at"),
+        device_id: r.get("device_id"),
+    }
+}
+
+impl SessionStore for Store {
+    fn session_by_token(
+        &self,
+        token: String,
+    ) -> BoxFuture<'static, Result<Option<Session>, String>> {
+        let store = self.clone();
+        Box::pin(async move {
+            Store::session_by_token(&store, &token)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+impl Store {
+    /// Whether any user exists yet.
+    pub async fn user_count_positive(&self) -> StoreResult<bool> {
+        let c = self.master.get().await?;
+        Ok(c.query_one("SELECT EXISTS (SELECT 1 FROM users)", &[])
+            .await?
+            .get(0))
+    }
+}
