@@ -256,7 +256,7 @@ pub struct Paging {
     pub per_page: i64,
 }
 
-fn default_per_page() -> i64 {
+pub fn default_per_page() -> i64 {
     60
 }
 

@@ -352,12 +352,18 @@ async fn users_by_usernames(
 struct ListUsers {
     in_team: Option<String>,
     in_channel: Option<String>,
-    #[serde(flatten)]
-    paging: Paging,
+    #[serde(default)]
+    page: i64,
+    #[serde(default = "super::default_per_page")]
+    per_page: i64,
 }
 
 async fn list_users(state: State, auth: Auth, q: web::Query<ListUsers>) -> ApiResult<HttpResponse> {
-    let (page, per_page) = q.paging.checked()?;
+    let (page, per_page) = Paging {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .checked()?;
     if let Some(team) = q.in_team.as_deref() {
         super::member_team(&state, &auth, team).await?;
     }

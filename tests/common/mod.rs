@@ -1,0 +1,367 @@
+//! The test harness: each test gets its own PostgreSQL database and starts real nodes in-process
+//! on free loopback ports. Set STARLING_TEST_PG to point at another server
+//! (default `postgres://postgres@127.0.0.1:5432`).
+
+#![allow(dead_code)]
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use starling::config::{Config, LoadedConfig};
+use starling::server::Node;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub fn pg_base() -> String {
+    std::env::var("STARLING_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A database of the test's own, dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let name = format!("starling_test_{}", starling_protocol::new_id());
+        let (client, conn) =
+            tokio_postgres::connect(&format!("{}/postgres", pg_base()), tokio_postgres::NoTls)
+                .await
+                .expect("PostgreSQL must be running for integration tests (see README)");
+        actix_web::rt::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let url = format!("{}/{name}?sslmode=disable", pg_base());
+        TestDb { name, url }
+    }
+
+    /// A connection to this test's database, for checking what the node wrote.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        actix_web::rt::spawn(conn);
+        client
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop from a thread of its own: the test's runtime may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                if let Ok((client, conn)) = tokio_postgres::connect(
+                    &format!("{}/postgres", pg_base()),
+                    tokio_postgres::NoTls,
+                )
+                .await
+                {
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("starling-{tag}-{}", starling_protocol::new_id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A config for a test node on `db`: free port, its own file directory, quiet logs.
+pub fn test_config(db: &TestDb) -> Config {
+    let mut c = Config::default();
+    c.service_settings.listen_address = "127.0.0.1:0".into();
+    c.sql_settings.data_source = db.url.clone();
+    c.sql_settings.max_open_conns = 20;
+    c.sql_settings.connect_attempts = 3;
+    c.sql_settings.connect_retry_seconds = 1;
+    c.file_settings.directory = temp_dir("files").to_string_lossy().into_owned();
+    c.log_settings.enable_console = false;
+    c.log_settings.enable_file = false;
+    c.team_settings.enable_open_server = true;
+    c
+}
+
+pub fn test_logger() -> slog::Logger {
+    if std::env::var("STARLING_TEST_LOG").is_ok() {
+        use slog::Drain;
+        let d = slog_term::FullFormat::new(slog_term::PlainSyncDecorator::new(std::io::stderr()))
+            .build()
+            .fuse();
+        slog::Logger::root(d, slog::o!())
+    } else {
+        slog::Logger::root(slog::Discard, slog::o!())
+    }
+}
+
+pub async fn start_node(config: Config) -> Node {
+    let loaded = LoadedConfig {
+        config,
+        env_overrides: Default::default(),
+        path: PathBuf::from("test-config.json"),
+    };
+    starling::server::start(loaded, test_logger())
+        .await
+        .expect("node starts")
+}
+
+/// One database and one node on it.
+pub struct TestServer {
+    pub db: TestDb,
+    pub node: Node,
+    pub config: Config,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(change: impl FnOnce(&mut Config)) -> TestServer {
+        let db = TestDb::new().await;
+        let mut config = test_config(&db);
+        change(&mut config);
+        let node = start_node(config.clone()).await;
+        TestServer { db, node, config }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.node.http_addr)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.url())
+    }
+}
+
+/// A small API v4 client that returns status and JSON body, never hiding either.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub token: Option<String>,
+    pub http: reqwest::Client,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub bytes: Vec<u8>,
+}
+
+impl Resp {
+    /// Assert the status, and for errors the Mattermost error shape.
+    pub fn expect(self, status: u16) -> Resp {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        if status >= 400 {
+            assert_error_shape(&self.body, status);
+        }
+        self
+    }
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+pub fn assert_error_shape(body: &Value, status: u16) {
+    for k in ["id", "message", "detailed_error", "request_id"] {
+        assert!(
+            body.get(k).is_some_and(Value::is_string),
+            "error body lacks {k}: {body}"
+        );
+    }
+    assert_eq!(
+        body["status_code"],
+        json!(status),
+        "status_code in body: {body}"
+    );
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        Client {
+            base: base.to_owned(),
+            token: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> Resp {
+        let mut rb = self
+            .http
+            .request(method, format!("{}/api/v4{}", self.base, path));
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.header("Content-Type", content_type).body(b);
+        }
+        let r = rb.send().await.expect("request reaches the node");
+        Self::finish(r).await
+    }
+
+    pub async fn finish(r: reqwest::Response) -> Resp {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let bytes = r.bytes().await.expect("body").to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if body.is_object() || body.is_array() {
+            let ct = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            assert_eq!(
+                ct, "application/json",
+                "JSON answers are exactly application/json"
+            );
+        }
+        Resp {
+            status,
+            headers,
+            body,
+            bytes,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.raw(Method::GET, path, None, "").await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.raw(Method::DELETE, path, None, "").await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.raw(
+            Method::POST,
+            path,
+            Some(body.to_string().into_bytes()),
+            "application/json",
+        )
+        .await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.raw(
+            Method::PUT,
+            path,
+            Some(body.to_string().into_bytes()),
+            "application/json",
+        )
+        .await
+    }
+
+    /// Create a user with a unique name; returns (user id, username).
+    pub async fn create_user(&self, prefix: &str) -> (String, String) {
+        let suffix = &starling_protocol::new_id()[..8];
+        let username = format!("{prefix}{suffix}");
+        let r = self
+            .post("/users", json!({"email": format!("{username}@example.com"), "username": username, "password": "password-1"}))
+            .await
+            .expect(201);
+        (r.id(), username)
+    }
+
+    /// Log in and return a client that carries the token.
+    pub async fn login(&self, username: &str) -> Client {
+        let r = self
+            .post(
+                "/users/login",
+                json!({"login_id": username, "password": "password-1"}),
+            )
+            .await
+            .expect(200);
+        let token = r
+            .headers
+            .get("Token")
+            .and_then(|v| v.to_str().ok())
+            .expect("Token header")
+            .to_owned();
+        self.with_token(&token)
+    }
+
+    /// A new user, logged in: (client, user id).
+    pub async fn new_user(&self, prefix: &str) -> (Client, String) {
+        let (id, name) = self.create_user(prefix).await;
+        (self.login(&name).await, id)
+    }
+
+    pub async fn create_team(&self, open: bool) -> String {
+        let name = format!("t{}", &starling_protocol::new_id()[..10]);
+        self.post(
+            "/teams",
+            json!({"name": name, "display_name": "Team", "type": if open {"O"} else {"I"}}),
+        )
+        .await
+        .expect(201)
+        .id()
+    }
+
+    pub async fn create_channel(&self, team_id: &str, private: bool) -> String {
+        let name = format!("c{}", &starling_protocol::new_id()[..10]);
+        self.post(
+            "/channels",
+            json!({"team_id": team_id, "name": name, "display_name": "Channel", "type": if private {"P"} else {"O"}}),
+        )
+        .await
+        .expect(201)
+        .id()
+    }
+
+    pub async fn create_post(&self, channel_id: &str, message: &str) -> Value {
+        self.post(
+            "/posts",
+            json!({"channel_id": channel_id, "message": message}),
+        )
+        .await
+        .expect(201)
+        .body
+    }
+}
+
+/// Poll `cond` until it holds or `timeout` passes; never a blind sleep.
+pub async fn wait_until<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
