@@ -92,7 +92,7 @@ impl ChannelMember {
         Self {
             channel_id: r.get("channel_id"),
             user_id: r.get("user_id"),
-            roles: r.get("roles"),
+            roles: super::teams::scheme_roles(r.get("roles"), r.get("scheme_admin"), "channel"),
             last_viewed_at: r.get("last_viewed_at"),
             msg_count: r.get("msg_count"),
             mention_count: r.get("mention_count"),

@@ -71,7 +71,7 @@ impl TeamMember {
         Self {
             team_id: r.get("team_id"),
             user_id: r.get("user_id"),
-            roles: r.get("roles"),
+            roles: scheme_roles(r.get("roles"), r.get("scheme_admin"), "team"),
             delete_at: r.get("delete_at"),
             scheme_guest: r.get("scheme_guest"),
             scheme_user: r.get("scheme_user"),
@@ -84,6 +84,17 @@ impl TeamMember {
     pub fn is_team_admin(&self) -> bool {
         self.scheme_admin || self.roles.split_whitespace().any(|r| r == "team_admin")
     }
+}
+
+/// A member's roles as Mattermost reports them: the roles its scheme flags imply, then explicit ones.
+pub(super) fn scheme_roles(explicit: String, admin: bool, scope: &str) -> String {
+    let mut roles = vec![format!("{scope}_user")];
+    if admin {
+        roles.push(format!("{scope}_admin"));
+    }
+    roles.extend(explicit.split_whitespace().map(str::to_owned));
+    roles.dedup();
+    roles.join(" ")
 }
 
 /// The channels every team starts with, and every new member joins.
