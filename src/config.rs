@@ -63,6 +63,8 @@ pub struct ServiceSettings {
     pub session_cache_in_minutes: i64,
     pub maximum_payload_size_bytes: i64,
     pub enable_developer: bool,
+    /// How many hub actors group this node's websockets (0: one per CPU).
+    pub websocket_hubs: i64,
 }
 
 impl Default for ServiceSettings {
@@ -77,6 +79,7 @@ impl Default for ServiceSettings {
             session_cache_in_minutes: 10,
             maximum_payload_size_bytes: 300_000,
             enable_developer: false,
+            websocket_hubs: 0,
         }
     }
 }
@@ -364,6 +367,9 @@ impl Config {
                 "ServiceSettings.SessionCacheInMinutes",
                 "must not be negative",
             ));
+        }
+        if !(0..=256).contains(&s.websocket_hubs) {
+            return Err(invalid("ServiceSettings.WebsocketHubs", "must be between 0 (one per CPU) and 256"));
         }
         if s.maximum_payload_size_bytes <= 0 {
             return Err(invalid(

@@ -6,6 +6,7 @@
 //! - [`store`]: PostgreSQL access and schema migrations (one file per table family).
 //! - [`filestore`]: where uploaded bytes live (local directory).
 //! - [`api`]: Mattermost's API v4, one file per resource.
+//! - [`events`]: the websocket events the API publishes, and membership changes.
 //! - [`error`]: the API's error type in Mattermost's JSON shape.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`server`]: assembling a node from its parts and shutting it down in order.
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod filestore;
 pub mod logging;
 pub mod metrics;

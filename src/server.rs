@@ -12,7 +12,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use slog::{info, o, Logger};
-use starling_actors::SessionCache;
+use starling_actors::{EventBus, Hub, HubSet, Presence, SessionCache, WsContext};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -63,11 +63,40 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     let sessions = SessionCache::new(Arc::new(store.clone()), ttl, 100_000).start();
     let metrics = Metrics::new();
 
+    // Realtime: presence needs the bus, the bus needs the hubs, the hubs report to presence.
+    let presence_ctx = actix::Context::<Presence>::new();
+    let presence = actix::AsyncContext::address(&presence_ctx);
+    let hub_count = match cfg.service_settings.websocket_hubs {
+        0 => worker_count(),
+        n => n as usize,
+    };
+    let hubs = {
+        let store = Arc::new(store.clone());
+        let presence = presence.clone().recipient();
+        let log = log.clone();
+        HubSet::start(hub_count, move || Hub::new(store.clone(), Some(presence.clone()), log.clone()))
+    };
+    let bus = EventBus::new(hubs.clone()).start();
+    presence_ctx.run(Presence::new(Arc::new(store.clone()), bus.clone(), log.clone()));
+    let ws = Arc::new(WsContext {
+        sessions: sessions.clone(),
+        hubs,
+        bus: bus.clone(),
+        presence: presence.clone(),
+        node_id: node_id.clone(),
+        version: crate::VERSION.to_owned(),
+        hostname: hostname(),
+        log: log.clone(),
+    });
+
     let state = web::Data::new(AppState {
         store: store.clone(),
         config: Arc::new(RwLock::new(cfg.clone())),
         files,
         sessions,
+        events: crate::events::Events::new(bus),
+        presence,
+        ws,
         metrics: metrics.clone(),
         node_id: node_id.clone(),
         hostname: hostname(),

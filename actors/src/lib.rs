@@ -4,17 +4,31 @@
 //!
 //! ```text
 //! node (src/server.rs)
-//! └── SessionCache        token -> session, TTL ServiceSettings.SessionCacheInMinutes;
-//!                         invalidated by logout / revoke; reads through a SessionStore
+//! ├── SessionCache        token -> session, TTL ServiceSettings.SessionCacheInMinutes;
+//! │                       invalidated by logout / revoke; reads through a SessionStore
+//! ├── EventBus            every websocket event of the node: renders it once, hands it to the
+//! │                       hubs, tells subscribers (extra actors) through Subscribe
+//! ├── Hub × N             (one arbiter each) connections grouped by user: seq, membership filter,
+//! │                       dead queue for resume, bounded send queues; reads a MembershipStore
+//! ├── Presence            online / away / offline from websocket activity; a StatusStore
+//! └── WsConnection × M    one per websocket, fed by actix-ws's stream; writes through its outbox
 //! ```
 //!
 //! When an actor needs the database it declares the small trait it needs here (for example
-//! [`session_cache::SessionStore`]) and the node's store implements it, so dependencies run one way:
-//! `protocol` <- `actors` <- the node.
+//! [`session_cache::SessionStore`], [`hub::MembershipStore`], [`presence::StatusStore`]) and the
+//! node's store implements it, so dependencies run one way: `protocol` <- `actors` <- the node.
 
+pub mod event_bus;
+pub mod hub;
+pub mod presence;
 pub mod session_cache;
+pub mod ws_connection;
 
+pub use event_bus::{CloseWebsockets, EventBus, EventPublished, HubSet, PublishEvent, PublishMembership, Subscribe};
+pub use hub::{Hub, MembershipChange, MembershipStore, Memberships, SessionTarget};
+pub use presence::{Presence, Status, StatusStore};
 pub use session_cache::{
-    ClearSessions, GetSession, InvalidateSession, InvalidateUserSessions, Session, SessionCache,
-    SessionCacheError, SessionStore,
+    ClearSessions, GetSession, InvalidateSession, InvalidateUserSessions, Session, SessionCache, SessionCacheError,
+    SessionStore,
 };
+pub use ws_connection::{WsConnection, WsContext};

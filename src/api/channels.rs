@@ -121,7 +121,10 @@ async fn create_channel(state: State, auth: Auth, body: web::Payload) -> ApiResu
         creator_id: auth.user_id().to_owned(),
     };
     match state.store.create_channel(&new).await {
-        Ok(ch) => Ok(created(&ch)),
+        Ok(ch) => {
+            state.events.channel_created(&ch, auth.user_id());
+            Ok(created(&ch))
+        }
         Err(e) if e.unique_violation().is_some() => Err(AppError::bad_request(
             "store.sql_channel.save_channel.exists.app_error",
             "A channel with that name already exists on the same team.",
@@ -289,6 +292,7 @@ async fn add_member(
         ));
     }
     let m = state.store.add_channel_member(&ch.id, &user_id).await?;
+    state.events.user_added(&ch, &user_id);
     Ok(created(&m))
 }
 
@@ -347,6 +351,7 @@ async fn remove_member(
     if !state.store.remove_channel_member(&ch.id, &user_id).await? {
         return Err(AppError::not_found("channel member"));
     }
+    state.events.user_removed(&ch.id, &user_id, auth.user_id());
     Ok(status_ok())
 }
 

@@ -6,7 +6,9 @@ use crate::error::{ApiResult, AppError};
 use crate::filestore::FileWriter;
 use crate::store::{now_ms, FileInfo};
 use actix_multipart::Multipart;
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::header::{
+    self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -325,7 +327,7 @@ async fn download(state: State, auth: Auth, path: web::Path<String>) -> ApiResul
     })?;
     let disposition = ContentDisposition {
         disposition: DispositionType::Attachment,
-        parameters: vec![DispositionParam::Filename(info.name.clone())],
+        parameters: disposition_params(&info.name),
     };
     Ok(HttpResponse::Ok()
         .content_type(info.mime_type.as_str())
@@ -333,6 +335,26 @@ async fn download(state: State, auth: Auth, path: web::Path<String>) -> ApiResul
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .no_chunking(size)
         .streaming(stream))
+}
+
+/// `filename` for a name in ASCII; a non-ASCII name goes in `filename*` (RFC 6266), with an ASCII
+/// stand-in as `filename`, so that the header stays visible ASCII.
+fn disposition_params(name: &str) -> Vec<DispositionParam> {
+    if name.is_ascii() {
+        return vec![DispositionParam::Filename(name.to_owned())];
+    }
+    let fallback = name
+        .chars()
+        .map(|c| if c.is_ascii() { c } else { '_' })
+        .collect();
+    vec![
+        DispositionParam::Filename(fallback),
+        DispositionParam::FilenameExt(ExtendedValue {
+            charset: Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: name.as_bytes().to_vec(),
+        }),
+    ]
 }
 
 async fn info(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {

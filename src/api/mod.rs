@@ -4,9 +4,11 @@
 mod channels;
 mod files;
 mod posts;
+mod status;
 mod system;
 mod teams;
 mod users;
+mod websocket;
 
 use crate::config::Config;
 use crate::error::{ApiResult, AppError};
@@ -32,6 +34,9 @@ pub struct AppState {
     pub config: Arc<RwLock<Config>>,
     pub files: FileStore,
     pub sessions: Addr<SessionCache>,
+    pub events: crate::events::Events,
+    pub presence: Addr<starling_actors::Presence>,
+    pub ws: Arc<starling_actors::WsContext>,
     pub metrics: Metrics,
     pub node_id: String,
     pub hostname: String,
@@ -67,12 +72,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }))
     .service(
         web::scope("/api/v4")
+            .configure(status::configure)
             .configure(users::configure)
             .configure(teams::configure)
             .configure(channels::configure)
             .configure(posts::configure)
             .configure(files::configure)
             .configure(system::configure)
+            .configure(websocket::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -136,6 +136,7 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
         .channel_id
         .ok_or_else(|| AppError::invalid_param("channel_id"))?;
     let channel = postable_channel(&state, &auth, &channel_id).await?;
+    let event_channel = channel.clone();
     let message = input.message.unwrap_or_default();
     check_message(&message)?;
     let file_ids = input.file_ids.unwrap_or_default();
@@ -189,6 +190,8 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
             pending_post_id,
         })
         .await?;
+    let sender = state.store.user(auth.user_id()).await?.map(|u| u.username).unwrap_or_default();
+    state.events.posted(&post, &event_channel, &sender);
     Ok(created(&post))
 }
 
@@ -251,6 +254,7 @@ async fn apply_patch(
         )
         .await?
         .ok_or_else(|| AppError::not_found("post"))?;
+    state.events.post_edited(&post);
     Ok(ok(&post))
 }
 
@@ -279,11 +283,12 @@ async fn update_post(
 
 async fn delete_post(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     own_post(&state, &auth, &path).await?;
-    state
+    let post = state
         .store
         .delete_post(&path)
         .await?
         .ok_or_else(|| AppError::not_found("post"))?;
+    state.events.post_deleted(&post, auth.user_id());
     Ok(status_ok())
 }
 
@@ -328,9 +333,10 @@ async fn channel_posts(
     let (page, per_page) = (page.min(100_000), per_page.clamp(1, 200));
     let before = q.before.clone().filter(|s| !s.is_empty());
     let after = q.after.clone().filter(|s| !s.is_empty());
-    let query = match (q.since, before, after) {
-        (Some(since), _, _) if since > 0 => PostQuery::Since { since },
-        (Some(_), _, _) => return Err(AppError::invalid_param("since")),
+    // Like Mattermost, `since` of 0 or less means no `since`: a client's first sync sends 0.
+    let since = q.since.filter(|s| *s > 0);
+    let query = match (since, before, after) {
+        (Some(since), _, _) => PostQuery::Since { since },
         (None, Some(_), Some(_)) => return Err(AppError::invalid_param("before")),
         (None, Some(b), None) => {
             id_param("before", &b)?;

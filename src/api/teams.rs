@@ -112,7 +112,11 @@ async fn create_team(state: State, auth: Auth, body: web::Payload) -> ApiResult<
         )
         .await
     {
-        Ok(team) => Ok(created(&team)),
+        Ok(team) => {
+            let channels = state.store.user_channel_ids_in_team(auth.user_id(), &team.id).await?;
+            state.events.added_to_team(&team.id, auth.user_id(), &channels);
+            Ok(created(&team))
+        }
         Err(e) if e.unique_violation().is_some() => Err(AppError::bad_request(
             "app.team.save.existing.app_error",
             "A team with that name already exists.",
@@ -228,7 +232,11 @@ async fn add_member(
         .ok_or_else(|| AppError::not_found("user"))?;
     let max = state.config().team_settings.max_users_per_team;
     match state.store.add_team_member(&team_id, &user_id, max).await? {
-        TeamJoin::Member(m) => Ok(created(&m)),
+        TeamJoin::Member(m) => {
+            let channels = state.store.user_channel_ids_in_team(&user_id, &team_id).await?;
+            state.events.added_to_team(&team_id, &user_id, &channels);
+            Ok(created(&m))
+        }
         TeamJoin::TeamFull => Err(AppError::bad_request(
             "app.team.join_user_to_team.max_accounts.app_error",
             "This team has reached the maximum number of allowed accounts.",
@@ -285,9 +293,11 @@ async fn remove_member(
             ));
         }
     }
+    let channels = state.store.user_channel_ids_in_team(&user_id, &team.id).await?;
     if !state.store.remove_team_member(&team.id, &user_id).await? {
         return Err(AppError::not_found("team member"));
     }
+    state.events.left_team(&team.id, &user_id, &channels);
     Ok(status_ok())
 }
 

@@ -13,13 +13,13 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "core tables",
-    sql: include_str!("sql/0001_core.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "core tables", sql: include_str!("sql/0001_core.sql") },
+    Migration { version: 2, name: "user status", sql: include_str!("sql/0002_status.sql") },
+];
 
-pub const SCHEMA_VERSION: i32 = 1;
+/// The newest schema this build knows.
+pub const SCHEMA_VERSION: i32 = 2;
 
 pub(super) async fn run(
     c: &mut deadpool_postgres::Object,

@@ -4,6 +4,7 @@ mod channels;
 mod files;
 mod migrations;
 mod posts;
+mod realtime;
 mod systems;
 mod teams;
 mod users;

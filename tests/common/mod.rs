@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod ws;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use starling::config::{Config, LoadedConfig};

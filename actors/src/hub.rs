@@ -1,0 +1,550 @@
+//! `Hub`: a shard of this node's websocket connections, grouped by user.
+//!
+//! The hub gives each connection its event sequence (`seq`, contiguous per connection even under
+//! concurrent broadcasts, because one actor assigns it), filters events by the user's channel and
+//! team memberships, and keeps the last [`DEAD_QUEUE`] events of every connection so a client that
+//! reconnects with its `connection_id` and `sequence_number` resumes without loss. A disconnected
+//! connection keeps receiving into that queue for [`INACTIVE_TTL`]; a connection whose send queue
+//! ([`SEND_QUEUE`] frames) is full is disconnected, never buffered without bound.
+
+use actix::prelude::*;
+use futures_util::future::BoxFuture;
+use starling_protocol::event::frame_with_seq;
+use starling_protocol::{Broadcast, ConnectionId, UserId, WsEvent};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Events kept per connection for resume (Mattermost: 128).
+pub const DEAD_QUEUE: usize = 128;
+/// Frames a connection may have waiting to be written (Mattermost: 256).
+pub const SEND_QUEUE: usize = 256;
+/// How long a disconnected connection's state is kept for resume (Mattermost: about 5 minutes).
+pub const INACTIVE_TTL: Duration = Duration::from_secs(300);
+/// Items held for a user whose memberships are still loading before that user is dropped.
+const PENDING_MAX: usize = 10_000;
+
+/// An event rendered once, shared by every connection that receives it.
+#[derive(Debug)]
+pub struct PreparedEvent {
+    pub event: WsEvent,
+    prefix: String,
+}
+
+impl PreparedEvent {
+    pub fn new(event: WsEvent) -> Arc<Self> {
+        let prefix = event.render_prefix();
+        Arc::new(Self { event, prefix })
+    }
+    pub fn frame(&self, seq: i64) -> String {
+        frame_with_seq(&self.prefix, seq)
+    }
+}
+
+/// What the socket writer of a connection is asked to do.
+#[derive(Debug)]
+pub enum Outgoing {
+    Text(String),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// Close with a code and reason; the writer stops after it.
+    Close(u16, String),
+}
+
+pub type Outbox = mpsc::Sender<Outgoing>;
+
+/// What a hub needs from the database: a user's channels and teams.
+pub trait MembershipStore: Send + Sync + 'static {
+    fn memberships(&self, user_id: String) -> BoxFuture<'static, Result<Memberships, String>>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Memberships {
+    pub channels: HashSet<String>,
+    pub teams: HashSet<String>,
+}
+
+/// A user joined or left a channel or team: it changes which events reach them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MembershipChange {
+    JoinedChannel(String),
+    LeftChannel(String),
+    JoinedTeam(String),
+    LeftTeam(String),
+}
+
+/// Ask the connection actor to close its socket (slow consumer, revoked session).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CloseConnection {
+    pub code: u16,
+    pub reason: String,
+}
+
+/// Register a newly authenticated socket, new or resuming.
+#[derive(Message)]
+#[rtype(result = "Registered")]
+pub struct Register {
+    pub user_id: UserId,
+    pub session_token: String,
+    /// `connection_id` and `sequence_number` the client sent, if any.
+    pub resume: Option<(ConnectionId, i64)>,
+    pub outbox: Outbox,
+    pub control: Recipient<CloseConnection>,
+    /// Data of the `hello` event (connection_id is added).
+    pub hello: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub connection_id: ConnectionId,
+    /// True when the old connection's state was taken over (no hello was sent).
+    pub resumed: bool,
+}
+
+/// The socket is gone; keep its state for resume.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Unregister {
+    pub connection_id: ConnectionId,
+    /// Only if this outbox is still the connection's (a resume may have replaced it).
+    pub outbox: Outbox,
+}
+
+/// Deliver an event to the matching connections of this hub.
+#[derive(Debug, Message, Clone)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    pub event: Arc<PreparedEvent>,
+}
+
+/// Apply a membership change of a user this hub owns.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ApplyMembership {
+    pub user_id: UserId,
+    pub change: MembershipChange,
+}
+
+/// Which connections to close and forget for good (no resume).
+#[derive(Debug, Clone)]
+pub enum SessionTarget {
+    Token(String),
+    User(UserId),
+    All,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CloseSessions {
+    pub target: SessionTarget,
+}
+
+/// How many active connections a user has on this hub.
+#[derive(Debug, Message)]
+#[rtype(result = "usize")]
+pub struct GetUserConnectionCount {
+    pub user_id: UserId,
+}
+
+/// Whether the hub knows this user to be in this channel (for actions like `user_typing`).
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct GetIsChannelMember {
+    pub user_id: UserId,
+    pub channel_id: String,
+}
+
+/// Counts for metrics and tests.
+#[derive(Debug, Message)]
+#[rtype(result = "HubStats")]
+pub struct GetHubStats;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubStats {
+    pub users: usize,
+    pub active_connections: usize,
+    pub inactive_connections: usize,
+}
+
+/// A user's first connection arrived or the last one left: for presence.
+#[derive(Debug, Message, Clone)]
+#[rtype(result = "()")]
+pub struct UserPresenceChanged {
+    pub user_id: UserId,
+    pub online: bool,
+}
+
+enum Pending {
+    Event(Arc<PreparedEvent>),
+    Change(MembershipChange),
+}
+
+enum MembershipState {
+    Loading(Vec<Pending>),
+    Ready(Memberships),
+}
+
+struct UserEntry {
+    connections: Vec<ConnectionId>,
+    membership: MembershipState,
+}
+
+struct Connection {
+    user_id: UserId,
+    session_token: String,
+    next_seq: i64,
+    queue: VecDeque<(i64, Arc<PreparedEvent>)>,
+    active: Option<(Outbox, Recipient<CloseConnection>)>,
+    inactive_since: Option<Instant>,
+}
+
+pub struct Hub {
+    store: Arc<dyn MembershipStore>,
+    users: HashMap<UserId, UserEntry>,
+    connections: HashMap<ConnectionId, Connection>,
+    presence: Option<Recipient<UserPresenceChanged>>,
+    log: slog::Logger,
+}
+
+impl Hub {
+    pub fn new(store: Arc<dyn MembershipStore>, presence: Option<Recipient<UserPresenceChanged>>, log: slog::Logger) -> Self {
+        Self { store, users: HashMap::new(), connections: HashMap::new(), presence, log }
+    }
+
+    fn active_count(&self, user_id: &UserId) -> usize {
+        self.users.get(user_id).map_or(0, |u| {
+            u.connections.iter().filter(|c| self.connections.get(*c).is_some_and(|c| c.active.is_some())).count()
+        })
+    }
+
+    fn presence_changed(&self, user_id: &UserId, online: bool) {
+        if let Some(p) = &self.presence {
+            p.do_send(UserPresenceChanged { user_id: user_id.clone(), online });
+        }
+    }
+
+    /// Queue an event for one connection and write it if the socket is live.
+    fn push(&mut self, conn_id: &ConnectionId, event: &Arc<PreparedEvent>) {
+        let Some(c) = self.connections.get_mut(conn_id) else { return };
+        let seq = c.next_seq;
+        c.next_seq += 1;
+        if c.queue.len() == DEAD_QUEUE {
+            c.queue.pop_front();
+        }
+        c.queue.push_back((seq, event.clone()));
+        let overflow = match &c.active {
+            Some((outbox, _)) => matches!(outbox.try_send(Outgoing::Text(event.frame(seq))), Err(mpsc::error::TrySendError::Full(_))),
+            None => false,
+        };
+        if overflow {
+            slog::info!(self.log, "slow websocket disconnected"; "conn_id" => conn_id.as_str(), "user_id" => c.user_id.as_str());
+            if let Some((_, control)) = c.active.take() {
+                control.do_send(CloseConnection { code: 1008, reason: "send queue full".into() });
+            }
+            c.inactive_since = Some(Instant::now());
+            let user = c.user_id.clone();
+            if self.active_count(&user) == 0 {
+                self.presence_changed(&user, false);
+            }
+        }
+    }
+
+    fn deliver_to_user(&mut self, user_id: &UserId, event: &Arc<PreparedEvent>) {
+        let Some(entry) = self.users.get_mut(user_id) else { return };
+        let b = &event.event.broadcast;
+        match &mut entry.membership {
+            MembershipState::Loading(pending) => {
+                if pending.len() >= PENDING_MAX {
+                    return;
+                }
+                pending.push(Pending::Event(event.clone()));
+                return;
+            }
+            MembershipState::Ready(m) => {
+                if !user_wants(user_id, m, b) {
+                    return;
+                }
+            }
+        }
+        let targets: Vec<ConnectionId> = entry.connections.iter().filter(|c| connection_wants(c, b)).cloned().collect();
+        for c in targets {
+            self.push(&c, event);
+        }
+    }
+
+    fn apply_change(m: &mut Memberships, change: &MembershipChange) {
+        match change {
+            MembershipChange::JoinedChannel(c) => {
+                m.channels.insert(c.clone());
+            }
+            MembershipChange::LeftChannel(c) => {
+                m.channels.remove(c);
+            }
+            MembershipChange::JoinedTeam(t) => {
+                m.teams.insert(t.clone());
+            }
+            MembershipChange::LeftTeam(t) => {
+                m.teams.remove(t);
+            }
+        }
+    }
+
+    /// Forget a connection entirely.
+    fn drop_connection(&mut self, conn_id: &ConnectionId) {
+        let Some(c) = self.connections.remove(conn_id) else { return };
+        let was_active = c.active.is_some();
+        if let Some((_, control)) = c.active {
+            control.do_send(CloseConnection { code: 1000, reason: "session ended".into() });
+        }
+        if let Some(u) = self.users.get_mut(&c.user_id) {
+            u.connections.retain(|x| x != conn_id);
+            if u.connections.is_empty() {
+                self.users.remove(&c.user_id);
+            }
+        }
+        if was_active && self.active_count(&c.user_id) == 0 {
+            self.presence_changed(&c.user_id, false);
+        }
+    }
+
+    fn purge_inactive(&mut self) {
+        let now = Instant::now();
+        let stale: Vec<ConnectionId> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.inactive_since.is_some_and(|t| now.duration_since(t) >= INACTIVE_TTL))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stale {
+            self.drop_connection(&id);
+        }
+    }
+
+    fn load_memberships(&mut self, user_id: UserId, ctx: &mut Context<Self>) {
+        let fut = self.store.memberships(user_id.as_str().to_owned());
+        ctx.spawn(fut.into_actor(self).map(move |res, hub, _ctx| {
+            let pending = match hub.users.get_mut(&user_id).map(|e| &mut e.membership) {
+                Some(MembershipState::Loading(pending)) => std::mem::take(pending),
+                _ => return,
+            };
+            match res {
+                Ok(mut m) => {
+                    // Replay what arrived while loading, in order: each event is judged by the
+                    // memberships as they were when it arrived.
+                    let conns = hub.users.get(&user_id).map(|u| u.connections.clone()).unwrap_or_default();
+                    for p in pending {
+                        match p {
+                            Pending::Change(change) => Hub::apply_change(&mut m, &change),
+                            Pending::Event(e) if user_wants(&user_id, &m, &e.event.broadcast) => {
+                                for c in conns.iter().filter(|c| connection_wants(c, &e.event.broadcast)) {
+                                    hub.push(c, &e);
+                                }
+                            }
+                            Pending::Event(_) => {}
+                        }
+                    }
+                    if let Some(entry) = hub.users.get_mut(&user_id) {
+                        entry.membership = MembershipState::Ready(m);
+                    }
+                }
+                Err(error) => {
+                    slog::warn!(hub.log, "cannot load memberships, closing user connections"; "user_id" => user_id.as_str(), "error" => error);
+                    let conns = hub.users.get(&user_id).map(|u| u.connections.clone()).unwrap_or_default();
+                    for c in conns {
+                        hub.drop_connection(&c);
+                    }
+                }
+            }
+        }));
+    }
+}
+
+fn connection_wants(conn: &ConnectionId, b: &Broadcast) -> bool {
+    (b.connection_id.is_empty() || b.connection_id == conn.as_str()) && b.omit_connection_id != conn.as_str()
+}
+
+/// Whether a user with these memberships should get an event with this broadcast.
+fn user_wants(user_id: &UserId, m: &Memberships, b: &Broadcast) -> bool {
+    if b.omit_users.iter().any(|u| u == user_id.as_str()) {
+        return false;
+    }
+    if !b.user_id.is_empty() && b.user_id != user_id.as_str() {
+        return false;
+    }
+    if !b.channel_id.is_empty() && !m.channels.contains(&b.channel_id) {
+        return false;
+    }
+    if !b.team_id.is_empty() && !m.teams.contains(&b.team_id) {
+        return false;
+    }
+    true
+}
+
+impl Actor for Hub {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(usize::MAX >> 4);
+        ctx.run_interval(Duration::from_secs(30), |hub, _| hub.purge_inactive());
+    }
+}
+
+impl Handler<Register> for Hub {
+    type Result = MessageResult<Register>;
+
+    fn handle(&mut self, msg: Register, ctx: &mut Self::Context) -> Self::Result {
+        let Register { user_id, session_token, resume, outbox, control, mut hello } = msg;
+        let was_online = self.active_count(&user_id) > 0;
+        // Resume: the same user's connection, with the sequence still in its queue or exactly next.
+        if let Some((cid, seq)) = resume {
+            let resumable = self.connections.get(&cid).is_some_and(|c| {
+                c.user_id == user_id
+                    && (seq == c.next_seq || c.queue.front().is_some_and(|(first, _)| *first <= seq && seq < c.next_seq))
+            });
+            if let Some(c) = self.connections.get_mut(&cid).filter(|_| resumable) {
+                if let Some((_, old)) = c.active.take() {
+                    old.do_send(CloseConnection { code: 1000, reason: "replaced by a resumed connection".into() });
+                }
+                // The outbox is new and holds SEND_QUEUE > DEAD_QUEUE frames, so the replay fits.
+                for (s, e) in c.queue.iter().filter(|(s, _)| *s >= seq) {
+                    let _ = outbox.try_send(Outgoing::Text(e.frame(*s)));
+                }
+                c.active = Some((outbox, control));
+                c.inactive_since = None;
+                c.session_token = session_token;
+                if !was_online {
+                    self.presence_changed(&user_id, true);
+                }
+                return MessageResult(Registered { connection_id: cid, resumed: true });
+            }
+        }
+        let connection_id = ConnectionId::new();
+        self.connections.insert(
+            connection_id.clone(),
+            Connection {
+                user_id: user_id.clone(),
+                session_token,
+                next_seq: 0,
+                queue: VecDeque::new(),
+                active: Some((outbox, control)),
+                inactive_since: None,
+            },
+        );
+        let needs_load = !self.users.contains_key(&user_id);
+        let entry = self
+            .users
+            .entry(user_id.clone())
+            .or_insert_with(|| UserEntry { connections: Vec::new(), membership: MembershipState::Loading(Vec::new()) });
+        entry.connections.push(connection_id.clone());
+        if needs_load {
+            self.load_memberships(user_id.clone(), ctx);
+        }
+        hello.insert("connection_id".into(), serde_json::Value::String(connection_id.as_str().to_owned()));
+        let event = PreparedEvent::new(WsEvent::new(
+            "hello",
+            serde_json::Value::Object(hello).to_string(),
+            Broadcast { user_id: user_id.as_str().to_owned(), ..Default::default() },
+        ));
+        self.push(&connection_id, &event);
+        if !was_online {
+            self.presence_changed(&user_id, true);
+        }
+        MessageResult(Registered { connection_id, resumed: false })
+    }
+}
+
+impl Handler<Unregister> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: Unregister, _ctx: &mut Self::Context) {
+        let Some(c) = self.connections.get_mut(&msg.connection_id) else { return };
+        let same = c.active.as_ref().is_some_and(|(o, _)| o.same_channel(&msg.outbox));
+        if same {
+            c.active = None;
+            c.inactive_since = Some(Instant::now());
+            let user = c.user_id.clone();
+            if self.active_count(&user) == 0 {
+                self.presence_changed(&user, false);
+            }
+        }
+    }
+}
+
+impl Handler<Deliver> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: Deliver, _ctx: &mut Self::Context) {
+        let b = &msg.event.event.broadcast;
+        if !b.user_id.is_empty() {
+            self.deliver_to_user(&UserId::from(b.user_id.as_str()), &msg.event);
+            return;
+        }
+        let users: Vec<UserId> = self.users.keys().cloned().collect();
+        for u in users {
+            self.deliver_to_user(&u, &msg.event);
+        }
+    }
+}
+
+impl Handler<ApplyMembership> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: ApplyMembership, _ctx: &mut Self::Context) {
+        let Some(entry) = self.users.get_mut(&msg.user_id) else { return };
+        match &mut entry.membership {
+            MembershipState::Loading(pending) => {
+                if pending.len() < PENDING_MAX {
+                    pending.push(Pending::Change(msg.change));
+                }
+            }
+            MembershipState::Ready(m) => Hub::apply_change(m, &msg.change),
+        }
+    }
+}
+
+impl Handler<CloseSessions> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: CloseSessions, _ctx: &mut Self::Context) {
+        let ids: Vec<ConnectionId> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| match &msg.target {
+                SessionTarget::Token(t) => &c.session_token == t,
+                SessionTarget::User(u) => &c.user_id == u,
+                SessionTarget::All => true,
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.drop_connection(&id);
+        }
+    }
+}
+
+impl Handler<GetUserConnectionCount> for Hub {
+    type Result = usize;
+    fn handle(&mut self, msg: GetUserConnectionCount, _ctx: &mut Self::Context) -> usize {
+        self.active_count(&msg.user_id)
+    }
+}
+
+impl Handler<GetIsChannelMember> for Hub {
+    type Result = bool;
+    fn handle(&mut self, msg: GetIsChannelMember, _ctx: &mut Self::Context) -> bool {
+        self.users.get(&msg.user_id).is_some_and(|u| match &u.membership {
+            MembershipState::Ready(m) => m.channels.contains(&msg.channel_id),
+            MembershipState::Loading(_) => false,
+        })
+    }
+}
+
+impl Handler<GetHubStats> for Hub {
+    type Result = MessageResult<GetHubStats>;
+    fn handle(&mut self, _msg: GetHubStats, _ctx: &mut Self::Context) -> Self::Result {
+        let active = self.connections.values().filter(|c| c.active.is_some()).count();
+        MessageResult(HubStats {
+            users: self.users.len(),
+            active_connections: active,
+            inactive_connections: self.connections.len() - active,
+        })
+    }
+}

@@ -1,0 +1,369 @@
+//! `WsConnection`: one websocket, fed by actix-ws's message stream. It authenticates the socket
+//! (at the upgrade or by `authentication_challenge` within [`AUTH_TIMEOUT`]), registers it with its
+//! user's hub, answers client actions with `{status, seq_reply}`, answers ping frames at once and
+//! pings idle sockets. Events reach the socket from the hub through the connection's bounded outbox,
+//! which a writer task drains into the socket.
+
+use crate::event_bus::{EventBus, HubSet, PublishEvent};
+use crate::hub::{CloseConnection, GetIsChannelMember, Outbox, Outgoing, Register, Unregister, SEND_QUEUE};
+use crate::presence::{GetStatuses, Presence, SetStatus, UserActive, AWAY, ONLINE};
+use crate::session_cache::{GetSession, Session, SessionCache};
+use actix::prelude::*;
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use starling_protocol::id::is_valid_id;
+use starling_protocol::{Broadcast, ConnectionId, UserId, WsEvent};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// An unauthenticated socket is closed after this long.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often an idle socket is pinged.
+pub const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// A socket silent for this long is closed.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
+/// The largest frame a client may send (Mattermost reads at most 8 KiB).
+pub const MAX_CLIENT_FRAME: usize = 8 * 1024;
+
+/// What every connection of a node shares.
+pub struct WsContext {
+    pub sessions: Addr<SessionCache>,
+    pub hubs: HubSet,
+    pub bus: Addr<EventBus>,
+    pub presence: Addr<Presence>,
+    pub node_id: String,
+    pub version: String,
+    pub hostname: String,
+    pub log: slog::Logger,
+}
+
+pub struct WsConnection {
+    ctx: Arc<WsContext>,
+    outbox: Outbox,
+    writer: Option<tokio::task::JoinHandle<()>>,
+    session: Option<Session>,
+    connection_id: Option<ConnectionId>,
+    resume: Option<(ConnectionId, i64)>,
+    last_heard: Instant,
+    /// Requests answered while registration is under way are fine; events come from the hub.
+    registering: bool,
+}
+
+#[derive(Deserialize)]
+struct ClientRequest {
+    seq: Option<i64>,
+    action: Option<String>,
+    #[serde(default)]
+    data: Value,
+}
+
+impl WsConnection {
+    /// Take over an upgraded socket. `session` is set when the upgrade request was authenticated.
+    pub fn start(
+        ctx: Arc<WsContext>,
+        ws: actix_ws::Session,
+        stream: AggregatedMessageStream,
+        session: Option<Session>,
+        resume: Option<(ConnectionId, i64)>,
+    ) -> Addr<Self> {
+        let (outbox, rx) = mpsc::channel(SEND_QUEUE);
+        let writer = actix::spawn(write_socket(ws, rx));
+        WsConnection::create(move |c| {
+            c.add_stream(stream);
+            WsConnection {
+                ctx,
+                outbox,
+                writer: Some(writer),
+                session,
+                connection_id: None,
+                resume,
+                last_heard: Instant::now(),
+                registering: false,
+            }
+        })
+    }
+
+    fn send(&mut self, text: String, c: &mut Context<Self>) {
+        if self.outbox.try_send(Outgoing::Text(text)).is_err() {
+            self.abort(c);
+        }
+    }
+
+    fn reply(&mut self, seq: i64, data: Option<Value>, c: &mut Context<Self>) {
+        let mut v = json!({"status": "OK", "seq_reply": seq});
+        if let Some(d) = data {
+            v["data"] = d;
+        }
+        self.send(v.to_string(), c);
+    }
+
+    fn reply_error(&mut self, seq: i64, id: &str, message: &str, c: &mut Context<Self>) {
+        let v = json!({
+            "status": "FAIL",
+            "seq_reply": seq,
+            "error": {"id": id, "message": message, "detailed_error": "", "request_id": "", "status_code": 400},
+        });
+        self.send(v.to_string(), c);
+    }
+
+    /// Stop writing at once (the client cannot keep up or is gone).
+    fn abort(&mut self, c: &mut Context<Self>) {
+        if let Some(w) = self.writer.take() {
+            w.abort();
+        }
+        c.stop();
+    }
+
+    fn close(&mut self, code: u16, reason: &str, c: &mut Context<Self>) {
+        if self.outbox.try_send(Outgoing::Close(code, reason.to_owned())).is_err() {
+            self.abort(c);
+        } else {
+            c.stop();
+        }
+    }
+
+    fn register(&mut self, c: &mut Context<Self>) {
+        let Some(session) = self.session.clone() else { return };
+        self.registering = true;
+        let mut hello = serde_json::Map::new();
+        hello.insert("server_version".into(), Value::String(self.ctx.version.clone()));
+        hello.insert("server_hostname".into(), Value::String(self.ctx.hostname.clone()));
+        hello.insert("node_id".into(), Value::String(self.ctx.node_id.clone()));
+        let msg = Register {
+            user_id: session.user_id.clone(),
+            session_token: session.token.clone(),
+            resume: self.resume.take(),
+            outbox: self.outbox.clone(),
+            control: c.address().recipient(),
+            hello,
+        };
+        self.ctx.hubs.hub_for(&session.user_id).send(msg).into_actor(self).then(|res, act, c| {
+            act.registering = false;
+            match res {
+                Ok(r) => {
+                    slog::debug!(act.ctx.log, "websocket registered"; "conn_id" => r.connection_id.as_str(), "resumed" => r.resumed);
+                    act.connection_id = Some(r.connection_id);
+                }
+                Err(_) => act.close(1011, "hub unavailable", c),
+            }
+            fut::ready(())
+        })
+        .wait(c);
+    }
+
+    fn user_id(&self) -> Option<UserId> {
+        self.session.as_ref().map(|s| s.user_id.clone())
+    }
+
+    fn handle_text(&mut self, text: &str, c: &mut Context<Self>) {
+        let req: ClientRequest = match serde_json::from_str(text) {
+            Ok(r) => r,
+            Err(_) => {
+                let seq = serde_json::from_str::<Value>(text).ok().and_then(|v| v["seq"].as_i64()).unwrap_or(0);
+                self.reply_error(seq, "api.web_socket_router.bad_json.app_error", "The message is not valid JSON.", c);
+                return;
+            }
+        };
+        let seq = req.seq.unwrap_or(0);
+        let action = req.action.unwrap_or_default();
+        if self.session.is_none() {
+            if action == "authentication_challenge" {
+                self.authenticate(seq, &req.data, c);
+            } else {
+                self.reply_error(seq, "api.web_socket_router.not_authenticated.app_error", "Authenticate first.", c);
+            }
+            return;
+        }
+        let Some(user_id) = self.user_id() else { return };
+        self.ctx.presence.do_send(UserActive { user_id: user_id.clone(), manual: false });
+        match action.as_str() {
+            "authentication_challenge" => self.reply(seq, None, c),
+            "ping" => {
+                let data = json!({
+                    "text": "pong",
+                    "version": self.ctx.version,
+                    "server_time": now_ms(),
+                    "node_id": self.ctx.node_id,
+                });
+                self.reply(seq, Some(data), c);
+            }
+            "user_typing" => self.typing(seq, user_id, &req.data, c),
+            "get_statuses" => self.statuses(seq, None, c),
+            "get_statuses_by_ids" => {
+                let ids: Option<Vec<String>> =
+                    req.data.get("user_ids").and_then(|v| serde_json::from_value(v.clone()).ok());
+                match ids {
+                    Some(ids) if !ids.is_empty() && ids.iter().all(|i| is_valid_id(i)) => self.statuses(seq, Some(ids), c),
+                    _ => self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid user_ids.", c),
+                }
+            }
+            "user_update_active_status" => {
+                let active = req.data.get("user_is_active").and_then(Value::as_bool);
+                let manual = req.data.get("manual").and_then(Value::as_bool).unwrap_or(false);
+                match active {
+                    Some(active) => {
+                        let status = if active { ONLINE } else { AWAY };
+                        self.ctx.presence.do_send(SetStatus { user_id, status: status.into(), manual });
+                        self.reply(seq, None, c);
+                    }
+                    None => self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid user_is_active.", c),
+                }
+            }
+            "presence" => self.reply(seq, None, c),
+            _ => self.reply_error(seq, "api.web_socket_router.bad_action.app_error", "Unknown action.", c),
+        }
+    }
+
+    fn authenticate(&mut self, seq: i64, data: &Value, c: &mut Context<Self>) {
+        let Some(token) = data.get("token").and_then(Value::as_str).filter(|t| !t.is_empty() && t.len() <= 64) else {
+            self.reply_error(seq, "api.web_socket_router.no_token.app_error", "No token in the challenge.", c);
+            return;
+        };
+        self.ctx.sessions.send(GetSession { token: token.to_owned() }).into_actor(self).then(move |res, act, c| {
+            match res {
+                Ok(Ok(Some(s))) if !s.is_expired(now_ms()) && act.session.is_none() => {
+                    act.session = Some(s);
+                    act.reply(seq, None, c);
+                    act.register(c);
+                }
+                _ => act.reply_error(seq, "api.web_socket_router.bad_token.app_error", "Invalid or expired session.", c),
+            }
+            fut::ready(())
+        })
+        .wait(c);
+    }
+
+    fn typing(&mut self, seq: i64, user_id: UserId, data: &Value, c: &mut Context<Self>) {
+        let channel_id = data.get("channel_id").and_then(Value::as_str).unwrap_or("").to_owned();
+        let parent_id = data.get("parent_id").and_then(Value::as_str).unwrap_or("").to_owned();
+        if !is_valid_id(&channel_id) || !(parent_id.is_empty() || is_valid_id(&parent_id)) {
+            self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid channel_id.", c);
+            return;
+        }
+        let hub = self.ctx.hubs.hub_for(&user_id).clone();
+        hub.send(GetIsChannelMember { user_id: user_id.clone(), channel_id: channel_id.clone() })
+            .into_actor(self)
+            .then(move |res, act, c| {
+                if res.unwrap_or(false) {
+                    let event = WsEvent::new(
+                        "typing",
+                        json!({"parent_id": parent_id, "user_id": user_id.as_str()}).to_string(),
+                        Broadcast { channel_id, omit_users: vec![user_id.as_str().to_owned()], ..Default::default() },
+                    );
+                    act.ctx.bus.do_send(PublishEvent { event });
+                    act.reply(seq, None, c);
+                } else {
+                    act.reply_error(seq, "api.context.permissions.app_error", "Not a member of that channel.", c);
+                }
+                fut::ready(())
+            })
+            .wait(c);
+    }
+
+    fn statuses(&mut self, seq: i64, ids: Option<Vec<String>>, c: &mut Context<Self>) {
+        // Without ids: the caller's own status (Mattermost returns the statuses it holds in memory).
+        let ids = ids.unwrap_or_else(|| self.user_id().map(|u| vec![u.as_str().to_owned()]).unwrap_or_default());
+        self.ctx.presence.send(GetStatuses { user_ids: ids }).into_actor(self).then(move |res, act, c| {
+            match res {
+                Ok(Ok(list)) => {
+                    let map: serde_json::Map<String, Value> =
+                        list.into_iter().map(|s| (s.user_id, Value::String(s.status))).collect();
+                    act.reply(seq, Some(Value::Object(map)), c);
+                }
+                _ => act.reply_error(seq, "api.status.get.app_error", "Statuses are unavailable.", c),
+            }
+            fut::ready(())
+        })
+        .wait(c);
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+async fn write_socket(mut ws: actix_ws::Session, mut rx: mpsc::Receiver<Outgoing>) {
+    while let Some(out) = rx.recv().await {
+        let sent = match out {
+            Outgoing::Text(t) => ws.text(t).await,
+            Outgoing::Ping(p) => ws.ping(&p).await,
+            Outgoing::Pong(p) => ws.pong(&p).await,
+            Outgoing::Close(code, reason) => {
+                let _ = ws.close(Some(CloseReason { code: CloseCode::from(code), description: Some(reason) })).await;
+                return;
+            }
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+    let _ = ws.close(None).await;
+}
+
+impl Actor for WsConnection {
+    type Context = Context<Self>;
+
+    fn started(&mut self, c: &mut Self::Context) {
+        if self.session.is_some() {
+            self.register(c);
+        } else {
+            c.run_later(AUTH_TIMEOUT, |act, c| {
+                if act.session.is_none() {
+                    act.close(1008, "authentication timeout", c);
+                }
+            });
+        }
+        c.run_interval(PING_INTERVAL, |act, c| {
+            if act.last_heard.elapsed() > CLIENT_TIMEOUT {
+                act.close(1001, "client timeout", c);
+            } else if act.outbox.try_send(Outgoing::Ping(Vec::new())).is_err() {
+                act.abort(c);
+            }
+        });
+    }
+
+    fn stopped(&mut self, _c: &mut Self::Context) {
+        if let (Some(id), Some(s)) = (self.connection_id.take(), self.session.as_ref()) {
+            self.ctx.hubs.hub_for(&s.user_id).do_send(Unregister { connection_id: id, outbox: self.outbox.clone() });
+        }
+    }
+}
+
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsConnection {
+    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, c: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        match item {
+            Ok(AggregatedMessage::Text(t)) => self.handle_text(&t, c),
+            Ok(AggregatedMessage::Binary(_)) => self.close(1003, "binary frames are not supported", c),
+            Ok(AggregatedMessage::Ping(p)) => {
+                if self.outbox.try_send(Outgoing::Pong(p.to_vec())).is_err() {
+                    self.abort(c);
+                }
+            }
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Close(_)) => c.stop(),
+            Err(e) => {
+                slog::debug!(self.ctx.log, "websocket protocol error"; "error" => %e);
+                self.close(1009, "invalid or oversize frame", c);
+            }
+        }
+    }
+
+    fn finished(&mut self, c: &mut Self::Context) {
+        c.stop();
+    }
+}
+
+impl Handler<CloseConnection> for WsConnection {
+    type Result = ();
+    fn handle(&mut self, msg: CloseConnection, c: &mut Self::Context) {
+        self.connection_id = None; // the hub already let go of it
+        if msg.code == 1008 {
+            self.abort(c); // slow consumer: its queue is full, do not wait for it
+        } else {
+            self.close(msg.code, &msg.reason, c);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! What the realtime actors read and write: a user's memberships (for hub filtering) and statuses.
+
+use super::{Store, StoreResult};
+use futures_util::future::BoxFuture;
+use starling_actors::{Memberships, MembershipStore, Status, StatusStore};
+
+impl Store {
+    pub async fn user_memberships(&self, user_id: &str) -> StoreResult<Memberships> {
+        let c = self.master.get().await?;
+        let channels = c.query("SELECT channel_id FROM channelmembers WHERE user_id = $1", &[&user_id]).await?;
+        let teams = c.query("SELECT team_id FROM teammembers WHERE user_id = $1 AND delete_at = 0", &[&user_id]).await?;
+        Ok(Memberships {
+            channels: channels.iter().map(|r| r.get(0)).collect(),
+            teams: teams.iter().map(|r| r.get(0)).collect(),
+        })
+    }
+
+    /// The live channels of a team that a user is in.
+    pub async fn user_channel_ids_in_team(&self, user_id: &str, team_id: &str) -> StoreResult<Vec<String>> {
+        let c = self.master.get().await?;
+        let rows = c
+            .query(
+                "SELECT m.channel_id FROM channelmembers m JOIN channels c ON c.id = m.channel_id \
+                 WHERE m.user_id = $1 AND c.team_id = $2",
+                &[&user_id, &team_id],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    pub async fn statuses(&self, user_ids: &[String]) -> StoreResult<Vec<Status>> {
+        let c = self.master.get().await?;
+        let rows = c
+            .query("SELECT user_id, status, manual, last_activity_at FROM status WHERE user_id = ANY($1)", &[&user_ids])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Status { user_id: r.get(0), status: r.get(1), manual: r.get(2), last_activity_at: r.get(3) })
+            .collect())
+    }
+
+    pub async fn save_status(&self, s: &Status) -> StoreResult<()> {
+        let c = self.master.get().await?;
+        c.execute(
+            "INSERT INTO status (user_id, status, manual, last_activity_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id) DO UPDATE SET status = EXCLUDED.status, manual = EXCLUDED.manual, \
+             last_activity_at = EXCLUDED.last_activity_at",
+            &[&s.user_id, &s.status, &s.manual, &s.last_activity_at],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl MembershipStore for Store {
+    fn memberships(&self, user_id: String) -> BoxFuture<'static, Result<Memberships, String>> {
+        let store = self.clone();
+        Box::pin(async move { store.user_memberships(&user_id).await.map_err(|e| e.to_string()) })
+    }
+}
+
+impl StatusStore for Store {
+    fn load_statuses(&self, user_ids: Vec<String>) -> BoxFuture<'static, Result<Vec<Status>, String>> {
+        let store = self.clone();
+        Box::pin(async move {
+            if user_ids.is_empty() {
+                return Ok(vec![]);
+            }
+            store.statuses(&user_ids).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn save_status(&self, status: Status) -> BoxFuture<'static, Result<(), String>> {
+        let store = self.clone();
+        Box::pin(async move { Store::save_status(&store, &status).await.map_err(|e| e.to_string()) })
+    }
+}
