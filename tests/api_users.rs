@@ -306,3 +306,62 @@ async fn oversize_body_is_413_and_unknown_route_is_404() {
     .await
     .expect(404);
 }
+
+#[actix_web::test]
+async fn revoking_sessions_kills_tokens_and_sockets() {
+    let s = TestServer::start().await;
+    let c = s.client();
+    let (admin, _) = c.new_user("admin").await;
+    let (id, name) = c.create_user("u").await;
+    let a = c.login(&name).await;
+    let b = c.login(&name).await;
+    a.get("/users/me").await.expect(200);
+    b.get("/users/me").await.expect(200);
+    let mut ws = common::ws::Ws::connect(&s.url(), a.token.as_deref().unwrap()).await;
+    assert_eq!(ws.event().await["event"], "hello");
+    let sessions = a.get(&format!("/users/{id}/sessions")).await.expect(200).body;
+    assert_eq!(sessions.as_array().unwrap().len(), 2);
+    assert!(sessions.as_array().unwrap().iter().all(|s| s["token"] == ""), "tokens are never shown");
+    // Revoke a's session through b.
+    let a_session = s.db.client().await.query_one("SELECT id FROM sessions WHERE token = $1", &[&a.token.clone().unwrap()]).await.unwrap();
+    let a_session: String = a_session.get(0);
+    b.post(&format!("/users/{id}/sessions/revoke"), json!({"session_id": a_session})).await.expect(200);
+    a.get("/users/me").await.expect(401);
+    b.get("/users/me").await.expect(200);
+    loop {
+        match ws.next(std::time::Duration::from_secs(5)).await {
+            common::ws::Got::Json(_) => continue,
+            common::ws::Got::Closed(_) => break,
+            common::ws::Got::Timeout => panic!("revoked session's socket is still open"),
+        }
+    }
+    b.post(&format!("/users/{id}/sessions/revoke"), json!({"session_id": a_session})).await.expect(400);
+    b.post(&format!("/users/{id}/sessions/revoke"), json!({})).await.expect(400);
+    // Others' sessions are not yours to revoke; an admin's are.
+    let (other, other_id) = c.new_user("o").await;
+    b.post(&format!("/users/{other_id}/sessions/revoke/all"), json!({})).await.expect(403);
+    b.get(&format!("/users/{other_id}/sessions")).await.expect(403);
+    admin.post(&format!("/users/{other_id}/sessions/revoke/all"), json!({})).await.expect(200);
+    other.get("/users/me").await.expect(401);
+    b.post(&format!("/users/{id}/sessions/revoke/all"), json!({})).await.expect(200);
+    b.get("/users/me").await.expect(401);
+}
+
+#[actix_web::test]
+async fn deactivated_users_lose_sessions_and_cannot_log_in() {
+    let s = TestServer::start().await;
+    let c = s.client();
+    let (admin, _) = c.new_user("admin").await;
+    let (id, name) = c.create_user("u").await;
+    let u = c.login(&name).await;
+    u.get("/users/me").await.expect(200);
+    u.put(&format!("/users/{id}/active"), json!({"active": true})).await.expect(403);
+    admin.delete(&format!("/users/{id}")).await.expect(200);
+    u.get("/users/me").await.expect(401);
+    c.post("/users/login", json!({"login_id": name, "password": "password-1"})).await.expect(401);
+    assert!(admin.get(&format!("/users/{id}")).await.expect(200).body["delete_at"].as_i64().unwrap() > 0);
+    admin.put(&format!("/users/{id}/active"), json!({"active": "yes"})).await.expect(400);
+    admin.put(&format!("/users/{id}/active"), json!({"active": true})).await.expect(200);
+    c.login(&name).await.get("/users/me").await.expect(200);
+    admin.delete(&format!("/users/{}", starling_protocol::new_id())).await.expect(404);
+}

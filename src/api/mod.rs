@@ -4,6 +4,7 @@
 mod channels;
 mod files;
 mod posts;
+pub mod sessions;
 mod status;
 mod system;
 mod teams;
@@ -73,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/v4")
             .configure(status::configure)
+            .configure(sessions::configure)
             .configure(users::configure)
             .configure(teams::configure)
             .configure(channels::configure)

@@ -14,7 +14,6 @@ use argon2::password_hash::{
 use argon2::Argon2;
 use serde::Deserialize;
 use serde_json::Value;
-use starling_actors::{CloseWebsockets, InvalidateSession, SessionTarget};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users", web::post().to(create_user))
@@ -277,12 +276,7 @@ async fn logout(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     if let Some(token) = request_token(&req) {
         if let Ok(session) = authenticate(&state, token.clone()).await {
             state.store.delete_session(session.id.as_str()).await?;
-            state
-                .sessions
-                .send(InvalidateSession { token: token.clone() })
-                .await
-                .map_err(AppError::internal)?;
-            state.events.bus().do_send(CloseWebsockets { target: SessionTarget::Token(token) });
+            super::sessions::revoke(&state, super::sessions::Revoked::Tokens(vec![token])).await?;
             slog::info!(state.log, "user logged out"; "user_id" => session.user_id.as_str());
         }
     }

@@ -311,3 +311,41 @@ impl Store {
             .get(0))
     }
 }
+
+impl Store {
+    pub async fn sessions_for_user(&self, user_id: &str) -> StoreResult<Vec<Session>> {
+        let c = self.master.get().await?;
+        let rows = c.query("SELECT * FROM sessions WHERE user_id = $1 ORDER BY create_at DESC", &[&user_id]).await?;
+        Ok(rows.iter().map(session_from_row).collect())
+    }
+
+    /// Delete one session of a user; returns its token if it existed.
+    pub async fn delete_user_session(&self, user_id: &str, session_id: &str) -> StoreResult<Option<String>> {
+        let c = self.master.get().await?;
+        let row = c
+            .query_opt("DELETE FROM sessions WHERE id = $1 AND user_id = $2 RETURNING token", &[&session_id, &user_id])
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Delete every session of a user; returns their tokens.
+    pub async fn delete_sessions_for_user(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let c = self.master.get().await?;
+        let rows = c.query("DELETE FROM sessions WHERE user_id = $1 RETURNING token", &[&user_id]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Deactivate (delete_at = now) or reactivate a user. Returns the user, or None if unknown.
+    pub async fn set_user_active(&self, user_id: &str, active: bool) -> StoreResult<Option<User>> {
+        let c = self.master.get().await?;
+        let now = now_ms();
+        let delete_at = if active { 0 } else { now };
+        let row = c
+            .query_opt(
+                &format!("UPDATE users SET delete_at = $2, update_at = $3 WHERE id = $1 RETURNING {USER_COLS}"),
+                &[&user_id, &delete_at, &now],
+            )
+            .await?;
+        Ok(row.as_ref().map(User::from_row))
+    }
+}

@@ -1,0 +1,147 @@
+//! Sessions: list, revoke one, revoke all, and deactivating a user. Every revocation goes through
+//! [`revoke`], which removes the sessions from the database, then from the session cache, then
+//! closes their websockets.
+
+use super::{ok, read_json, resolve_user_id, status_ok, Auth, State};
+use crate::error::{ApiResult, AppError};
+use crate::store::Session;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use starling_actors::{CloseWebsockets, InvalidateSession, InvalidateUserSessions, SessionTarget};
+use starling_protocol::UserId;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/users/{user_id}/sessions", web::get().to(list))
+        .route("/users/{user_id}/sessions/revoke", web::post().to(revoke_one))
+        .route("/users/{user_id}/sessions/revoke/all", web::post().to(revoke_all))
+        .route("/users/{user_id}/active", web::put().to(set_active))
+        .route("/users/{user_id}", web::delete().to(deactivate));
+}
+
+/// What a revocation covers.
+pub enum Revoked {
+    /// These tokens (one user's sessions, or one session).
+    Tokens(Vec<String>),
+    /// Every session of a user.
+    User(String),
+}
+
+/// Drop sessions everywhere this node can reach: cache entries and websockets. The database rows
+/// must already be gone, so a cache miss cannot bring them back.
+pub async fn revoke(state: &State, what: Revoked) -> ApiResult<()> {
+    match what {
+        Revoked::Tokens(tokens) => {
+            for token in tokens {
+                state.sessions.send(InvalidateSession { token: token.clone() }).await.map_err(AppError::internal)?;
+                state.events.bus().do_send(CloseWebsockets { target: SessionTarget::Token(token) });
+            }
+        }
+        Revoked::User(user_id) => {
+            let user_id = UserId::from(user_id);
+            state.sessions.send(InvalidateUserSessions { user_id: user_id.clone() }).await.map_err(AppError::internal)?;
+            state.events.bus().do_send(CloseWebsockets { target: SessionTarget::User(user_id) });
+        }
+    }
+    Ok(())
+}
+
+/// A session as the API shows it: never its token.
+#[derive(Serialize)]
+struct SessionView<'a> {
+    id: &'a str,
+    token: &'a str,
+    create_at: i64,
+    expires_at: i64,
+    last_activity_at: i64,
+    user_id: &'a str,
+    device_id: &'a str,
+    roles: &'a str,
+    is_oauth: bool,
+    props: serde_json::Value,
+}
+
+fn view(s: &Session) -> SessionView<'_> {
+    SessionView {
+        id: s.id.as_str(),
+        token: "",
+        create_at: s.create_at,
+        expires_at: s.expires_at,
+        last_activity_at: s.last_activity_at,
+        user_id: s.user_id.as_str(),
+        device_id: &s.device_id,
+        roles: &s.roles,
+        is_oauth: false,
+        props: serde_json::json!({}),
+    }
+}
+
+fn self_or_admin<'a>(auth: &'a Auth, id: &'a str) -> ApiResult<&'a str> {
+    let id = resolve_user_id(auth, id)?;
+    if id != auth.user_id() && !auth.is_admin() {
+        return Err(AppError::forbidden("You do not have the appropriate permissions."));
+    }
+    Ok(id)
+}
+
+async fn list(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = self_or_admin(&auth, &path)?;
+    let sessions = state.store.sessions_for_user(id).await?;
+    Ok(ok(&sessions.iter().map(view).collect::<Vec<_>>()))
+}
+
+#[derive(serde::Deserialize)]
+struct RevokeOne {
+    session_id: Option<String>,
+}
+
+async fn revoke_one(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {
+    let id = self_or_admin(&auth, &path)?.to_owned();
+    let input: RevokeOne = read_json(&state, body).await?;
+    let session_id = input.session_id.ok_or_else(|| AppError::invalid_param("session_id"))?;
+    super::id_param("session_id", &session_id)?;
+    let token = state.store.delete_user_session(&id, &session_id).await?.ok_or_else(|| {
+        AppError::bad_request("api.user.revoke_session.user_mismatch.app_error", "That session is not one of this user's.")
+    })?;
+    revoke(&state, Revoked::Tokens(vec![token])).await?;
+    slog::info!(state.log, "session revoked"; "user_id" => &id);
+    Ok(status_ok())
+}
+
+async fn revoke_all(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = self_or_admin(&auth, &path)?.to_owned();
+    state.store.delete_sessions_for_user(&id).await?;
+    revoke(&state, Revoked::User(id.clone())).await?;
+    slog::info!(state.log, "all sessions revoked"; "user_id" => &id);
+    Ok(status_ok())
+}
+
+async fn change_active(state: &State, auth: &Auth, id: &str, active: bool) -> ApiResult<HttpResponse> {
+    // Anyone may deactivate themselves; everything else is for system admins.
+    if !(auth.is_admin() || (!active && id == auth.user_id())) {
+        return Err(AppError::forbidden("You do not have the appropriate permissions."));
+    }
+    state.store.set_user_active(id, active).await?.ok_or_else(|| AppError::not_found("user"))?;
+    if !active {
+        state.store.delete_sessions_for_user(id).await?;
+        revoke(state, Revoked::User(id.to_owned())).await?;
+        slog::info!(state.log, "user deactivated"; "user_id" => id);
+    }
+    Ok(status_ok())
+}
+
+#[derive(serde::Deserialize)]
+struct Active {
+    active: Option<bool>,
+}
+
+async fn set_active(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {
+    let id = resolve_user_id(&auth, &path)?.to_owned();
+    let input: Active = read_json(&state, body).await?;
+    let active = input.active.ok_or_else(|| AppError::invalid_param("active"))?;
+    change_active(&state, &auth, &id, active).await
+}
+
+async fn deactivate(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = resolve_user_id(&auth, &path)?.to_owned();
+    change_active(&state, &auth, &id, false).await
+}
