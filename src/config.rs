@@ -11,29 +11,17 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot write default config file {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid JSON: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    Parse { path: PathBuf, source: serde_json::Error },
     #[error("{key}: {problem}")]
     Invalid { key: String, problem: String },
 }
 
 fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_owned(),
-        problem: problem.into(),
-    }
+    ConfigError::Invalid { key: key.to_owned(), problem: problem.into() }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
@@ -116,11 +104,7 @@ pub struct ReplicaLagSetting {
 
 impl Default for ReplicaLagSetting {
     fn default() -> Self {
-        Self {
-            data_source: String::new(),
-            query_absolute_lag: String::new(),
-            query_time_lag: String::new(),
-        }
+        Self { data_source: String::new(), query_absolute_lag: String::new(), query_time_lag: String::new() }
     }
 }
 
@@ -148,7 +132,8 @@ impl Default for SqlSettings {
     fn default() -> Self {
         Self {
             driver_name: "postgres".into(),
-            data_source: "postgres://mmuser:mostest@localhost/mattermost_test?sslmode=disable&connect_timeout=10".into(),
+            data_source: "postgres://mmuser:mostest@localhost/mattermost_test?sslmode=disable&connect_timeout=10"
+                .into(),
             data_source_replicas: vec![],
             data_source_search_replicas: vec![],
             max_idle_conns: 20,
@@ -176,13 +161,7 @@ pub struct PasswordSettings {
 
 impl Default for PasswordSettings {
     fn default() -> Self {
-        Self {
-            minimum_length: 8,
-            lowercase: false,
-            number: false,
-            uppercase: false,
-            symbol: false,
-        }
+        Self { minimum_length: 8, lowercase: false, number: false, uppercase: false, symbol: false }
     }
 }
 
@@ -301,10 +280,7 @@ pub struct MetricsSettings {
 
 impl Default for MetricsSettings {
     fn default() -> Self {
-        Self {
-            enable: false,
-            listen_address: ":8067".into(),
-        }
+        Self { enable: false, listen_address: ":8067".into() }
     }
 }
 
@@ -318,11 +294,7 @@ pub struct JobSettings {
 
 impl Default for JobSettings {
     fn default() -> Self {
-        Self {
-            run_jobs: true,
-            run_scheduler: true,
-            cleanup_jobs_threshold_days: -1,
-        }
+        Self { run_jobs: true, run_scheduler: true, cleanup_jobs_threshold_days: -1 }
     }
 }
 
@@ -337,11 +309,7 @@ pub struct LoadedConfig {
 
 /// Turn a Mattermost listen address (`:8065`, `127.0.0.1:8065`, `localhost:8065`) into a socket address.
 pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
-    let full = if s.starts_with(':') {
-        format!("0.0.0.0{s}")
-    } else {
-        s.to_owned()
-    };
+    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_owned() };
     full.to_socket_addrs()
         .map_err(|e| format!("invalid address {s:?}: {e}"))?
         .next()
@@ -354,28 +322,18 @@ impl Config {
     /// Check every value a node cannot run with; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.service_settings;
-        parse_listen_address(&s.listen_address)
-            .map_err(|p| invalid("ServiceSettings.ListenAddress", p))?;
+        parse_listen_address(&s.listen_address).map_err(|p| invalid("ServiceSettings.ListenAddress", p))?;
         if s.session_length_web_in_hours <= 0 {
-            return Err(invalid(
-                "ServiceSettings.SessionLengthWebInHours",
-                "must be greater than 0",
-            ));
+            return Err(invalid("ServiceSettings.SessionLengthWebInHours", "must be greater than 0"));
         }
         if s.session_cache_in_minutes < 0 {
-            return Err(invalid(
-                "ServiceSettings.SessionCacheInMinutes",
-                "must not be negative",
-            ));
+            return Err(invalid("ServiceSettings.SessionCacheInMinutes", "must not be negative"));
         }
         if !(0..=256).contains(&s.websocket_hubs) {
             return Err(invalid("ServiceSettings.WebsocketHubs", "must be between 0 (one per CPU) and 256"));
         }
         if s.maximum_payload_size_bytes <= 0 {
-            return Err(invalid(
-                "ServiceSettings.MaximumPayloadSizeBytes",
-                "must be greater than 0",
-            ));
+            return Err(invalid("ServiceSettings.MaximumPayloadSizeBytes", "must be greater than 0"));
         }
         let q = &self.sql_settings;
         if q.driver_name != "postgres" {
@@ -395,42 +353,27 @@ impl Config {
             return Err(invalid("SqlSettings.MaxOpenConns", "must be at least 1"));
         }
         if q.query_timeout < 1 {
-            return Err(invalid(
-                "SqlSettings.QueryTimeout",
-                "must be at least 1 second",
-            ));
+            return Err(invalid("SqlSettings.QueryTimeout", "must be at least 1 second"));
         }
         if q.connect_attempts < 1 {
             return Err(invalid("SqlSettings.ConnectAttempts", "must be at least 1"));
         }
         if q.connect_retry_seconds < 0 {
-            return Err(invalid(
-                "SqlSettings.ConnectRetrySeconds",
-                "must not be negative",
-            ));
+            return Err(invalid("SqlSettings.ConnectRetrySeconds", "must not be negative"));
         }
         if self.password_settings.minimum_length < 5 || self.password_settings.minimum_length > 72 {
-            return Err(invalid(
-                "PasswordSettings.MinimumLength",
-                "must be between 5 and 72",
-            ));
+            return Err(invalid("PasswordSettings.MinimumLength", "must be between 5 and 72"));
         }
         let f = &self.file_settings;
         match f.driver_name.as_str() {
             "local" => {
                 if f.directory.is_empty() {
-                    return Err(invalid(
-                        "FileSettings.Directory",
-                        "must not be empty with the local driver",
-                    ));
+                    return Err(invalid("FileSettings.Directory", "must not be empty with the local driver"));
                 }
             }
             "amazons3" => {
                 if f.amazon_s3_bucket.is_empty() {
-                    return Err(invalid(
-                        "FileSettings.AmazonS3Bucket",
-                        "must be set with the amazons3 driver",
-                    ));
+                    return Err(invalid("FileSettings.AmazonS3Bucket", "must be set with the amazons3 driver"));
                 }
             }
             other => {
@@ -441,28 +384,16 @@ impl Config {
             }
         }
         if f.max_file_size <= 0 {
-            return Err(invalid(
-                "FileSettings.MaxFileSize",
-                "must be greater than 0",
-            ));
+            return Err(invalid("FileSettings.MaxFileSize", "must be greater than 0"));
         }
         let c = &self.cluster_settings;
         if !(1..=65535).contains(&c.gossip_port) {
-            return Err(invalid(
-                "ClusterSettings.GossipPort",
-                "must be a port between 1 and 65535",
-            ));
+            return Err(invalid("ClusterSettings.GossipPort", "must be a port between 1 and 65535"));
         }
         let l = &self.log_settings;
-        for (key, level) in [
-            ("LogSettings.ConsoleLevel", &l.console_level),
-            ("LogSettings.FileLevel", &l.file_level),
-        ] {
+        for (key, level) in [("LogSettings.ConsoleLevel", &l.console_level), ("LogSettings.FileLevel", &l.file_level)] {
             if !LOG_LEVELS.contains(&level.to_ascii_uppercase().as_str()) {
-                return Err(invalid(
-                    key,
-                    format!("{level:?} is not one of {}", LOG_LEVELS.join(", ")),
-                ));
+                return Err(invalid(key, format!("{level:?} is not one of {}", LOG_LEVELS.join(", "))));
             }
         }
         if self.metrics_settings.enable {
@@ -472,14 +403,21 @@ impl Config {
         Ok(())
     }
 
-    /// A hash of the settings every node of a cluster must share: the per-node cluster settings
-    /// (hostname, interface, addresses) are left out.
+    /// A hash of the settings every node of a cluster must share. Per-node settings (addresses
+    /// and ports to listen on or advertise, log location, hub count) are left out.
     pub fn hash(&self) -> String {
         let mut shared = self.clone();
-        shared.cluster_settings.override_hostname.clear();
-        shared.cluster_settings.network_interface.clear();
-        shared.cluster_settings.bind_address.clear();
-        shared.cluster_settings.advertise_address.clear();
+        shared.service_settings.listen_address.clear();
+        shared.service_settings.websocket_hubs = 0;
+        shared.metrics_settings.listen_address.clear();
+        shared.log_settings.file_location.clear();
+        let cs = &mut shared.cluster_settings;
+        cs.override_hostname.clear();
+        cs.network_interface.clear();
+        cs.bind_address.clear();
+        cs.advertise_address.clear();
+        cs.gossip_port = 0;
+        cs.streaming_port = 0;
         let bytes = serde_json::to_vec(&shared).unwrap_or_default();
         hex::encode(&Sha256::digest(&bytes)[..16])
     }
@@ -489,8 +427,7 @@ fn check_dsn(key: &str, dsn: &str) -> Result<(), ConfigError> {
     if !(dsn.starts_with("postgres://") || dsn.starts_with("postgresql://")) {
         return Err(invalid(key, "must be a postgres:// URL"));
     }
-    dsn.parse::<tokio_postgres::Config>()
-        .map_err(|e| invalid(key, format!("not a valid PostgreSQL URL: {e}")))?;
+    dsn.parse::<tokio_postgres::Config>().map_err(|e| invalid(key, format!("not a valid PostgreSQL URL: {e}")))?;
     Ok(())
 }
 
@@ -504,43 +441,24 @@ pub fn load_with_env(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<LoadedConfig, ConfigError> {
     let file_value = match std::fs::read(path) {
-        Ok(bytes) => {
-            serde_json::from_slice::<Value>(&bytes).map_err(|source| ConfigError::Parse {
-                path: path.to_owned(),
-                source,
-            })?
-        }
+        Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
+            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let defaults = serde_json::to_vec_pretty(&Config::default()).unwrap_or_default();
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| ConfigError::Write {
-                    path: path.to_owned(),
-                    source,
-                })?;
+                std::fs::create_dir_all(dir).map_err(|source| ConfigError::Write { path: path.to_owned(), source })?;
             }
-            std::fs::write(path, defaults).map_err(|source| ConfigError::Write {
-                path: path.to_owned(),
-                source,
-            })?;
+            std::fs::write(path, defaults).map_err(|source| ConfigError::Write { path: path.to_owned(), source })?;
             serde_json::to_value(Config::default()).unwrap_or(Value::Null)
         }
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })
-        }
+        Err(source) => return Err(ConfigError::Read { path: path.to_owned(), source }),
     };
     // Normalise: decode the file (type errors name the section), then work on the full value.
     let mut value = serde_json::to_value(decode(file_value)?).unwrap_or(Value::Null);
     let env_overrides = apply_env(&mut value, env)?;
     let config = decode(value)?;
     config.validate()?;
-    Ok(LoadedConfig {
-        config,
-        env_overrides,
-        path: path.to_owned(),
-    })
+    Ok(LoadedConfig { config, env_overrides, path: path.to_owned() })
 }
 
 fn decode(value: Value) -> Result<Config, ConfigError> {
@@ -580,10 +498,7 @@ fn check_type(key: &str, default: &Value, v: &Value) -> Result<(), ConfigError> 
     if ok {
         Ok(())
     } else {
-        Err(invalid(
-            key,
-            format!("expected {}, got {v}", type_name(default)),
-        ))
+        Err(invalid(key, format!("expected {}, got {v}", type_name(default))))
     }
 }
 
@@ -615,14 +530,11 @@ fn apply_env(
         let Some((sec, key)) = rest.split_once('_') else {
             continue;
         };
-        let Some((sec_name, Value::Object(keys))) = sections
-            .iter_mut()
-            .find(|(s, _)| s.eq_ignore_ascii_case(sec))
+        let Some((sec_name, Value::Object(keys))) = sections.iter_mut().find(|(s, _)| s.eq_ignore_ascii_case(sec))
         else {
             continue;
         };
-        let Some((key_name, current)) = keys.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key))
-        else {
+        let Some((key_name, current)) = keys.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) else {
             continue;
         };
         let full = format!("{sec_name}.{key_name}");
@@ -633,12 +545,7 @@ fn apply_env(
 }
 
 fn env_value(key: &str, var: &str, current: &Value, raw: &str) -> Result<Value, ConfigError> {
-    let bad = |what: &str| {
-        invalid(
-            key,
-            format!("environment variable {var}: expected {what}, got {raw:?}"),
-        )
-    };
+    let bad = |what: &str| invalid(key, format!("environment variable {var}: expected {what}, got {raw:?}"));
     Ok(match current {
         Value::Bool(_) => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" => Value::Bool(true),
@@ -652,21 +559,13 @@ fn env_value(key: &str, var: &str, current: &Value, raw: &str) -> Result<Value, 
             .and_then(|f| serde_json::Number::from_f64(f))
             .map(Value::Number)
             .ok_or_else(|| bad("a number"))?,
-        Value::Number(_) => Value::from(
-            raw.trim()
-                .parse::<i64>()
-                .map_err(|_| bad("a whole number"))?,
-        ),
+        Value::Number(_) => Value::from(raw.trim().parse::<i64>().map_err(|_| bad("a whole number"))?),
         Value::String(_) => Value::String(raw.to_owned()),
         Value::Array(items) => {
             if raw.trim_start().starts_with('[') || items.first().is_some_and(|v| v.is_object()) {
                 serde_json::from_str(raw).map_err(|_| bad("a JSON list"))?
             } else {
-                Value::Array(
-                    raw.split_whitespace()
-                        .map(|s| Value::String(s.to_owned()))
-                        .collect(),
-                )
+                Value::Array(raw.split_whitespace().map(|s| Value::String(s.to_owned())).collect())
             }
         }
         _ => serde_json::from_str(raw).map_err(|_| bad("JSON"))?,

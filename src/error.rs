@@ -25,12 +25,7 @@ struct Body<'a> {
 
 impl AppError {
     pub fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            id,
-            message: message.into(),
-            detailed_error: String::new(),
-            status,
-        }
+        Self { id, message: message.into(), detailed_error: String::new(), status }
     }
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detailed_error = detail.into();
@@ -54,33 +49,17 @@ impl AppError {
         )
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "api.context.permissions.app_error",
-            message,
-        )
+        Self::new(StatusCode::FORBIDDEN, "api.context.permissions.app_error", message)
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "app.not_found.app_error",
-            format!("Unable to find the {what}."),
-        )
+        Self::new(StatusCode::NOT_FOUND, "app.not_found.app_error", format!("Unable to find the {what}."))
     }
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "api.context.request_body_too_large.app_error",
-            message,
-        )
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "api.context.request_body_too_large.app_error", message)
     }
     pub fn internal(detail: impl fmt::Display) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "app.internal_error.app_error",
-            "An internal error occurred.",
-        )
-        .detail(detail.to_string())
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "app.internal_error.app_error", "An internal error occurred.")
+            .detail(detail.to_string())
     }
     pub fn unavailable(id: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, id, message)
@@ -89,13 +68,7 @@ impl AppError {
 
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({}): {}",
-            self.status.as_u16(),
-            self.id,
-            self.message
-        )
+        write!(f, "{} ({}): {}", self.status.as_u16(), self.id, self.message)
     }
 }
 
@@ -112,20 +85,16 @@ impl ResponseError for AppError {
             request_id: &request_id,
             status_code: self.status.as_u16(),
         };
-        HttpResponse::build(self.status)
-            .insert_header(("X-Request-ID", request_id.as_str()))
-            .json(body)
+        HttpResponse::build(self.status).insert_header(("X-Request-ID", request_id.as_str())).json(body)
     }
 }
 
 impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::Unavailable(d) => AppError::unavailable(
-                "app.store.unavailable.app_error",
-                "The database is unavailable.",
-            )
-            .detail(d),
+            crate::store::StoreError::Unavailable(d) => {
+                AppError::unavailable("app.store.unavailable.app_error", "The database is unavailable.").detail(d)
+            }
             other => AppError::internal(other),
         }
     }

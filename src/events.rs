@@ -67,7 +67,11 @@ impl Events {
 
     pub fn post_deleted(&self, post: &Post, deleted_by: &str) {
         let post_json = serde_json::to_string(post).unwrap_or_default();
-        self.publish("post_deleted", json!({ "post": post_json, "delete_by": deleted_by }), to_channel(&post.channel_id));
+        self.publish(
+            "post_deleted",
+            json!({ "post": post_json, "delete_by": deleted_by }),
+            to_channel(&post.channel_id),
+        );
     }
 
     /// A channel was created; its creator (if any) is its first member.
@@ -76,7 +80,11 @@ impl Events {
             return;
         }
         self.membership(creator_id, MembershipChange::JoinedChannel(channel.id.clone()));
-        self.publish("channel_created", json!({"channel_id": channel.id, "team_id": channel.team_id}), to_user(creator_id));
+        self.publish(
+            "channel_created",
+            json!({"channel_id": channel.id, "team_id": channel.team_id}),
+            to_user(creator_id),
+        );
     }
 
     pub fn user_added(&self, channel: &Channel, user_id: &str) {

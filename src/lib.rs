@@ -7,6 +7,7 @@
 //! - [`filestore`]: where uploaded bytes live (local directory).
 //! - [`api`]: Mattermost's API v4, one file per resource.
 //! - [`events`]: the websocket events the API publishes, and membership changes.
+//! - [`cluster`]: joining the cluster: key, advertised address, gossip listener, discovery.
 //! - [`error`]: the API's error type in Mattermost's JSON shape.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`server`]: assembling a node from its parts and shutting it down in order.
@@ -14,6 +15,7 @@
 //! The actors live in the `starling-actors` crate and the wire vocabulary in `starling-protocol`.
 
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod events;

@@ -19,11 +19,7 @@ pub fn level(name: &str) -> Level {
 
 /// Where the file log goes: `<FileLocation or ./logs>/starling.log`.
 pub fn file_path(s: &LogSettings) -> PathBuf {
-    let dir = if s.file_location.is_empty() {
-        "./logs"
-    } else {
-        s.file_location.as_str()
-    };
+    let dir = if s.file_location.is_empty() { "./logs" } else { s.file_location.as_str() };
     PathBuf::from(dir).join("starling.log")
 }
 
@@ -60,9 +56,7 @@ pub fn build(s: &LogSettings) -> std::io::Result<(Logger, slog_async::AsyncGuard
         }
     }
     let fan = Fanout { drains };
-    let (drain, guard) = slog_async::Async::new(fan.fuse())
-        .chan_size(8192)
-        .build_with_guard();
+    let (drain, guard) = slog_async::Async::new(fan.fuse()).chan_size(8192).build_with_guard();
     Ok((Logger::root(drain.fuse(), o!()), guard))
 }
 

@@ -5,11 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "starling",
-    version,
-    about = "A Mattermost-compatible, highly available team-chat server"
-)]
+#[command(name = "starling", version, about = "A Mattermost-compatible, highly available team-chat server")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,10 +32,7 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(config),
         Command::CheckConfig { config } => match starling::config::load(&config) {
             Ok(loaded) => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&loaded.config).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&loaded.config).unwrap_or_default());
                 ExitCode::SUCCESS
             }
             Err(e) => {

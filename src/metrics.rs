@@ -2,8 +2,7 @@
 
 use crate::store::Store;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -20,39 +19,25 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
-            Opts::new(
-                "starling_http_requests_total",
-                "HTTP requests by route, method and status.",
-            ),
+            Opts::new("starling_http_requests_total", "HTTP requests by route, method and status."),
             &["route", "method", "status"],
         )
         .expect("static metric definition");
-        let http_requests_total = IntCounter::new(
-            "mattermost_http_requests_total",
-            "The total number of HTTP requests.",
-        )
-        .expect("static metric definition");
+        let http_requests_total =
+            IntCounter::new("mattermost_http_requests_total", "The total number of HTTP requests.")
+                .expect("static metric definition");
         let http_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "starling_http_request_duration_seconds",
-                "HTTP request latency by route and method.",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
+            HistogramOpts::new("starling_http_request_duration_seconds", "HTTP request latency by route and method.")
+                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &["route", "method"],
         )
         .expect("static metric definition");
-        let db_master_connections = IntGauge::new(
-            "mattermost_db_master_connections_total",
-            "Open connections to the master database.",
-        )
-        .expect("static metric definition");
-        let db_master_idle = IntGauge::new(
-            "starling_db_master_idle_connections",
-            "Idle connections to the master database.",
-        )
-        .expect("static metric definition");
+        let db_master_connections =
+            IntGauge::new("mattermost_db_master_connections_total", "Open connections to the master database.")
+                .expect("static metric definition");
+        let db_master_idle =
+            IntGauge::new("starling_db_master_idle_connections", "Idle connections to the master database.")
+                .expect("static metric definition");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_requests_total.clone()),
@@ -62,24 +47,13 @@ impl Metrics {
         ] {
             registry.register(c).expect("metrics are registered once");
         }
-        Self {
-            registry,
-            http_requests,
-            http_requests_total,
-            http_duration,
-            db_master_connections,
-            db_master_idle,
-        }
+        Self { registry, http_requests, http_requests_total, http_duration, db_master_connections, db_master_idle }
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        self.http_requests
-            .with_label_values(&[route, method, &status.to_string()])
-            .inc();
+        self.http_requests.with_label_values(&[route, method, &status.to_string()]).inc();
         self.http_requests_total.inc();
-        self.http_duration
-            .with_label_values(&[route, method])
-            .observe(seconds);
+        self.http_duration.with_label_values(&[route, method]).observe(seconds);
     }
 
     /// The text exposition, with pool gauges read now.
@@ -88,10 +62,7 @@ impl Metrics {
         self.db_master_connections.set(size as i64);
         self.db_master_idle.set(available as i64);
         let mut buf = Vec::new();
-        if TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
-            .is_err()
-        {
+        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
             return String::new();
         }
         String::from_utf8(buf).unwrap_or_default()
@@ -102,4 +73,74 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// `GET /metrics`: the registry, plus gauges read now from the pool, the hubs and the cluster.
+pub async fn serve(state: actix_web::web::Data<crate::api::AppState>) -> actix_web::HttpResponse {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering;
+    let mut body = state.metrics.render(&state.store);
+    let mut websockets = 0usize;
+    for h in state.ws.hubs.all() {
+        if let Ok(s) = h.send(starling_actors::hub::GetHubStats).await {
+            websockets += s.active_connections;
+        }
+    }
+    let _ = writeln!(body, "# HELP mattermost_http_websockets_total Open websocket connections on this node.");
+    let _ = writeln!(body, "# TYPE mattermost_http_websockets_total gauge");
+    let _ = writeln!(body, "mattermost_http_websockets_total {websockets}");
+    if let Some(c) = &state.cluster {
+        let peers = c.cluster.send(starling_actors::cluster::GetPeerStatuses).await.unwrap_or_default();
+        let unhealthy = peers.iter().filter(|p| p.state != starling_actors::cluster::peer::PeerState::Up).count();
+        let k = &c.counters;
+        let _ = writeln!(body, "# HELP mattermost_cluster_cluster_health_score Peers not up (0 is healthy).");
+        let _ = writeln!(body, "# TYPE mattermost_cluster_cluster_health_score gauge");
+        let _ = writeln!(body, "mattermost_cluster_cluster_health_score {unhealthy}");
+        let _ = writeln!(
+            body,
+            "# HELP mattermost_cluster_cluster_requests_total Cluster requests and acknowledged broadcasts."
+        );
+        let _ = writeln!(body, "# TYPE mattermost_cluster_cluster_requests_total counter");
+        let _ = writeln!(body, "mattermost_cluster_cluster_requests_total {}", k.requests.load(Ordering::Relaxed));
+        let _ =
+            writeln!(body, "# HELP mattermost_cluster_cluster_request_duration_seconds Time cluster requests took.");
+        let _ = writeln!(body, "# TYPE mattermost_cluster_cluster_request_duration_seconds summary");
+        let _ = writeln!(
+            body,
+            "mattermost_cluster_cluster_request_duration_seconds_sum {}",
+            k.request_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(
+            body,
+            "mattermost_cluster_cluster_request_duration_seconds_count {}",
+            k.requests.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(body, "# HELP mattermost_cluster_event_type_totals Cluster messages by type.");
+        let _ = writeln!(body, "# TYPE mattermost_cluster_event_type_totals counter");
+        if let Ok(m) = k.event_types.lock() {
+            for (name, n) in m.iter() {
+                let _ = writeln!(body, "mattermost_cluster_event_type_totals{{name=\"{name}\"}} {n}");
+            }
+        }
+        let _ =
+            writeln!(body, "# HELP starling_cluster_frames_rejected_total Gossip frames or links rejected, by reason.");
+        let _ = writeln!(body, "# TYPE starling_cluster_frames_rejected_total counter");
+        if let Ok(m) = k.rejected.lock() {
+            for (reason, n) in m.iter() {
+                let _ = writeln!(body, "starling_cluster_frames_rejected_total{{reason=\"{reason}\"}} {n}");
+            }
+        }
+        let _ = writeln!(body, "# TYPE starling_cluster_frames_total counter");
+        let _ = writeln!(
+            body,
+            "starling_cluster_frames_total{{direction=\"sent\"}} {}",
+            k.frames_sent.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            body,
+            "starling_cluster_frames_total{{direction=\"received\"}} {}",
+            k.frames_received.load(Ordering::Relaxed)
+        );
+    }
+    actix_web::HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }

@@ -9,10 +9,13 @@ use crate::store::{self, Store};
 use actix::Actor;
 use actix_web::dev::{ServerHandle, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use slog::{info, o, Logger};
-use starling_actors::{EventBus, Hub, HubSet, Presence, SessionCache, WsContext};
+use starling_actors::cluster::LocalParts;
+use starling_actors::event_bus::SetCluster;
+use starling_actors::presence::SetPresenceCluster;
+use starling_actors::{CloseWebsockets, EventBus, Hub, HubSet, Presence, SessionCache, SessionTarget, WsContext};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -26,10 +29,11 @@ pub struct Node {
     http: ServerHandle,
     metrics: Option<ServerHandle>,
     tasks: Vec<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
+    pub cluster: Option<crate::cluster::ClusterHandle>,
     log: Logger,
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "localhost".into())
@@ -47,17 +51,11 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
         .wait_until_reachable(&cfg.sql_settings, &log)
         .await
         .context("cannot reach the database at SqlSettings.DataSource")?;
-    let version = store
-        .migrate(&node_id, &log)
-        .await
-        .context("schema migration failed")?;
+    let version = store.migrate(&node_id, &log).await.context("schema migration failed")?;
     store::log_ready(&log, version);
 
     let files = filestore::from_settings(&cfg.file_settings).context("FileSettings")?;
-    files
-        .check()
-        .await
-        .with_context(|| format!("the {} file store is not usable", files.driver_name()))?;
+    files.check().await.with_context(|| format!("the {} file store is not usable", files.driver_name()))?;
 
     let ttl = Duration::from_secs(cfg.service_settings.session_cache_in_minutes.max(0) as u64 * 60);
     let sessions = SessionCache::new(Arc::new(store.clone()), ttl, 100_000).start();
@@ -78,11 +76,37 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     };
     let bus = EventBus::new(hubs.clone()).start();
     presence_ctx.run(Presence::new(Arc::new(store.clone()), bus.clone(), log.clone()));
+
+    let listen = parse_listen_address(&cfg.service_settings.listen_address)
+        .map_err(|e| anyhow::anyhow!("ServiceSettings.ListenAddress: {e}"))?;
+    let cluster = if cfg.cluster_settings.enable {
+        let handle = crate::cluster::start(crate::cluster::Start {
+            config: &cfg,
+            store: &store,
+            node_id: &node_id,
+            schema_version: version,
+            http_port: listen.port(),
+            local: LocalParts {
+                bus: bus.clone(),
+                sessions: sessions.clone(),
+                hubs: hubs.clone(),
+                presence: presence.clone(),
+            },
+            log: log.clone(),
+        })
+        .await?;
+        bus.do_send(SetCluster { cluster: handle.cluster.clone().recipient() });
+        presence.do_send(SetPresenceCluster { cluster: handle.cluster.clone() });
+        Some(handle)
+    } else {
+        None
+    };
     let ws = Arc::new(WsContext {
         sessions: sessions.clone(),
         hubs,
         bus: bus.clone(),
         presence: presence.clone(),
+        cluster: cluster.as_ref().map(|c| c.cluster.clone()),
         node_id: node_id.clone(),
         version: crate::VERSION.to_owned(),
         hostname: hostname(),
@@ -97,14 +121,18 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
         events: crate::events::Events::new(bus),
         presence,
         ws,
+        cluster: cluster.as_ref().map(|c| crate::api::ClusterInfo {
+            cluster: c.cluster.clone(),
+            me: c.me.clone(),
+            counters: c.counters.clone(),
+        }),
+        schema_version: version,
         metrics: metrics.clone(),
         node_id: node_id.clone(),
         hostname: hostname(),
         log: log.clone(),
     });
 
-    let listen = parse_listen_address(&cfg.service_settings.listen_address)
-        .map_err(|e| anyhow::anyhow!("ServiceSettings.ListenAddress: {e}"))?;
     let app_state = state.clone();
     let request_metrics = metrics.clone();
     let server = HttpServer::new(move || {
@@ -118,16 +146,8 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
                 let m = m.clone();
                 async move {
                     let mut res = fut.await?;
-                    let route = res
-                        .request()
-                        .match_pattern()
-                        .unwrap_or_else(|| "unmatched".into());
-                    m.observe(
-                        &route,
-                        &method,
-                        res.status().as_u16(),
-                        started.elapsed().as_secs_f64(),
-                    );
+                    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                    m.observe(&route, &method, res.status().as_u16(), started.elapsed().as_secs_f64());
                     let rid = HeaderName::from_static("x-request-id");
                     if !res.headers().contains_key(&rid) {
                         if let Ok(v) = HeaderValue::from_str(&starling_protocol::new_id()) {
@@ -142,20 +162,12 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     })
     .workers(worker_count())
     .disable_signals()
-    .client_request_timeout(Duration::from_secs(
-        cfg.service_settings.read_timeout.max(1),
-    ))
-    .keep_alive(Duration::from_secs(
-        cfg.service_settings.idle_timeout.max(1),
-    ))
+    .client_request_timeout(Duration::from_secs(cfg.service_settings.read_timeout.max(1)))
+    .keep_alive(Duration::from_secs(cfg.service_settings.idle_timeout.max(1)))
     .shutdown_timeout(10)
     .bind(listen)
     .with_context(|| format!("ServiceSettings.ListenAddress: cannot listen on {listen}"))?;
-    let http_addr = server
-        .addrs()
-        .first()
-        .copied()
-        .context("no listening address")?;
+    let http_addr = server.addrs().first().copied().context("no listening address")?;
     let server = server.run();
     let http = server.handle();
     let mut tasks = vec![actix_web::rt::spawn(server)];
@@ -163,22 +175,9 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     let (metrics_handle, metrics_addr) = if cfg.metrics_settings.enable {
         let addr = parse_listen_address(&cfg.metrics_settings.listen_address)
             .map_err(|e| anyhow::anyhow!("MetricsSettings.ListenAddress: {e}"))?;
-        let m = metrics.clone();
-        let st = store.clone();
+        let metrics_state = state.clone();
         let server = HttpServer::new(move || {
-            let m = m.clone();
-            let st = st.clone();
-            App::new().route(
-                "/metrics",
-                web::get().to(move || {
-                    let body = m.render(&st);
-                    async move {
-                        HttpResponse::Ok()
-                            .content_type("text/plain; version=0.0.4")
-                            .body(body)
-                    }
-                }),
-            )
+            App::new().app_data(metrics_state.clone()).route("/metrics", web::get().to(crate::metrics::serve))
         })
         .workers(1)
         .disable_signals()
@@ -194,23 +193,11 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     };
 
     info!(log, "node serving"; "http_addr" => %http_addr, "metrics_addr" => ?metrics_addr, "schema_version" => version);
-    Ok(Node {
-        node_id,
-        http_addr,
-        metrics_addr,
-        state,
-        http,
-        metrics: metrics_handle,
-        tasks,
-        log,
-    })
+    Ok(Node { node_id, http_addr, metrics_addr, state, http, metrics: metrics_handle, tasks, cluster, log })
 }
 
 fn worker_count() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 16)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 16)
 }
 
 impl Node {
@@ -218,7 +205,12 @@ impl Node {
     /// Safe to call more than once.
     pub async fn stop(&mut self) {
         info!(self.log, "node stopping");
+        // Websockets first, with a close frame, so their clients reconnect to another node.
+        self.state.events.bus().do_send(CloseWebsockets { target: SessionTarget::All });
         self.http.stop(true).await;
+        if let Some(c) = self.cluster.as_mut() {
+            c.leave().await;
+        }
         if let Some(m) = &self.metrics {
             m.stop(true).await;
         }
@@ -240,10 +232,7 @@ pub async fn run(loaded: LoadedConfig, log: Logger) -> anyhow::Result<()> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

@@ -2,6 +2,7 @@
 //! hands it to the hub that owns the target user (or to every hub), and tells its subscribers, so
 //! an extra actor can watch a node's events by sending [`Subscribe`].
 
+use crate::cluster::ClusterBroadcast;
 use crate::hub::{ApplyMembership, CloseSessions, Deliver, Hub, MembershipChange, PreparedEvent, SessionTarget};
 use actix::prelude::*;
 use starling_protocol::{UserId, WsEvent};
@@ -53,6 +54,28 @@ pub struct PublishMembership {
     pub change: MembershipChange,
 }
 
+/// An event a peer published: for this node's connections only.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DeliverRemoteEvent {
+    pub event: WsEvent,
+}
+
+/// A membership change a peer published: for this node's hubs only.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ApplyRemoteMembership {
+    pub user_id: UserId,
+    pub change: MembershipChange,
+}
+
+/// Forward what this node publishes to the cluster from now on.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetCluster {
+    pub cluster: Recipient<ClusterBroadcast>,
+}
+
 /// Close (and forget) the websockets of a session, a user, or everyone.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -77,11 +100,29 @@ pub struct Subscribe {
 pub struct EventBus {
     hubs: HubSet,
     subscribers: Vec<Recipient<EventPublished>>,
+    cluster: Option<Recipient<ClusterBroadcast>>,
 }
 
 impl EventBus {
     pub fn new(hubs: HubSet) -> Self {
-        Self { hubs, subscribers: Vec::new() }
+        Self { hubs, subscribers: Vec::new(), cluster: None }
+    }
+
+    fn deliver(&mut self, event: WsEvent) -> Arc<PreparedEvent> {
+        let event = PreparedEvent::new(event);
+        let b = &event.event.broadcast;
+        if b.user_id.is_empty() {
+            for hub in self.hubs.all() {
+                hub.do_send(Deliver { event: event.clone() });
+            }
+        } else {
+            self.hubs.hub_for(&UserId::from(b.user_id.as_str())).do_send(Deliver { event: event.clone() });
+        }
+        self.subscribers.retain(|s| s.connected());
+        for s in &self.subscribers {
+            s.do_send(EventPublished { event: event.clone() });
+        }
+        event
     }
 }
 
@@ -95,25 +136,43 @@ impl Actor for EventBus {
 impl Handler<PublishEvent> for EventBus {
     type Result = ();
     fn handle(&mut self, msg: PublishEvent, _ctx: &mut Self::Context) {
-        let event = PreparedEvent::new(msg.event);
-        let b = &event.event.broadcast;
-        if b.user_id.is_empty() {
-            for hub in self.hubs.all() {
-                hub.do_send(Deliver { event: event.clone() });
-            }
-        } else {
-            self.hubs.hub_for(&UserId::from(b.user_id.as_str())).do_send(Deliver { event: event.clone() });
+        let event = self.deliver(msg.event);
+        if let Some(c) = &self.cluster {
+            c.do_send(ClusterBroadcast::Event(event.event.clone()));
         }
-        self.subscribers.retain(|s| s.connected());
-        for s in &self.subscribers {
-            s.do_send(EventPublished { event: event.clone() });
-        }
+    }
+}
+
+impl Handler<DeliverRemoteEvent> for EventBus {
+    type Result = ();
+    fn handle(&mut self, msg: DeliverRemoteEvent, _ctx: &mut Self::Context) {
+        self.deliver(msg.event);
+    }
+}
+
+impl Handler<ApplyRemoteMembership> for EventBus {
+    type Result = ();
+    fn handle(&mut self, msg: ApplyRemoteMembership, _ctx: &mut Self::Context) {
+        self.hubs.hub_for(&msg.user_id).do_send(ApplyMembership { user_id: msg.user_id, change: msg.change });
+    }
+}
+
+impl Handler<SetCluster> for EventBus {
+    type Result = ();
+    fn handle(&mut self, msg: SetCluster, _ctx: &mut Self::Context) {
+        self.cluster = Some(msg.cluster);
     }
 }
 
 impl Handler<PublishMembership> for EventBus {
     type Result = ();
     fn handle(&mut self, msg: PublishMembership, _ctx: &mut Self::Context) {
+        if let Some(c) = &self.cluster {
+            c.do_send(ClusterBroadcast::Membership {
+                user_id: msg.user_id.as_str().to_owned(),
+                change: msg.change.clone(),
+            });
+        }
         self.hubs.hub_for(&msg.user_id).do_send(ApplyMembership { user_id: msg.user_id, change: msg.change });
     }
 }

@@ -10,6 +10,7 @@
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
 use starling_protocol::event::frame_with_seq;
+use starling_protocol::message::{ConnectionQueue, QueuedEvent};
 use starling_protocol::{Broadcast, ConnectionId, UserId, WsEvent};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -94,6 +95,25 @@ pub struct Register {
     pub control: Recipient<CloseConnection>,
     /// Data of the `hello` event (connection_id is added).
     pub hello: serde_json::Map<String, serde_json::Value>,
+    /// The connection's queue, taken over from the node it was on before (cross-node resume).
+    pub imported: Option<(ConnectionId, ConnectionQueue)>,
+}
+
+/// Whether this hub holds a connection (to resume locally rather than ask the cluster).
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct HasConnection {
+    pub connection_id: ConnectionId,
+}
+
+/// Hand a connection's queue to another node where its client reconnected, and forget it here.
+/// `None` unless the connection is this user's and `sequence_number` can be resumed from.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<ConnectionQueue>")]
+pub struct TakeQueue {
+    pub connection_id: ConnectionId,
+    pub user_id: UserId,
+    pub sequence_number: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,7 +229,11 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(store: Arc<dyn MembershipStore>, presence: Option<Recipient<UserPresenceChanged>>, log: slog::Logger) -> Self {
+    pub fn new(
+        store: Arc<dyn MembershipStore>,
+        presence: Option<Recipient<UserPresenceChanged>>,
+        log: slog::Logger,
+    ) -> Self {
         Self { store, users: HashMap::new(), connections: HashMap::new(), presence, log }
     }
 
@@ -235,7 +259,9 @@ impl Hub {
         }
         c.queue.push_back((seq, event.clone()));
         let overflow = match &c.active {
-            Some((outbox, _)) => matches!(outbox.try_send(Outgoing::Text(event.frame(seq))), Err(mpsc::error::TrySendError::Full(_))),
+            Some((outbox, _)) => {
+                matches!(outbox.try_send(Outgoing::Text(event.frame(seq))), Err(mpsc::error::TrySendError::Full(_)))
+            }
             None => false,
         };
         if overflow {
@@ -395,13 +421,49 @@ impl Handler<Register> for Hub {
     type Result = MessageResult<Register>;
 
     fn handle(&mut self, msg: Register, ctx: &mut Self::Context) -> Self::Result {
-        let Register { user_id, session_token, resume, outbox, control, mut hello } = msg;
+        let Register { user_id, session_token, resume, outbox, control, mut hello, imported } = msg;
         let was_online = self.active_count(&user_id) > 0;
+        if let Some((cid, q)) =
+            imported.filter(|(cid, q)| q.user_id == user_id.as_str() && !self.connections.contains_key(cid))
+        {
+            // Resumed from another node: its queue continues here, replayed from where the client is.
+            let seq = resume.as_ref().map(|(_, s)| *s).unwrap_or(q.next_seq);
+            let queue: VecDeque<(i64, Arc<PreparedEvent>)> =
+                q.events.into_iter().map(|e| (e.seq, PreparedEvent::new(e.event))).collect();
+            for (s, e) in queue.iter().filter(|(s, _)| *s >= seq) {
+                let _ = outbox.try_send(Outgoing::Text(e.frame(*s)));
+            }
+            self.connections.insert(
+                cid.clone(),
+                Connection {
+                    user_id: user_id.clone(),
+                    session_token,
+                    next_seq: q.next_seq,
+                    queue,
+                    active: Some((outbox, control)),
+                    inactive_since: None,
+                },
+            );
+            let needs_load = !self.users.contains_key(&user_id);
+            let entry = self.users.entry(user_id.clone()).or_insert_with(|| UserEntry {
+                connections: Vec::new(),
+                membership: MembershipState::Loading(Vec::new()),
+            });
+            entry.connections.push(cid.clone());
+            if needs_load {
+                self.load_memberships(user_id.clone(), ctx);
+            }
+            if !was_online {
+                self.presence_changed(&user_id, true);
+            }
+            return MessageResult(Registered { connection_id: cid, resumed: true });
+        }
         // Resume: the same user's connection, with the sequence still in its queue or exactly next.
         if let Some((cid, seq)) = resume {
             let resumable = self.connections.get(&cid).is_some_and(|c| {
                 c.user_id == user_id
-                    && (seq == c.next_seq || c.queue.front().is_some_and(|(first, _)| *first <= seq && seq < c.next_seq))
+                    && (seq == c.next_seq
+                        || c.queue.front().is_some_and(|(first, _)| *first <= seq && seq < c.next_seq))
             });
             if let Some(c) = self.connections.get_mut(&cid).filter(|_| resumable) {
                 if let Some((_, old)) = c.active.take() {
@@ -534,6 +596,38 @@ impl Handler<GetIsChannelMember> for Hub {
             MembershipState::Ready(m) => m.channels.contains(&msg.channel_id),
             MembershipState::Loading(_) => false,
         })
+    }
+}
+
+impl Handler<HasConnection> for Hub {
+    type Result = bool;
+    fn handle(&mut self, msg: HasConnection, _ctx: &mut Self::Context) -> bool {
+        self.connections.contains_key(&msg.connection_id)
+    }
+}
+
+impl Handler<TakeQueue> for Hub {
+    type Result = MessageResult<TakeQueue>;
+    fn handle(&mut self, msg: TakeQueue, _ctx: &mut Self::Context) -> Self::Result {
+        let Some(c) = self.connections.get(&msg.connection_id) else { return MessageResult(None) };
+        let seq = msg.sequence_number;
+        let resumable = c.user_id == msg.user_id
+            && (seq == c.next_seq || c.queue.front().is_some_and(|(first, _)| *first <= seq && seq < c.next_seq));
+        if !resumable {
+            return MessageResult(None);
+        }
+        let q = ConnectionQueue {
+            user_id: c.user_id.as_str().to_owned(),
+            next_seq: c.next_seq,
+            events: c
+                .queue
+                .iter()
+                .filter(|(s, _)| *s >= seq)
+                .map(|(s, e)| QueuedEvent { seq: *s, event: e.event.clone() })
+                .collect(),
+        };
+        self.drop_connection(&msg.connection_id);
+        MessageResult(Some(q))
     }
 }
 

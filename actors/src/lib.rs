@@ -11,13 +11,19 @@
 //! ├── Hub × N             (one arbiter each) connections grouped by user: seq, membership filter,
 //! │                       dead queue for resume, bounded send queues; reads a MembershipStore
 //! ├── Presence            online / away / offline from websocket activity; a StatusStore
-//! └── WsConnection × M    one per websocket, fed by actix-ws's stream; writes through its outbox
+//! ├── WsConnection × M    one per websocket, fed by actix-ws's stream; writes through its outbox
+//! └── (with ClusterSettings.Enable)
+//!     ├── Cluster           coordinator: peers, broadcasts, requests, the membership view
+//!     │   └── ClusterPeer × P   one link per remote node: reliable queue, acks, pings, retries
+//!     ├── Discovery         the ClusterDiscovery row and the list of peers; a DiscoveryStore
+//!     └── gossip listener   (task) accepts peers' links and applies what they send
 //! ```
 //!
 //! When an actor needs the database it declares the small trait it needs here (for example
 //! [`session_cache::SessionStore`], [`hub::MembershipStore`], [`presence::StatusStore`]) and the
 //! node's store implements it, so dependencies run one way: `protocol` <- `actors` <- the node.
 
+pub mod cluster;
 pub mod event_bus;
 pub mod hub;
 pub mod presence;

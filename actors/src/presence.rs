@@ -63,6 +63,20 @@ pub struct UserActive {
     pub manual: bool,
 }
 
+/// A status a peer decided: take it as is, without telling the cluster again.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ApplyRemoteStatus {
+    pub status: Status,
+}
+
+/// From now on, tell peers about status changes and ask them before declaring a user offline.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetPresenceCluster {
+    pub cluster: Addr<crate::cluster::Cluster>,
+}
+
 /// The most statuses one lookup returns.
 pub const MAX_STATUS_LOOKUP: usize = 1000;
 
@@ -70,6 +84,7 @@ pub struct Presence {
     store: Arc<dyn StatusStore>,
     bus: Addr<EventBus>,
     known: HashMap<String, Status>,
+    cluster: Option<Addr<crate::cluster::Cluster>>,
     log: slog::Logger,
 }
 
@@ -79,7 +94,7 @@ fn now_ms() -> i64 {
 
 impl Presence {
     pub fn new(store: Arc<dyn StatusStore>, bus: Addr<EventBus>, log: slog::Logger) -> Self {
-        Self { store, bus, known: HashMap::new(), log }
+        Self { store, bus, known: HashMap::new(), cluster: None, log }
     }
 
     fn set(&mut self, status: Status) {
@@ -93,9 +108,21 @@ impl Presence {
             }
         });
         if changed {
+            if let Some(c) = &self.cluster {
+                c.do_send(crate::cluster::ClusterBroadcast::StatusUpdate {
+                    user_id: status.user_id.clone(),
+                    status: status.status.clone(),
+                    manual: status.manual,
+                    last_activity_at: status.last_activity_at,
+                });
+            }
             let data = serde_json::json!({"status": status.status, "user_id": status.user_id}).to_string();
             self.bus.do_send(PublishEvent {
-                event: WsEvent::new("status_change", data, Broadcast { user_id: status.user_id.clone(), ..Default::default() }),
+                event: WsEvent::new(
+                    "status_change",
+                    data,
+                    Broadcast { user_id: status.user_id.clone(), ..Default::default() },
+                ),
             });
         }
     }
@@ -128,7 +155,51 @@ impl Actor for Presence {
 
 impl Handler<UserPresenceChanged> for Presence {
     type Result = ();
-    fn handle(&mut self, msg: UserPresenceChanged, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: UserPresenceChanged, ctx: &mut Self::Context) {
+        // Offline here may still be online on another node: ask before saying so.
+        if let (false, Some(cluster)) = (msg.online, self.cluster.clone()) {
+            let ask = crate::cluster::AskPeers {
+                request: starling_protocol::message::Request::GetUserConnectionCount {
+                    user_id: msg.user_id.as_str().to_owned(),
+                },
+                timeout: Duration::from_millis(500),
+            };
+            cluster
+                .send(ask)
+                .into_actor(self)
+                .then(move |res, act, _| {
+                    let elsewhere = res
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|(_, r)| matches!(r, starling_protocol::message::Response::ConnectionCount(n) if *n > 0));
+                    if !elsewhere {
+                        act.apply_presence(msg);
+                    }
+                    fut::ready(())
+                })
+                .spawn(ctx);
+            return;
+        }
+        self.apply_presence(msg);
+    }
+}
+
+impl Handler<ApplyRemoteStatus> for Presence {
+    type Result = ();
+    fn handle(&mut self, msg: ApplyRemoteStatus, _ctx: &mut Self::Context) {
+        self.known.insert(msg.status.user_id.clone(), msg.status);
+    }
+}
+
+impl Handler<SetPresenceCluster> for Presence {
+    type Result = ();
+    fn handle(&mut self, msg: SetPresenceCluster, _ctx: &mut Self::Context) {
+        self.cluster = Some(msg.cluster);
+    }
+}
+
+impl Presence {
+    fn apply_presence(&mut self, msg: UserPresenceChanged) {
         let mut s = self.current(msg.user_id.as_str());
         if msg.online {
             s.last_activity_at = now_ms();

@@ -41,10 +41,7 @@ pub enum SessionCacheError {
 
 /// What the cache needs from the database.
 pub trait SessionStore: Send + Sync + 'static {
-    fn session_by_token(
-        &self,
-        token: String,
-    ) -> BoxFuture<'static, Result<Option<Session>, String>>;
+    fn session_by_token(&self, token: String) -> BoxFuture<'static, Result<Option<Session>, String>>;
 }
 
 /// Look a token up (cache first, then the store).
@@ -86,6 +83,9 @@ pub struct SessionCache {
     by_user: HashMap<UserId, HashSet<String>>,
     /// Bumped by every invalidation; a lookup started under an older generation is not cached.
     generation: u64,
+    /// False while this node has lost contact with a peer: a revocation it sent could not reach us,
+    /// so every lookup goes to the database until contact is back (then the cache starts empty).
+    trusted: bool,
 }
 
 impl SessionCache {
@@ -97,6 +97,7 @@ impl SessionCache {
             entries: HashMap::new(),
             by_user: HashMap::new(),
             generation: 0,
+            trusted: true,
         }
     }
 
@@ -108,23 +109,10 @@ impl SessionCache {
             self.evict();
         }
         let now_ms = now_ms();
-        let left_ms = if session.expires_at == 0 {
-            u64::MAX
-        } else {
-            (session.expires_at - now_ms).max(0) as u64
-        };
+        let left_ms = if session.expires_at == 0 { u64::MAX } else { (session.expires_at - now_ms).max(0) as u64 };
         let valid_for = self.ttl.min(Duration::from_millis(left_ms));
-        self.by_user
-            .entry(session.user_id.clone())
-            .or_default()
-            .insert(session.token.clone());
-        self.entries.insert(
-            session.token.clone(),
-            Entry {
-                session,
-                valid_until: Instant::now() + valid_for,
-            },
-        );
+        self.by_user.entry(session.user_id.clone()).or_default().insert(session.token.clone());
+        self.entries.insert(session.token.clone(), Entry { session, valid_until: Instant::now() + valid_for });
     }
 
     fn remove(&mut self, token: &str) {
@@ -141,18 +129,10 @@ impl SessionCache {
     /// Drop expired entries; if that frees nothing, drop an arbitrary half.
     fn evict(&mut self) {
         let now = Instant::now();
-        let expired: Vec<String> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.valid_until <= now)
-            .map(|(t, _)| t.clone())
-            .collect();
+        let expired: Vec<String> =
+            self.entries.iter().filter(|(_, e)| e.valid_until <= now).map(|(t, _)| t.clone()).collect();
         let victims = if expired.is_empty() {
-            self.entries
-                .keys()
-                .take(self.entries.len() / 2 + 1)
-                .cloned()
-                .collect()
+            self.entries.keys().take(self.entries.len() / 2 + 1).cloned().collect()
         } else {
             expired
         };
@@ -171,10 +151,7 @@ impl SessionCache {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Actor for SessionCache {
@@ -185,6 +162,10 @@ impl Handler<GetSession> for SessionCache {
     type Result = ResponseActFuture<Self, Result<Option<Session>, SessionCacheError>>;
 
     fn handle(&mut self, msg: GetSession, _ctx: &mut Self::Context) -> Self::Result {
+        if !self.trusted {
+            let lookup = self.store.session_by_token(msg.token);
+            return Box::pin(lookup.into_actor(self).map(|res, _, _| res.map_err(SessionCacheError::Store)));
+        }
         match self.entries.get(&msg.token) {
             Some(e) if e.valid_until > Instant::now() => {
                 let s = e.session.clone();
@@ -195,20 +176,16 @@ impl Handler<GetSession> for SessionCache {
         }
         let generation = self.generation;
         let lookup = self.store.session_by_token(msg.token);
-        Box::pin(
-            lookup
-                .into_actor(self)
-                .map(move |res, act, _ctx| match res {
-                    Ok(Some(session)) => {
-                        if act.generation == generation {
-                            act.insert(session.clone());
-                        }
-                        Ok(Some(session))
-                    }
-                    Ok(None) => Ok(None),
-                    Err(e) => Err(SessionCacheError::Store(e)),
-                }),
-        )
+        Box::pin(lookup.into_actor(self).map(move |res, act, _ctx| match res {
+            Ok(Some(session)) => {
+                if act.generation == generation {
+                    act.insert(session.clone());
+                }
+                Ok(Some(session))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(SessionCacheError::Store(e)),
+        }))
     }
 }
 
@@ -238,6 +215,31 @@ impl Handler<ClearSessions> for SessionCache {
         self.generation += 1;
         self.entries.clear();
         self.by_user.clear();
+    }
+}
+
+impl Handler<crate::cluster::ClusterViewChanged> for SessionCache {
+    type Result = ();
+    fn handle(&mut self, msg: crate::cluster::ClusterViewChanged, _ctx: &mut Self::Context) {
+        if msg.all_up && !self.trusted {
+            // Back in contact: whatever was missed meanwhile is forgotten with the cache.
+            self.generation += 1;
+            self.entries.clear();
+            self.by_user.clear();
+        }
+        self.trusted = msg.all_up;
+    }
+}
+
+/// Whether the cache is in use (false while out of contact with a peer).
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct GetCacheTrusted;
+
+impl Handler<GetCacheTrusted> for SessionCache {
+    type Result = bool;
+    fn handle(&mut self, _msg: GetCacheTrusted, _ctx: &mut Self::Context) -> bool {
+        self.trusted
     }
 }
 

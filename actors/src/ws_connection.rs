@@ -33,6 +33,8 @@ pub struct WsContext {
     pub hubs: HubSet,
     pub bus: Addr<EventBus>,
     pub presence: Addr<Presence>,
+    /// Set on a node that is part of a cluster: a connection id unknown here may be a peer's.
+    pub cluster: Option<Addr<crate::cluster::Cluster>>,
     pub node_id: String,
     pub version: String,
     pub hostname: String,
@@ -131,15 +133,40 @@ impl WsConnection {
         hello.insert("server_version".into(), Value::String(self.ctx.version.clone()));
         hello.insert("server_hostname".into(), Value::String(self.ctx.hostname.clone()));
         hello.insert("node_id".into(), Value::String(self.ctx.node_id.clone()));
-        let msg = Register {
+        let resume = self.resume.take();
+        let hub = self.ctx.hubs.hub_for(&session.user_id).clone();
+        let cluster = self.ctx.cluster.clone();
+        let mut msg = Register {
             user_id: session.user_id.clone(),
             session_token: session.token.clone(),
-            resume: self.resume.take(),
+            resume: resume.clone(),
             outbox: self.outbox.clone(),
             control: c.address().recipient(),
             hello,
+            imported: None,
         };
-        self.ctx.hubs.hub_for(&session.user_id).send(msg).into_actor(self).then(|res, act, c| {
+        let lookup = async move {
+            // A connection id this node does not hold may live on a peer: take its queue over.
+            if let (Some((cid, seq)), Some(cluster)) = (resume, cluster) {
+                if !hub.send(crate::hub::HasConnection { connection_id: cid.clone() }).await.unwrap_or(true) {
+                    let ask = crate::cluster::AskPeers {
+                        request: starling_protocol::message::Request::TakeConnectionQueue {
+                            connection_id: cid.as_str().to_owned(),
+                            user_id: session.user_id.as_str().to_owned(),
+                            sequence_number: seq,
+                        },
+                        timeout: Duration::from_secs(1),
+                    };
+                    let answers = cluster.send(ask).await.unwrap_or_default();
+                    msg.imported = answers.into_iter().find_map(|(_, r)| match r {
+                        starling_protocol::message::Response::ConnectionQueue(Some(q)) => Some((cid.clone(), q)),
+                        _ => None,
+                    });
+                }
+            }
+            hub.send(msg).await
+        };
+        lookup.into_actor(self).then(|res, act, c| {
             act.registering = false;
             match res {
                 Ok(r) => {
@@ -195,7 +222,9 @@ impl WsConnection {
                 let ids: Option<Vec<String>> =
                     req.data.get("user_ids").and_then(|v| serde_json::from_value(v.clone()).ok());
                 match ids {
-                    Some(ids) if !ids.is_empty() && ids.iter().all(|i| is_valid_id(i)) => self.statuses(seq, Some(ids), c),
+                    Some(ids) if !ids.is_empty() && ids.iter().all(|i| is_valid_id(i)) => {
+                        self.statuses(seq, Some(ids), c)
+                    }
                     _ => self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid user_ids.", c),
                 }
             }
@@ -208,7 +237,12 @@ impl WsConnection {
                         self.ctx.presence.do_send(SetStatus { user_id, status: status.into(), manual });
                         self.reply(seq, None, c);
                     }
-                    None => self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid user_is_active.", c),
+                    None => self.reply_error(
+                        seq,
+                        "api.websocket_handler.invalid_param.app_error",
+                        "Invalid user_is_active.",
+                        c,
+                    ),
                 }
             }
             "presence" => self.reply(seq, None, c),
@@ -221,18 +255,27 @@ impl WsConnection {
             self.reply_error(seq, "api.web_socket_router.no_token.app_error", "No token in the challenge.", c);
             return;
         };
-        self.ctx.sessions.send(GetSession { token: token.to_owned() }).into_actor(self).then(move |res, act, c| {
-            match res {
-                Ok(Ok(Some(s))) if !s.is_expired(now_ms()) && act.session.is_none() => {
-                    act.session = Some(s);
-                    act.reply(seq, None, c);
-                    act.register(c);
+        self.ctx
+            .sessions
+            .send(GetSession { token: token.to_owned() })
+            .into_actor(self)
+            .then(move |res, act, c| {
+                match res {
+                    Ok(Ok(Some(s))) if !s.is_expired(now_ms()) && act.session.is_none() => {
+                        act.session = Some(s);
+                        act.reply(seq, None, c);
+                        act.register(c);
+                    }
+                    _ => act.reply_error(
+                        seq,
+                        "api.web_socket_router.bad_token.app_error",
+                        "Invalid or expired session.",
+                        c,
+                    ),
                 }
-                _ => act.reply_error(seq, "api.web_socket_router.bad_token.app_error", "Invalid or expired session.", c),
-            }
-            fut::ready(())
-        })
-        .wait(c);
+                fut::ready(())
+            })
+            .wait(c);
     }
 
     fn typing(&mut self, seq: i64, user_id: UserId, data: &Value, c: &mut Context<Self>) {
@@ -265,18 +308,22 @@ impl WsConnection {
     fn statuses(&mut self, seq: i64, ids: Option<Vec<String>>, c: &mut Context<Self>) {
         // Without ids: the caller's own status (Mattermost returns the statuses it holds in memory).
         let ids = ids.unwrap_or_else(|| self.user_id().map(|u| vec![u.as_str().to_owned()]).unwrap_or_default());
-        self.ctx.presence.send(GetStatuses { user_ids: ids }).into_actor(self).then(move |res, act, c| {
-            match res {
-                Ok(Ok(list)) => {
-                    let map: serde_json::Map<String, Value> =
-                        list.into_iter().map(|s| (s.user_id, Value::String(s.status))).collect();
-                    act.reply(seq, Some(Value::Object(map)), c);
+        self.ctx
+            .presence
+            .send(GetStatuses { user_ids: ids })
+            .into_actor(self)
+            .then(move |res, act, c| {
+                match res {
+                    Ok(Ok(list)) => {
+                        let map: serde_json::Map<String, Value> =
+                            list.into_iter().map(|s| (s.user_id, Value::String(s.status))).collect();
+                        act.reply(seq, Some(Value::Object(map)), c);
+                    }
+                    _ => act.reply_error(seq, "api.status.get.app_error", "Statuses are unavailable.", c),
                 }
-                _ => act.reply_error(seq, "api.status.get.app_error", "Statuses are unavailable.", c),
-            }
-            fut::ready(())
-        })
-        .wait(c);
+                fut::ready(())
+            })
+            .wait(c);
     }
 }
 

@@ -1,8 +1,7 @@
 //! `/channels`: channels and their members.
 
 use super::{
-    created, id_param, member_team, ok, read_json, readable_channel, resolve_user_id, status_ok,
-    Auth, Paging, State,
+    created, id_param, member_team, ok, read_json, readable_channel, resolve_user_id, status_ok, Auth, Paging, State,
 };
 use crate::error::{ApiResult, AppError};
 use crate::store::{Channel, NewChannel};
@@ -14,29 +13,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/channels/{channel_id}", web::get().to(get_channel))
         .route("/channels/{channel_id}/members", web::post().to(add_member))
         .route("/channels/{channel_id}/members", web::get().to(members))
-        .route(
-            "/channels/{channel_id}/members/{user_id}",
-            web::get().to(member),
-        )
-        .route(
-            "/channels/{channel_id}/members/{user_id}",
-            web::delete().to(remove_member),
-        )
+        .route("/channels/{channel_id}/members/{user_id}", web::get().to(member))
+        .route("/channels/{channel_id}/members/{user_id}", web::delete().to(remove_member))
         .route("/teams/{team_id}/channels", web::get().to(public_channels))
-        .route(
-            "/teams/{team_id}/channels/name/{name}",
-            web::get().to(channel_by_name),
-        )
-        .route(
-            "/users/{user_id}/teams/{team_id}/channels",
-            web::get().to(my_channels),
-        );
+        .route("/teams/{team_id}/channels/name/{name}", web::get().to(channel_by_name))
+        .route("/users/{user_id}/teams/{team_id}/channels", web::get().to(my_channels));
 }
 
 pub fn valid_channel_name(n: &str) -> bool {
     (1..=64).contains(&n.len())
-        && n.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         && n.chars().any(|c| c.is_ascii_alphanumeric())
         && !n.contains("__")
 }
@@ -54,19 +40,10 @@ struct CreateChannel {
 
 async fn create_channel(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: CreateChannel = read_json(&state, body).await?;
-    let team_id = input
-        .team_id
-        .ok_or_else(|| AppError::invalid_param("team_id"))?;
+    let team_id = input.team_id.ok_or_else(|| AppError::invalid_param("team_id"))?;
     let team = member_team(&state, &auth, &team_id).await?;
-    if state
-        .store
-        .active_team_member(&team.id, auth.user_id())
-        .await?
-        .is_none()
-    {
-        return Err(AppError::forbidden(
-            "Only team members can create channels.",
-        ));
+    if state.store.active_team_member(&team.id, auth.user_id()).await?.is_none() {
+        return Err(AppError::forbidden("Only team members can create channels."));
     }
     let name = input.name.unwrap_or_default();
     let display_name = input.display_name.unwrap_or_default().trim().to_owned();
@@ -135,54 +112,28 @@ async fn create_channel(state: State, auth: Auth, body: web::Payload) -> ApiResu
 
 /// A channel's details: open channels for their team's members, private ones for their members.
 async fn visible_channel(state: &State, auth: &Auth, ch: Channel) -> ApiResult<HttpResponse> {
-    if auth.is_admin()
-        || state
-            .store
-            .channel_member(&ch.id, auth.user_id())
-            .await?
-            .is_some()
-    {
+    if auth.is_admin() || state.store.channel_member(&ch.id, auth.user_id()).await?.is_some() {
         return Ok(ok(&ch));
     }
-    if ch.is_open()
-        && state
-            .store
-            .active_team_member(&ch.team_id, auth.user_id())
-            .await?
-            .is_some()
-    {
+    if ch.is_open() && state.store.active_team_member(&ch.team_id, auth.user_id()).await?.is_some() {
         return Ok(ok(&ch));
     }
-    Err(AppError::forbidden(
-        "You do not have the appropriate permissions.",
-    ))
+    Err(AppError::forbidden("You do not have the appropriate permissions."))
 }
 
 async fn get_channel(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     id_param("channel_id", &path)?;
-    let ch = state
-        .store
-        .channel(&path)
-        .await?
-        .ok_or_else(|| AppError::not_found("channel"))?;
+    let ch = state.store.channel(&path).await?.ok_or_else(|| AppError::not_found("channel"))?;
     visible_channel(&state, &auth, ch).await
 }
 
-async fn channel_by_name(
-    state: State,
-    auth: Auth,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn channel_by_name(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let (team_id, name) = path.into_inner();
     id_param("team_id", &team_id)?;
     if name.len() > 64 {
         return Err(AppError::invalid_param("channel_name"));
     }
-    let ch = state
-        .store
-        .channel_by_name(&team_id, &name)
-        .await?
-        .ok_or_else(|| AppError::not_found("channel"))?;
+    let ch = state.store.channel_by_name(&team_id, &name).await?.ok_or_else(|| AppError::not_found("channel"))?;
     visible_channel(&state, &auth, ch).await
 }
 
@@ -194,29 +145,17 @@ async fn public_channels(
 ) -> ApiResult<HttpResponse> {
     let team = member_team(&state, &auth, &path).await?;
     let (page, per_page) = q.checked()?;
-    Ok(ok(&state
-        .store
-        .public_channels(&team.id, page, per_page)
-        .await?))
+    Ok(ok(&state.store.public_channels(&team.id, page, per_page).await?))
 }
 
-async fn my_channels(
-    state: State,
-    auth: Auth,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn my_channels(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let (user_id, team_id) = path.into_inner();
     let user_id = resolve_user_id(&auth, &user_id)?;
     if user_id != auth.user_id() && !auth.is_admin() {
-        return Err(AppError::forbidden(
-            "You do not have the appropriate permissions.",
-        ));
+        return Err(AppError::forbidden("You do not have the appropriate permissions."));
     }
     id_param("team_id", &team_id)?;
-    Ok(ok(&state
-        .store
-        .channels_for_user(&team_id, user_id)
-        .await?))
+    Ok(ok(&state.store.channels_for_user(&team_id, user_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -225,49 +164,24 @@ struct AddMember {
     channel_id: Option<String>,
 }
 
-async fn add_member(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-    body: web::Payload,
-) -> ApiResult<HttpResponse> {
+async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {
     let channel_id = path.into_inner();
     id_param("channel_id", &channel_id)?;
     let input: AddMember = read_json(&state, body).await?;
-    if input
-        .channel_id
-        .as_deref()
-        .is_some_and(|c| !c.is_empty() && c != channel_id)
-    {
+    if input.channel_id.as_deref().is_some_and(|c| !c.is_empty() && c != channel_id) {
         return Err(AppError::invalid_param("channel_id"));
     }
-    let user_id = input
-        .user_id
-        .ok_or_else(|| AppError::invalid_param("user_id"))?;
+    let user_id = input.user_id.ok_or_else(|| AppError::invalid_param("user_id"))?;
     id_param("user_id", &user_id)?;
-    let ch = state
-        .store
-        .channel(&channel_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("channel"))?;
-    let caller_member = state
-        .store
-        .channel_member(&ch.id, auth.user_id())
-        .await?
-        .is_some();
+    let ch = state.store.channel(&channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    let caller_member = state.store.channel_member(&ch.id, auth.user_id()).await?.is_some();
     let allowed = auth.is_admin()
         || caller_member
         || (ch.is_open()
             && user_id == auth.user_id()
-            && state
-                .store
-                .active_team_member(&ch.team_id, auth.user_id())
-                .await?
-                .is_some());
+            && state.store.active_team_member(&ch.team_id, auth.user_id()).await?.is_some());
     if !allowed {
-        return Err(AppError::forbidden(
-            "You do not have the appropriate permissions.",
-        ));
+        return Err(AppError::forbidden("You do not have the appropriate permissions."));
     }
     if ch.delete_at != 0 {
         return Err(AppError::bad_request(
@@ -275,17 +189,8 @@ async fn add_member(
             "The channel has been archived.",
         ));
     }
-    state
-        .store
-        .user(&user_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
-    if state
-        .store
-        .active_team_member(&ch.team_id, &user_id)
-        .await?
-        .is_none()
-    {
+    state.store.user(&user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    if state.store.active_team_member(&ch.team_id, &user_id).await?.is_none() {
         return Err(AppError::bad_request(
             "api.channel.add_members.user_denied",
             "The user is not a member of the channel's team.",
@@ -296,41 +201,21 @@ async fn add_member(
     Ok(created(&m))
 }
 
-async fn members(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-    q: web::Query<Paging>,
-) -> ApiResult<HttpResponse> {
+async fn members(state: State, auth: Auth, path: web::Path<String>, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
     let ch = readable_channel(&state, &auth, &path).await?;
     let (page, per_page) = q.checked()?;
-    Ok(ok(&state
-        .store
-        .channel_members(&ch.id, page, per_page)
-        .await?))
+    Ok(ok(&state.store.channel_members(&ch.id, page, per_page).await?))
 }
 
-async fn member(
-    state: State,
-    auth: Auth,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn member(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let (channel_id, user_id) = path.into_inner();
     let ch = readable_channel(&state, &auth, &channel_id).await?;
     let user_id = resolve_user_id(&auth, &user_id)?;
-    let m = state
-        .store
-        .channel_member(&ch.id, user_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("channel member"))?;
+    let m = state.store.channel_member(&ch.id, user_id).await?.ok_or_else(|| AppError::not_found("channel member"))?;
     Ok(ok(&m))
 }
 
-async fn remove_member(
-    state: State,
-    auth: Auth,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn remove_member(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let (channel_id, user_id) = path.into_inner();
     let ch = readable_channel(&state, &auth, &channel_id).await?;
     let user_id = resolve_user_id(&auth, &user_id)?.to_owned();
@@ -343,9 +228,7 @@ async fn remove_member(
     if user_id != auth.user_id() && !auth.is_admin() {
         let me = state.store.channel_member(&ch.id, auth.user_id()).await?;
         if !me.is_some_and(|m| m.scheme_admin) {
-            return Err(AppError::forbidden(
-                "You do not have the appropriate permissions.",
-            ));
+            return Err(AppError::forbidden("You do not have the appropriate permissions."));
         }
     }
     if !state.store.remove_channel_member(&ch.id, &user_id).await? {

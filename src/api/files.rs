@@ -6,9 +6,7 @@ use crate::error::{ApiResult, AppError};
 use crate::filestore::FileWriter;
 use crate::store::{now_ms, FileInfo};
 use actix_multipart::Multipart;
-use actix_web::http::header::{
-    self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
-};
+use actix_web::http::header::{self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -43,26 +41,16 @@ async fn read_text(field: &mut actix_multipart::Field) -> ApiResult<String> {
     let mut buf = Vec::new();
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(|e| {
-            AppError::bad_request(
-                "api.file.upload_file.read_form.app_error",
-                "Could not read the upload.",
-            )
-            .detail(e.to_string())
+            AppError::bad_request("api.file.upload_file.read_form.app_error", "Could not read the upload.")
+                .detail(e.to_string())
         })?;
         if buf.len() + chunk.len() > MAX_FIELD_BYTES {
-            return Err(AppError::bad_request(
-                "api.file.upload_file.read_form.app_error",
-                "A form field is too long.",
-            ));
+            return Err(AppError::bad_request("api.file.upload_file.read_form.app_error", "A form field is too long."));
         }
         buf.extend_from_slice(&chunk);
     }
-    String::from_utf8(buf).map_err(|_| {
-        AppError::bad_request(
-            "api.file.upload_file.read_form.app_error",
-            "A form field is not UTF-8.",
-        )
-    })
+    String::from_utf8(buf)
+        .map_err(|_| AppError::bad_request("api.file.upload_file.read_form.app_error", "A form field is not UTF-8."))
 }
 
 /// Files stored so far by one request, removed again if the request fails.
@@ -80,12 +68,7 @@ impl Stored {
     }
 }
 
-async fn upload(
-    state: State,
-    auth: Auth,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
+async fn upload(state: State, auth: Auth, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     let cfg = state.config();
     if !cfg.file_settings.enable_file_attachments {
         return Err(AppError::new(
@@ -95,15 +78,7 @@ async fn upload(
         ));
     }
     let mut stored = Stored { infos: Vec::new() };
-    let result = receive(
-        &state,
-        &auth,
-        &req,
-        payload,
-        cfg.file_settings.max_file_size as u64,
-        &mut stored,
-    )
-    .await;
+    let result = receive(&state, &auth, &req, payload, cfg.file_settings.max_file_size as u64, &mut stored).await;
     let client_ids = match result {
         Ok(ids) => ids,
         Err(e) => {
@@ -112,19 +87,13 @@ async fn upload(
         }
     };
     if stored.infos.is_empty() {
-        return Err(AppError::bad_request(
-            "api.file.upload_file.no_files.app_error",
-            "No files were in the request.",
-        ));
+        return Err(AppError::bad_request("api.file.upload_file.no_files.app_error", "No files were in the request."));
     }
     if let Err(e) = state.store.insert_file_infos(&stored.infos).await {
         stored.undo(&state).await;
         return Err(e.into());
     }
-    Ok(created(&UploadResponse {
-        file_infos: stored.infos,
-        client_ids,
-    }))
+    Ok(created(&UploadResponse { file_infos: stored.infos, client_ids }))
 }
 
 async fn receive(
@@ -143,22 +112,12 @@ async fn receive(
     let mut multipart = Multipart::new(req.headers(), payload.into_inner());
     while let Some(field) = multipart.next().await {
         let mut field = field.map_err(|e| {
-            AppError::bad_request(
-                "api.file.upload_file.read_form.app_error",
-                "Could not parse the multipart form.",
-            )
-            .detail(e.to_string())
+            AppError::bad_request("api.file.upload_file.read_form.app_error", "Could not parse the multipart form.")
+                .detail(e.to_string())
         })?;
         let cd = field.content_disposition().cloned();
-        let name = cd
-            .as_ref()
-            .and_then(|c| c.get_name())
-            .unwrap_or("")
-            .to_owned();
-        let filename = cd
-            .as_ref()
-            .and_then(|c| c.get_filename())
-            .map(str::to_owned);
+        let name = cd.as_ref().and_then(|c| c.get_name()).unwrap_or("").to_owned();
+        let filename = cd.as_ref().and_then(|c| c.get_filename()).map(str::to_owned);
         match (name.as_str(), filename) {
             ("channel_id", None) => channel_id = Some(read_text(&mut field).await?),
             ("client_ids", None) => {
@@ -168,9 +127,7 @@ async fn receive(
                 }
             }
             ("files", Some(filename)) => {
-                let cid = channel_id
-                    .clone()
-                    .ok_or_else(|| AppError::invalid_param("channel_id"))?;
+                let cid = channel_id.clone().ok_or_else(|| AppError::invalid_param("channel_id"))?;
                 if !checked_channel {
                     postable_channel(state, auth, &cid).await?;
                     checked_channel = true;
@@ -203,18 +160,12 @@ async fn store_one(
 ) -> ApiResult<FileInfo> {
     let name = clean_name(raw_name);
     if name.is_empty() {
-        return Err(AppError::bad_request(
-            "api.file.upload_file.bad_name.app_error",
-            "The file needs a name.",
-        ));
+        return Err(AppError::bad_request("api.file.upload_file.bad_name.app_error", "The file needs a name."));
     }
     let id = new_id();
     let now = now_ms();
     let day = chrono_day(now);
-    let path = format!(
-        "{day}/teams/noteam/channels/{channel_id}/users/{}/{id}/{name}",
-        auth.user_id()
-    );
+    let path = format!("{day}/teams/noteam/channels/{channel_id}/users/{}/{id}/{name}", auth.user_id());
     let mut writer: Box<dyn FileWriter> = state.files.writer(&path).await.map_err(store_err)?;
     let mut size: u64 = 0;
     while let Some(chunk) = field.next().await {
@@ -242,15 +193,8 @@ async fn store_one(
         }
     }
     writer.finish().await.map_err(store_err)?;
-    let extension = std::path::Path::new(&name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_lowercase();
-    let mime_type = mime_guess::from_path(&name)
-        .first_or_octet_stream()
-        .essence_str()
-        .to_owned();
+    let extension = std::path::Path::new(&name).extension().and_then(|e| e.to_str()).unwrap_or("").to_lowercase();
+    let mime_type = mime_guess::from_path(&name).first_or_octet_stream().essence_str().to_owned();
     Ok(FileInfo {
         id,
         creator_id: auth.user_id().to_owned(),
@@ -309,9 +253,7 @@ async fn readable_file(state: &State, auth: &Auth, file_id: &str) -> ApiResult<F
         .ok_or_else(|| AppError::not_found("file"))?;
     if info.post_id.is_empty() {
         if info.creator_id != auth.user_id() && !auth.is_admin() {
-            return Err(AppError::forbidden(
-                "You do not have the appropriate permissions.",
-            ));
+            return Err(AppError::forbidden("You do not have the appropriate permissions."));
         }
     } else {
         readable_channel(state, auth, &info.channel_id).await?;
@@ -325,10 +267,8 @@ async fn download(state: State, auth: Auth, path: web::Path<String>) -> ApiResul
         crate::filestore::FileStoreError::NotFound => AppError::not_found("file"),
         other => AppError::internal(other),
     })?;
-    let disposition = ContentDisposition {
-        disposition: DispositionType::Attachment,
-        parameters: disposition_params(&info.name),
-    };
+    let disposition =
+        ContentDisposition { disposition: DispositionType::Attachment, parameters: disposition_params(&info.name) };
     Ok(HttpResponse::Ok()
         .content_type(info.mime_type.as_str())
         .insert_header((header::CONTENT_DISPOSITION, disposition))
@@ -343,10 +283,7 @@ fn disposition_params(name: &str) -> Vec<DispositionParam> {
     if name.is_ascii() {
         return vec![DispositionParam::Filename(name.to_owned())];
     }
-    let fallback = name
-        .chars()
-        .map(|c| if c.is_ascii() { c } else { '_' })
-        .collect();
+    let fallback = name.chars().map(|c| if c.is_ascii() { c } else { '_' }).collect();
     vec![
         DispositionParam::Filename(fallback),
         DispositionParam::FilenameExt(ExtendedValue {

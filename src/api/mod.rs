@@ -2,6 +2,7 @@
 //! helpers here, and answer every failure with [`AppError`]'s JSON shape.
 
 mod channels;
+pub mod cluster;
 mod files;
 mod posts;
 pub mod sessions;
@@ -29,6 +30,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
+/// The cluster, for status and for broadcasts that must reach every node.
+pub struct ClusterInfo {
+    pub cluster: Addr<starling_actors::cluster::Cluster>,
+    pub me: starling_actors::cluster::NodeInfo,
+    pub counters: Arc<starling_actors::cluster::ClusterCounters>,
+}
+
 /// What every handler can reach.
 pub struct AppState {
     pub store: Store,
@@ -38,6 +46,8 @@ pub struct AppState {
     pub events: crate::events::Events,
     pub presence: Addr<starling_actors::Presence>,
     pub ws: Arc<starling_actors::WsContext>,
+    pub cluster: Option<ClusterInfo>,
+    pub schema_version: i32,
     pub metrics: Metrics,
     pub node_id: String,
     pub hostname: String,
@@ -56,20 +66,14 @@ pub type State = web::Data<AppState>;
 /// Register every route under `/api/v4`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|e, _| {
-        AppError::bad_request(
-            "api.context.invalid_url_param.app_error",
-            "Invalid query parameter.",
-        )
-        .detail(e.to_string())
-        .into()
+        AppError::bad_request("api.context.invalid_url_param.app_error", "Invalid query parameter.")
+            .detail(e.to_string())
+            .into()
     }))
     .app_data(web::PathConfig::default().error_handler(|e, _| {
-        AppError::bad_request(
-            "api.context.invalid_url_param.app_error",
-            "Invalid URL parameter.",
-        )
-        .detail(e.to_string())
-        .into()
+        AppError::bad_request("api.context.invalid_url_param.app_error", "Invalid URL parameter.")
+            .detail(e.to_string())
+            .into()
     }))
     .service(
         web::scope("/api/v4")
@@ -78,12 +82,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(teams::configure)
             .configure(channels::configure)
+            .configure(cluster::configure)
             .configure(posts::configure)
             .configure(files::configure)
             .configure(system::configure)
             .configure(websocket::configure)
             .default_service(web::to(not_found)),
-    );
+    )
+    .configure(cluster::configure_page);
 }
 
 pub async fn not_found() -> HttpResponse {
@@ -99,11 +105,7 @@ pub async fn not_found() -> HttpResponse {
 /// The token a request carries: `Authorization: Bearer|Token <t>` (any case), a `Token` header,
 /// the `MMAUTHTOKEN` cookie, or an `access_token` query parameter.
 pub fn request_token(req: &HttpRequest) -> Option<String> {
-    if let Some(v) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(v) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let v = v.trim();
         if let Some((scheme, rest)) = v.split_once(' ') {
             if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
@@ -148,9 +150,7 @@ impl Auth {
         if self.is_admin() {
             Ok(())
         } else {
-            Err(AppError::forbidden(
-                "You do not have the appropriate permissions.",
-            ))
+            Err(AppError::forbidden("You do not have the appropriate permissions."))
         }
     }
 }
@@ -165,9 +165,7 @@ impl FromRequest for Auth {
         Box::pin(async move {
             let token = token.ok_or_else(AppError::unauthorized)?;
             let state = state.ok_or_else(|| AppError::internal("no state"))?;
-            authenticate(&state, token)
-                .await
-                .map(|session| Auth { session })
+            authenticate(&state, token).await.map(|session| Auth { session })
         })
     }
 }
@@ -183,11 +181,8 @@ pub async fn authenticate(state: &AppState, token: String) -> ApiResult<Session>
         .await
         .map_err(AppError::internal)?
         .map_err(|e| {
-            AppError::unavailable(
-                "app.session.unavailable.app_error",
-                "Sessions cannot be checked right now.",
-            )
-            .detail(e.to_string())
+            AppError::unavailable("app.session.unavailable.app_error", "Sessions cannot be checked right now.")
+                .detail(e.to_string())
         })?
         .ok_or_else(AppError::unauthorized)?;
     if session.is_expired(crate::store::now_ms()) {
@@ -198,37 +193,22 @@ pub async fn authenticate(state: &AppState, token: String) -> ApiResult<Session>
 
 /// Read a JSON body of at most ServiceSettings.MaximumPayloadSizeBytes: 413 past that, 400 when
 /// it is not the JSON asked for. Unknown fields and `null`s for optional fields are accepted.
-pub async fn read_json<T: DeserializeOwned>(
-    state: &AppState,
-    mut payload: web::Payload,
-) -> ApiResult<T> {
-    let limit = state
-        .config
-        .read()
-        .map(|c| c.service_settings.maximum_payload_size_bytes)
-        .unwrap_or(300_000) as usize;
+pub async fn read_json<T: DeserializeOwned>(state: &AppState, mut payload: web::Payload) -> ApiResult<T> {
+    let limit = state.config.read().map(|c| c.service_settings.maximum_payload_size_bytes).unwrap_or(300_000) as usize;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            AppError::bad_request(
-                "api.context.invalid_body_param.app_error",
-                "Could not read the request body.",
-            )
-            .detail(e.to_string())
+            AppError::bad_request("api.context.invalid_body_param.app_error", "Could not read the request body.")
+                .detail(e.to_string())
         })?;
         if body.len() + chunk.len() > limit {
-            return Err(AppError::too_large(format!(
-                "The request body is larger than {limit} bytes."
-            )));
+            return Err(AppError::too_large(format!("The request body is larger than {limit} bytes.")));
         }
         body.extend_from_slice(&chunk);
     }
     serde_json::from_slice(&body).map_err(|e| {
-        AppError::bad_request(
-            "api.context.invalid_body_param.app_error",
-            "Invalid or missing data in request body.",
-        )
-        .detail(e.to_string())
+        AppError::bad_request("api.context.invalid_body_param.app_error", "Invalid or missing data in request body.")
+            .detail(e.to_string())
     })
 }
 
@@ -279,53 +259,22 @@ impl Paging {
 }
 
 /// The channel, if the user may read it: members (and system admins) only.
-pub async fn readable_channel(
-    state: &AppState,
-    auth: &Auth,
-    channel_id: &str,
-) -> ApiResult<Channel> {
+pub async fn readable_channel(state: &AppState, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
     id_param("channel_id", channel_id)?;
-    let channel = state
-        .store
-        .channel(channel_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("channel"))?;
-    if auth.is_admin()
-        || state
-            .store
-            .channel_member(channel_id, auth.user_id())
-            .await?
-            .is_some()
-    {
+    let channel = state.store.channel(channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    if auth.is_admin() || state.store.channel_member(channel_id, auth.user_id()).await?.is_some() {
         Ok(channel)
     } else {
-        Err(AppError::forbidden(
-            "You do not have the appropriate permissions.",
-        ))
+        Err(AppError::forbidden("You do not have the appropriate permissions."))
     }
 }
 
 /// The channel, if the user may post in it: members only, and not in a deleted channel.
-pub async fn postable_channel(
-    state: &AppState,
-    auth: &Auth,
-    channel_id: &str,
-) -> ApiResult<Channel> {
+pub async fn postable_channel(state: &AppState, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
     id_param("channel_id", channel_id)?;
-    let channel = state
-        .store
-        .channel(channel_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("channel"))?;
-    if state
-        .store
-        .channel_member(channel_id, auth.user_id())
-        .await?
-        .is_none()
-    {
-        return Err(AppError::forbidden(
-            "You do not have the appropriate permissions.",
-        ));
+    let channel = state.store.channel(channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    if state.store.channel_member(channel_id, auth.user_id()).await?.is_none() {
+        return Err(AppError::forbidden("You do not have the appropriate permissions."));
     }
     if channel.delete_at != 0 {
         return Err(AppError::bad_request(
@@ -339,23 +288,11 @@ pub async fn postable_channel(
 /// The team, if the user belongs to it (or is a system admin).
 pub async fn member_team(state: &AppState, auth: &Auth, team_id: &str) -> ApiResult<Team> {
     id_param("team_id", team_id)?;
-    let team = state
-        .store
-        .team(team_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("team"))?;
-    if auth.is_admin()
-        || state
-            .store
-            .active_team_member(team_id, auth.user_id())
-            .await?
-            .is_some()
-    {
+    let team = state.store.team(team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
+    if auth.is_admin() || state.store.active_team_member(team_id, auth.user_id()).await?.is_some() {
         Ok(team)
     } else {
-        Err(AppError::forbidden(
-            "You do not have the appropriate permissions.",
-        ))
+        Err(AppError::forbidden("You do not have the appropriate permissions."))
     }
 }
 

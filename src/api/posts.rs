@@ -1,8 +1,6 @@
 //! `/posts`: create, edit, delete, read posts, threads and channel history.
 
-use super::{
-    created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, Auth, State,
-};
+use super::{created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::{NewPost, Post, PostPage, PostQuery};
 use actix_web::{web, HttpResponse};
@@ -43,10 +41,7 @@ impl PostList {
         let mut posts = Map::new();
         let ids = order.iter().map(|p| p.id.clone()).collect();
         for p in order.into_iter().chain(extra) {
-            posts.insert(
-                p.id.clone(),
-                serde_json::to_value(&p).unwrap_or(Value::Null),
-            );
+            posts.insert(p.id.clone(), serde_json::to_value(&p).unwrap_or(Value::Null));
         }
         Self {
             order: ids,
@@ -81,15 +76,8 @@ fn check_props(props: &Value) -> ApiResult<()> {
     if !props.is_object() {
         return Err(AppError::invalid_param("props"));
     }
-    if serde_json::to_vec(props)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX)
-        > POST_PROPS_MAX_BYTES
-    {
-        return Err(AppError::bad_request(
-            "model.post.is_valid.props.app_error",
-            "Post props are too large.",
-        ));
+    if serde_json::to_vec(props).map(|v| v.len()).unwrap_or(usize::MAX) > POST_PROPS_MAX_BYTES {
+        return Err(AppError::bad_request("model.post.is_valid.props.app_error", "Post props are too large."));
     }
     Ok(())
 }
@@ -108,13 +96,7 @@ fn hashtags(message: &str) -> String {
         }
     }
     let mut out = tags.join(" ");
-    out.truncate(
-        out.char_indices()
-            .take_while(|(i, _)| *i < 1000)
-            .map(|(i, c)| i + c.len_utf8())
-            .last()
-            .unwrap_or(0),
-    );
+    out.truncate(out.char_indices().take_while(|(i, _)| *i < 1000).map(|(i, c)| i + c.len_utf8()).last().unwrap_or(0));
     out
 }
 
@@ -132,9 +114,7 @@ struct CreatePost {
 
 async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: CreatePost = read_json(&state, body).await?;
-    let channel_id = input
-        .channel_id
-        .ok_or_else(|| AppError::invalid_param("channel_id"))?;
+    let channel_id = input.channel_id.ok_or_else(|| AppError::invalid_param("channel_id"))?;
     let channel = postable_channel(&state, &auth, &channel_id).await?;
     let event_channel = channel.clone();
     let message = input.message.unwrap_or_default();
@@ -149,10 +129,7 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
             "Cannot post an empty message.",
         ));
     }
-    let props = input
-        .props
-        .filter(|p| !p.is_null())
-        .unwrap_or_else(|| serde_json::json!({}));
+    let props = input.props.filter(|p| !p.is_null()).unwrap_or_else(|| serde_json::json!({}));
     check_props(&props)?;
     let post_type = input.post_type.unwrap_or_default();
     if !post_type.is_empty() && !post_type.starts_with("custom_") {
@@ -166,14 +143,9 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
     if !root_id.is_empty() {
         id_param("root_id", &root_id)?;
         let root = state.store.post(&root_id).await?;
-        let ok = root.is_some_and(|r| {
-            r.channel_id == channel.id && r.delete_at == 0 && r.root_id.is_empty()
-        });
+        let ok = root.is_some_and(|r| r.channel_id == channel.id && r.delete_at == 0 && r.root_id.is_empty());
         if !ok {
-            return Err(AppError::bad_request(
-                "api.post.create_post.root_id.app_error",
-                "Invalid RootId parameter.",
-            ));
+            return Err(AppError::bad_request("api.post.create_post.root_id.app_error", "Invalid RootId parameter."));
         }
     }
     let post = state
@@ -198,12 +170,8 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
 /// A live post the caller may read.
 async fn readable_post(state: &State, auth: &Auth, post_id: &str) -> ApiResult<Post> {
     id_param("post_id", post_id)?;
-    let post = state
-        .store
-        .post(post_id)
-        .await?
-        .filter(|p| p.delete_at == 0)
-        .ok_or_else(|| AppError::not_found("post"))?;
+    let post =
+        state.store.post(post_id).await?.filter(|p| p.delete_at == 0).ok_or_else(|| AppError::not_found("post"))?;
     readable_channel(state, auth, &post.channel_id).await?;
     Ok(post)
 }
@@ -212,9 +180,7 @@ async fn readable_post(state: &State, auth: &Auth, post_id: &str) -> ApiResult<P
 async fn own_post(state: &State, auth: &Auth, post_id: &str) -> ApiResult<Post> {
     let post = readable_post(state, auth, post_id).await?;
     if post.user_id != auth.user_id() && !auth.is_admin() {
-        return Err(AppError::forbidden(
-            "You do not have the appropriate permissions.",
-        ));
+        return Err(AppError::forbidden("You do not have the appropriate permissions."));
     }
     Ok(post)
 }
@@ -231,12 +197,7 @@ struct PatchPost {
     props: Option<Value>,
 }
 
-async fn apply_patch(
-    state: &State,
-    auth: &Auth,
-    post_id: &str,
-    input: PatchPost,
-) -> ApiResult<HttpResponse> {
+async fn apply_patch(state: &State, auth: &Auth, post_id: &str, input: PatchPost) -> ApiResult<HttpResponse> {
     own_post(state, auth, post_id).await?;
     if let Some(m) = &input.message {
         check_message(m)?;
@@ -246,34 +207,19 @@ async fn apply_patch(
     }
     let post = state
         .store
-        .patch_post(
-            post_id,
-            input.message.as_deref(),
-            input.props.as_ref(),
-            input.is_pinned,
-        )
+        .patch_post(post_id, input.message.as_deref(), input.props.as_ref(), input.is_pinned)
         .await?
         .ok_or_else(|| AppError::not_found("post"))?;
     state.events.post_edited(&post);
     Ok(ok(&post))
 }
 
-async fn patch_post(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-    body: web::Payload,
-) -> ApiResult<HttpResponse> {
+async fn patch_post(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: PatchPost = read_json(&state, body).await?;
     apply_patch(&state, &auth, &path, input).await
 }
 
-async fn update_post(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-    body: web::Payload,
-) -> ApiResult<HttpResponse> {
+async fn update_post(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: PatchPost = read_json(&state, body).await?;
     if input.id.as_deref().is_some_and(|id| id != path.as_str()) {
         return Err(AppError::invalid_param("id"));
@@ -283,22 +229,14 @@ async fn update_post(
 
 async fn delete_post(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     own_post(&state, &auth, &path).await?;
-    let post = state
-        .store
-        .delete_post(&path)
-        .await?
-        .ok_or_else(|| AppError::not_found("post"))?;
+    let post = state.store.delete_post(&path).await?.ok_or_else(|| AppError::not_found("post"))?;
     state.events.post_deleted(&post, auth.user_id());
     Ok(status_ok())
 }
 
 async fn thread(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let post = readable_post(&state, &auth, &path).await?;
-    let root = if post.root_id.is_empty() {
-        post.id.clone()
-    } else {
-        post.root_id.clone()
-    };
+    let root = if post.root_id.is_empty() { post.id.clone() } else { post.root_id.clone() };
     let mut posts = state.store.thread(&root).await?;
     posts.reverse(); // newest first, like every PostList order
     Ok(ok(&PostList::new(posts, vec![])))
@@ -340,19 +278,11 @@ async fn channel_posts(
         (None, Some(_), Some(_)) => return Err(AppError::invalid_param("before")),
         (None, Some(b), None) => {
             id_param("before", &b)?;
-            PostQuery::Before {
-                post_id: b,
-                page,
-                per_page,
-            }
+            PostQuery::Before { post_id: b, page, per_page }
         }
         (None, None, Some(a)) => {
             id_param("after", &a)?;
-            PostQuery::After {
-                post_id: a,
-                page,
-                per_page,
-            }
+            PostQuery::After { post_id: a, page, per_page }
         }
         (None, None, None) => PostQuery::Page { page, per_page },
     };
@@ -364,10 +294,7 @@ async fn channel_posts(
 mod tests {
     #[test]
     fn hashtags_are_found() {
-        assert_eq!(
-            super::hashtags("hello #world and #rust, #1no #ab"),
-            "#world #rust"
-        );
+        assert_eq!(super::hashtags("hello #world and #rust, #1no #ab"), "#world #rust");
         assert_eq!(super::hashtags("no tags"), "");
     }
 }

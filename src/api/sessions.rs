@@ -7,7 +7,9 @@ use crate::error::{ApiResult, AppError};
 use crate::store::Session;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use starling_actors::cluster::BroadcastAndWait;
 use starling_actors::{CloseWebsockets, InvalidateSession, InvalidateUserSessions, SessionTarget};
+use starling_protocol::message::ClusterMessage;
 use starling_protocol::UserId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -29,6 +31,20 @@ pub enum Revoked {
 /// Drop sessions everywhere this node can reach: cache entries and websockets. The database rows
 /// must already be gone, so a cache miss cannot bring them back.
 pub async fn revoke(state: &State, what: Revoked) -> ApiResult<()> {
+    // Every reachable node drops them before this returns (a node out of contact with us does not
+    // trust its cache until contact is back).
+    if let Some(c) = &state.cluster {
+        let messages: Vec<ClusterMessage> = match &what {
+            Revoked::Tokens(tokens) => {
+                tokens.iter().map(|t| ClusterMessage::ClearSession { token: t.clone() }).collect()
+            }
+            Revoked::User(u) => vec![ClusterMessage::ClearUserSessions { user_id: u.clone() }],
+        };
+        let waits = messages.into_iter().map(|m| c.cluster.send(BroadcastAndWait { message: m }));
+        for r in futures_util::future::join_all(waits).await {
+            r.map_err(AppError::internal)?;
+        }
+    }
     match what {
         Revoked::Tokens(tokens) => {
             for token in tokens {
@@ -38,7 +54,11 @@ pub async fn revoke(state: &State, what: Revoked) -> ApiResult<()> {
         }
         Revoked::User(user_id) => {
             let user_id = UserId::from(user_id);
-            state.sessions.send(InvalidateUserSessions { user_id: user_id.clone() }).await.map_err(AppError::internal)?;
+            state
+                .sessions
+                .send(InvalidateUserSessions { user_id: user_id.clone() })
+                .await
+                .map_err(AppError::internal)?;
             state.events.bus().do_send(CloseWebsockets { target: SessionTarget::User(user_id) });
         }
     }
@@ -100,7 +120,10 @@ async fn revoke_one(state: State, auth: Auth, path: web::Path<String>, body: web
     let session_id = input.session_id.ok_or_else(|| AppError::invalid_param("session_id"))?;
     super::id_param("session_id", &session_id)?;
     let token = state.store.delete_user_session(&id, &session_id).await?.ok_or_else(|| {
-        AppError::bad_request("api.user.revoke_session.user_mismatch.app_error", "That session is not one of this user's.")
+        AppError::bad_request(
+            "api.user.revoke_session.user_mismatch.app_error",
+            "That session is not one of this user's.",
+        )
     })?;
     revoke(&state, Revoked::Tokens(vec![token])).await?;
     slog::info!(state.log, "session revoked"; "user_id" => &id);

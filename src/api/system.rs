@@ -23,10 +23,9 @@ async fn ping(state: State, q: web::Query<PingQuery>) -> HttpResponse {
     if q.get_server_status.as_deref() == Some("true") {
         let db = state.store.check_writable(&state.node_id).await;
         let fs = state.files.check().await;
-        for (key, result) in [
-            ("database_status", db.map_err(|e| e.to_string())),
-            ("filestore_status", fs.map_err(|e| e.to_string())),
-        ] {
+        for (key, result) in
+            [("database_status", db.map_err(|e| e.to_string())), ("filestore_status", fs.map_err(|e| e.to_string()))]
+        {
             match result {
                 Ok(()) => body[key] = json!("OK"),
                 Err(e) => {

@@ -1,8 +1,6 @@
 //! `/teams`: teams and their members.
 
-use super::{
-    created, id_param, member_team, ok, read_json, resolve_user_id, status_ok, Auth, Paging, State,
-};
+use super::{created, id_param, member_team, ok, read_json, resolve_user_id, status_ok, Auth, Paging, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::TeamJoin;
 use actix_web::{web, HttpResponse};
@@ -16,15 +14,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/teams/{team_id}/members", web::post().to(add_member))
         .route("/teams/{team_id}/members", web::get().to(members))
         .route("/teams/{team_id}/members/{user_id}", web::get().to(member))
-        .route(
-            "/teams/{team_id}/members/{user_id}",
-            web::delete().to(remove_member),
-        )
+        .route("/teams/{team_id}/members/{user_id}", web::delete().to(remove_member))
         .route("/users/{user_id}/teams", web::get().to(user_teams))
-        .route(
-            "/users/{user_id}/teams/members",
-            web::get().to(user_team_members),
-        );
+        .route("/users/{user_id}/teams/members", web::get().to(user_team_members));
 }
 
 /// Names that would clash with the web app's own paths.
@@ -52,8 +44,7 @@ const RESERVED_TEAM_NAMES: &[&str] = &[
 pub fn valid_team_name(n: &str) -> bool {
     (2..=64).contains(&n.len())
         && n.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && n.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !n.ends_with('-')
         && !RESERVED_TEAM_NAMES.contains(&n)
 }
@@ -94,90 +85,50 @@ async fn create_team(state: State, auth: Auth, body: web::Payload) -> ApiResult<
         ));
     }
     if description.chars().count() > 255 {
-        return Err(AppError::bad_request(
-            "model.team.is_valid.description.app_error",
-            "Invalid description.",
-        ));
+        return Err(AppError::bad_request("model.team.is_valid.description.app_error", "Invalid description."));
     }
     let open = input.allow_open_invite.unwrap_or(team_type == "O");
-    match state
-        .store
-        .create_team(
-            auth.user_id(),
-            &name,
-            display_name.trim(),
-            &team_type,
-            &description,
-            open,
-        )
-        .await
-    {
+    match state.store.create_team(auth.user_id(), &name, display_name.trim(), &team_type, &description, open).await {
         Ok(team) => {
             let channels = state.store.user_channel_ids_in_team(auth.user_id(), &team.id).await?;
             state.events.added_to_team(&team.id, auth.user_id(), &channels);
             Ok(created(&team))
         }
-        Err(e) if e.unique_violation().is_some() => Err(AppError::bad_request(
-            "app.team.save.existing.app_error",
-            "A team with that name already exists.",
-        )),
+        Err(e) if e.unique_violation().is_some() => {
+            Err(AppError::bad_request("app.team.save.existing.app_error", "A team with that name already exists."))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 async fn list_teams(state: State, auth: Auth, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
     let (page, per_page) = q.checked()?;
-    Ok(ok(&state
-        .store
-        .list_teams(auth.is_admin(), page, per_page)
-        .await?))
+    Ok(ok(&state.store.list_teams(auth.is_admin(), page, per_page).await?))
 }
 
 /// A team's details: for members, admins, and anyone when the team is open to join.
-async fn visible_team(
-    state: &State,
-    auth: &Auth,
-    team: crate::store::Team,
-) -> ApiResult<HttpResponse> {
+async fn visible_team(state: &State, auth: &Auth, team: crate::store::Team) -> ApiResult<HttpResponse> {
     if team.allow_open_invite
         || auth.is_admin()
-        || state
-            .store
-            .active_team_member(&team.id, auth.user_id())
-            .await?
-            .is_some()
+        || state.store.active_team_member(&team.id, auth.user_id()).await?.is_some()
     {
         Ok(ok(&team))
     } else {
-        Err(AppError::forbidden(
-            "You do not have the appropriate permissions.",
-        ))
+        Err(AppError::forbidden("You do not have the appropriate permissions."))
     }
 }
 
 async fn get_team(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     id_param("team_id", &path)?;
-    let team = state
-        .store
-        .team(&path)
-        .await?
-        .ok_or_else(|| AppError::not_found("team"))?;
+    let team = state.store.team(&path).await?.ok_or_else(|| AppError::not_found("team"))?;
     visible_team(&state, &auth, team).await
 }
 
-async fn team_by_name(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn team_by_name(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     if path.len() > 64 {
         return Err(AppError::invalid_param("name"));
     }
-    let team = state
-        .store
-        .team_by_name(&path)
-        .await?
-        .ok_or_else(|| AppError::not_found("team"))?;
+    let team = state.store.team_by_name(&path).await?.ok_or_else(|| AppError::not_found("team"))?;
     visible_team(&state, &auth, team).await
 }
 
@@ -187,37 +138,20 @@ struct AddMember {
     user_id: Option<String>,
 }
 
-async fn add_member(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-    body: web::Payload,
-) -> ApiResult<HttpResponse> {
+async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {
     let team_id = path.into_inner();
     id_param("team_id", &team_id)?;
     let input: AddMember = read_json(&state, body).await?;
     if input.team_id.as_deref().is_some_and(|t| t != team_id) {
         return Err(AppError::invalid_param("team_id"));
     }
-    let user_id = input
-        .user_id
-        .ok_or_else(|| AppError::invalid_param("user_id"))?;
+    let user_id = input.user_id.ok_or_else(|| AppError::invalid_param("user_id"))?;
     id_param("user_id", &user_id)?;
-    let team = state
-        .store
-        .team(&team_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("team"))?;
-    let caller_member = state
-        .store
-        .active_team_member(&team_id, auth.user_id())
-        .await?
-        .is_some();
+    let team = state.store.team(&team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
+    let caller_member = state.store.active_team_member(&team_id, auth.user_id()).await?.is_some();
     let self_join_open = user_id == auth.user_id() && team.allow_open_invite;
     if !(auth.is_admin() || caller_member || self_join_open) {
-        return Err(AppError::forbidden(
-            "You do not have the appropriate permissions.",
-        ));
+        return Err(AppError::forbidden("You do not have the appropriate permissions."));
     }
     if team.delete_at != 0 {
         return Err(AppError::bad_request(
@@ -225,11 +159,7 @@ async fn add_member(
             "The team has been deleted.",
         ));
     }
-    state
-        .store
-        .user(&user_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
+    state.store.user(&user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
     let max = state.config().team_settings.max_users_per_team;
     match state.store.add_team_member(&team_id, &user_id, max).await? {
         TeamJoin::Member(m) => {
@@ -244,53 +174,29 @@ async fn add_member(
     }
 }
 
-async fn members(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-    q: web::Query<Paging>,
-) -> ApiResult<HttpResponse> {
+async fn members(state: State, auth: Auth, path: web::Path<String>, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
     let team = member_team(&state, &auth, &path).await?;
     let (page, per_page) = q.checked()?;
-    Ok(ok(&state
-        .store
-        .team_members(&team.id, page, per_page)
-        .await?))
+    Ok(ok(&state.store.team_members(&team.id, page, per_page).await?))
 }
 
-async fn member(
-    state: State,
-    auth: Auth,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn member(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let (team_id, user_id) = path.into_inner();
     let team = member_team(&state, &auth, &team_id).await?;
     let user_id = resolve_user_id(&auth, &user_id)?;
-    let m = state
-        .store
-        .active_team_member(&team.id, user_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("team member"))?;
+    let m =
+        state.store.active_team_member(&team.id, user_id).await?.ok_or_else(|| AppError::not_found("team member"))?;
     Ok(ok(&m))
 }
 
-async fn remove_member(
-    state: State,
-    auth: Auth,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn remove_member(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let (team_id, user_id) = path.into_inner();
     let team = member_team(&state, &auth, &team_id).await?;
     let user_id = resolve_user_id(&auth, &user_id)?.to_owned();
     if user_id != auth.user_id() && !auth.is_admin() {
-        let me = state
-            .store
-            .active_team_member(&team.id, auth.user_id())
-            .await?;
+        let me = state.store.active_team_member(&team.id, auth.user_id()).await?;
         if !me.is_some_and(|m| m.is_team_admin()) {
-            return Err(AppError::forbidden(
-                "You do not have the appropriate permissions.",
-            ));
+            return Err(AppError::forbidden("You do not have the appropriate permissions."));
         }
     }
     let channels = state.store.user_channel_ids_in_team(&user_id, &team.id).await?;
@@ -304,9 +210,7 @@ async fn remove_member(
 fn self_or_admin<'a>(auth: &'a Auth, id: &'a str) -> ApiResult<&'a str> {
     let id = resolve_user_id(auth, id)?;
     if id != auth.user_id() && !auth.is_admin() {
-        return Err(AppError::forbidden(
-            "You do not have the appropriate permissions.",
-        ));
+        return Err(AppError::forbidden("You do not have the appropriate permissions."));
     }
     Ok(id)
 }
@@ -316,11 +220,7 @@ async fn user_teams(state: State, auth: Auth, path: web::Path<String>) -> ApiRes
     Ok(ok(&state.store.teams_for_user(id).await?))
 }
 
-async fn user_team_members(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn user_team_members(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = self_or_admin(&auth, &path)?;
     Ok(ok(&state.store.team_members_for_user(id).await?))
 }

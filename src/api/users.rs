@@ -1,16 +1,13 @@
 //! `/users`: sign-up, login, logout and lookups.
 
 use super::{
-    authenticate, created, id_param, ok, read_json, request_token, resolve_user_id, status_ok,
-    Auth, Paging, State,
+    authenticate, created, id_param, ok, read_json, request_token, resolve_user_id, status_ok, Auth, Paging, State,
 };
 use crate::error::{ApiResult, AppError};
 use crate::store::{now_ms, NewSession, NewUser};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie};
 use actix_web::{web, HttpRequest, HttpResponse};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,10 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/logout", web::post().to(logout))
         .route("/users/ids", web::post().to(users_by_ids))
         .route("/users/usernames", web::post().to(users_by_usernames))
-        .route(
-            "/users/username/{username}",
-            web::get().to(user_by_username),
-        )
+        .route("/users/username/{username}", web::get().to(user_by_username))
         .route("/users/{user_id}", web::get().to(get_user));
 }
 
@@ -52,8 +46,7 @@ pub fn valid_username(u: &str) -> bool {
     let first_ok = u.chars().next().is_some_and(|c| c.is_ascii_lowercase());
     (3..=USERNAME_MAX).contains(&u.len())
         && first_ok
-        && u.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
+        && u.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
         && !RESERVED_USERNAMES.contains(&u)
 }
 
@@ -65,9 +58,7 @@ pub fn valid_email(e: &str) -> bool {
         && !local.is_empty()
         && !domain.is_empty()
         && !domain.contains('@')
-        && !e
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>(),;:\"[]\\".contains(c))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || "<>(),;:\"[]\\".contains(c))
 }
 
 fn too_long(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
@@ -82,40 +73,21 @@ fn too_long(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
 
 fn hash_password(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(AppError::internal)
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(AppError::internal)
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-async fn create_user(
-    state: State,
-    req: HttpRequest,
-    body: web::Payload,
-) -> ApiResult<HttpResponse> {
+async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: CreateUser = read_json(&state, body).await?;
     let cfg = state.config();
     let caller_is_admin = match request_token(&req) {
-        Some(t) => authenticate(&state, t)
-            .await
-            .map(|s| s.is_system_admin())
-            .unwrap_or(false),
+        Some(t) => authenticate(&state, t).await.map(|s| s.is_system_admin()).unwrap_or(false),
         None => false,
     };
-    let username = input
-        .username
-        .as_deref()
-        .unwrap_or("")
-        .trim()
-        .to_lowercase();
+    let username = input.username.as_deref().unwrap_or("").trim().to_lowercase();
     let email = input.email.as_deref().unwrap_or("").trim().to_lowercase();
     let password = input.password.unwrap_or_default();
     if !valid_username(&username) {
@@ -125,10 +97,7 @@ async fn create_user(
         ));
     }
     if !valid_email(&email) {
-        return Err(AppError::bad_request(
-            "model.user.is_valid.email.app_error",
-            "Invalid email.",
-        ));
+        return Err(AppError::bad_request("model.user.is_valid.email.app_error", "Invalid email."));
     }
     let min = cfg.password_settings.minimum_length;
     if password.chars().count() < min || password.len() > PASSWORD_MAX {
@@ -149,9 +118,7 @@ async fn create_user(
             return Err(AppError::forbidden("This server does not allow open signups. Please speak with your Administrator to receive an invitation."));
         }
     }
-    let password_hash = web::block(move || hash_password(&password))
-        .await
-        .map_err(AppError::internal)??;
+    let password_hash = web::block(move || hash_password(&password)).await.map_err(AppError::internal)??;
     let new = NewUser {
         username,
         email,
@@ -160,18 +127,9 @@ async fn create_user(
         first_name: input.first_name.unwrap_or_default(),
         last_name: input.last_name.unwrap_or_default(),
         position: input.position.unwrap_or_default(),
-        locale: input
-            .locale
-            .filter(|l| !l.is_empty() && l.len() <= 5)
-            .unwrap_or_else(|| "en".into()),
-        props: input
-            .props
-            .filter(Value::is_object)
-            .unwrap_or_else(|| serde_json::json!({})),
-        notify_props: input
-            .notify_props
-            .filter(Value::is_object)
-            .unwrap_or_else(|| serde_json::json!({})),
+        locale: input.locale.filter(|l| !l.is_empty() && l.len() <= 5).unwrap_or_else(|| "en".into()),
+        props: input.props.filter(Value::is_object).unwrap_or_else(|| serde_json::json!({})),
+        notify_props: input.notify_props.filter(Value::is_object).unwrap_or_else(|| serde_json::json!({})),
     };
     match state.store.create_user(new).await {
         Ok(user) => {
@@ -204,16 +162,10 @@ async fn login(state: State, body: web::Payload) -> ApiResult<HttpResponse> {
     let login_id = input.login_id.unwrap_or_default();
     let password = input.password.unwrap_or_default();
     if login_id.is_empty() || login_id.len() > 128 {
-        return Err(AppError::bad_request(
-            "api.user.login.blank_login_id.app_error",
-            "Login id is required.",
-        ));
+        return Err(AppError::bad_request("api.user.login.blank_login_id.app_error", "Login id is required."));
     }
     if password.is_empty() {
-        return Err(AppError::bad_request(
-            "api.user.login.blank_pwd.app_error",
-            "Password field must not be blank.",
-        ));
+        return Err(AppError::bad_request("api.user.login.blank_pwd.app_error", "Password field must not be blank."));
     }
     let invalid = || {
         AppError::new(
@@ -228,9 +180,7 @@ async fn login(state: State, body: web::Payload) -> ApiResult<HttpResponse> {
         let _ = web::block(move || verify_password(&password, DUMMY_HASH)).await;
         return Err(invalid());
     };
-    let good = web::block(move || verify_password(&password, &hash))
-        .await
-        .map_err(AppError::internal)?;
+    let good = web::block(move || verify_password(&password, &hash)).await.map_err(AppError::internal)?;
     if !good || user.delete_at != 0 {
         return Err(invalid());
     }
@@ -241,36 +191,21 @@ async fn login(state: State, body: web::Payload) -> ApiResult<HttpResponse> {
             user_id: user.id.clone(),
             roles: user.roles.clone(),
             expires_at: now_ms() + hours * 3_600_000,
-            device_id: input
-                .device_id
-                .unwrap_or_default()
-                .chars()
-                .take(512)
-                .collect(),
+            device_id: input.device_id.unwrap_or_default().chars().take(512).collect(),
         })
         .await?;
     slog::info!(state.log, "user logged in"; "user_id" => &user.id);
     let max_age = CookieDuration::hours(hours);
     Ok(HttpResponse::Ok()
         .insert_header(("Token", session.token.as_str()))
-        .cookie(
-            Cookie::build("MMAUTHTOKEN", session.token.clone())
-                .path("/")
-                .http_only(true)
-                .max_age(max_age)
-                .finish(),
-        )
-        .cookie(
-            Cookie::build("MMUSERID", user.id.clone())
-                .path("/")
-                .max_age(max_age)
-                .finish(),
-        )
+        .cookie(Cookie::build("MMAUTHTOKEN", session.token.clone()).path("/").http_only(true).max_age(max_age).finish())
+        .cookie(Cookie::build("MMUSERID", user.id.clone()).path("/").max_age(max_age).finish())
         .json(&user))
 }
 
 /// A valid argon2 hash of a random string, for constant-time failed logins.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RhcmxpbmdkdW1teXNhbHQ$0b3QbAVkS6eLqcPZ0dTyaqxzV0Mb9a9rW5kdqgr5Ahs";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c3RhcmxpbmdkdW1teXNhbHQ$0b3QbAVkS6eLqcPZ0dTyaqxzV0Mb9a9rW5kdqgr5Ahs";
 
 async fn logout(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     if let Some(token) = request_token(&req) {
@@ -291,28 +226,16 @@ async fn logout(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
 
 async fn get_user(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = resolve_user_id(&auth, &path)?;
-    let user = state
-        .store
-        .user(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
+    let user = state.store.user(id).await?.ok_or_else(|| AppError::not_found("user"))?;
     Ok(ok(&user))
 }
 
-async fn user_by_username(
-    state: State,
-    _auth: Auth,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn user_by_username(state: State, _auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let name = path.into_inner().to_lowercase();
     if name.len() > 64 {
         return Err(AppError::invalid_param("username"));
     }
-    let user = state
-        .store
-        .user_by_username(&name)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
+    let user = state.store.user_by_username(&name).await?.ok_or_else(|| AppError::not_found("user"))?;
     Ok(ok(&user))
 }
 
@@ -330,11 +253,7 @@ async fn users_by_ids(state: State, _auth: Auth, body: web::Payload) -> ApiResul
     Ok(ok(&state.store.users_by_ids(&ids).await?))
 }
 
-async fn users_by_usernames(
-    state: State,
-    _auth: Auth,
-    body: web::Payload,
-) -> ApiResult<HttpResponse> {
+async fn users_by_usernames(state: State, _auth: Auth, body: web::Payload) -> ApiResult<HttpResponse> {
     let names: Vec<String> = read_json(&state, body).await?;
     if names.is_empty() || names.len() > MAX_LOOKUP {
         return Err(AppError::invalid_param("usernames"));
@@ -354,26 +273,14 @@ struct ListUsers {
 }
 
 async fn list_users(state: State, auth: Auth, q: web::Query<ListUsers>) -> ApiResult<HttpResponse> {
-    let (page, per_page) = Paging {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .checked()?;
+    let (page, per_page) = Paging { page: q.page, per_page: q.per_page }.checked()?;
     if let Some(team) = q.in_team.as_deref() {
         super::member_team(&state, &auth, team).await?;
     }
     if let Some(channel) = q.in_channel.as_deref() {
         super::readable_channel(&state, &auth, channel).await?;
     }
-    let users = state
-        .store
-        .list_users(
-            q.in_team.as_deref(),
-            q.in_channel.as_deref(),
-            page,
-            per_page,
-        )
-        .await?;
+    let users = state.store.list_users(q.in_team.as_deref(), q.in_channel.as_deref(), page, per_page).await?;
     Ok(ok(&users))
 }
 
@@ -386,16 +293,7 @@ mod tests {
         for good in ["abc", "a.b-c_d", "user1", "a2345678901234567890bc"] {
             assert!(valid_username(good), "{good}");
         }
-        for bad in [
-            "ab",
-            "1abc",
-            "Abc",
-            "a b",
-            "all",
-            "a23456789012345678901bcd",
-            "ab@c",
-            "",
-        ] {
+        for bad in ["ab", "1abc", "Abc", "a b", "all", "a23456789012345678901bcd", "ab@c", ""] {
             assert!(!valid_username(bad), "{bad}");
         }
     }

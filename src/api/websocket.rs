@@ -18,7 +18,12 @@ struct ResumeQuery {
     sequence_number: Option<i64>,
 }
 
-async fn upgrade(state: State, req: HttpRequest, body: web::Payload, q: web::Query<ResumeQuery>) -> ApiResult<HttpResponse> {
+async fn upgrade(
+    state: State,
+    req: HttpRequest,
+    body: web::Payload,
+    q: web::Query<ResumeQuery>,
+) -> ApiResult<HttpResponse> {
     // Authenticated at the upgrade (header or cookie), or later by authentication_challenge.
     let session = match request_token(&req) {
         Some(token) => Some(authenticate(&state, token).await?),
@@ -32,7 +37,8 @@ async fn upgrade(state: State, req: HttpRequest, body: web::Payload, q: web::Que
         AppError::bad_request("api.web_socket.connect.upgrade.app_error", "Failed to upgrade the websocket connection.")
             .detail(e.to_string())
     })?;
-    let stream = stream.max_frame_size(MAX_CLIENT_FRAME).aggregate_continuations().max_continuation_size(MAX_CLIENT_FRAME);
+    let stream =
+        stream.max_frame_size(MAX_CLIENT_FRAME).aggregate_continuations().max_continuation_size(MAX_CLIENT_FRAME);
     WsConnection::start(state.ws.clone(), ws, stream, session, resume);
     Ok(response)
 }

@@ -1,20 +1,13 @@
 use super::*;
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "starling-config-{}-{}",
-        name,
-        starling_protocol::new_id()
-    ));
+    let dir = std::env::temp_dir().join(format!("starling-config-{}-{}", name, starling_protocol::new_id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("config.json")
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
+    pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }
 
 #[test]
@@ -32,21 +25,14 @@ fn missing_file_is_created_from_defaults() {
 #[test]
 fn env_overrides_win_case_insensitively_and_are_not_written_back() {
     let path = tmp("env");
-    std::fs::write(
-        &path,
-        r#"{"SqlSettings":{"DataSource":"postgres://a@b/c"},"Unknown":{"X":1}}"#,
-    )
-    .unwrap();
+    std::fs::write(&path, r#"{"SqlSettings":{"DataSource":"postgres://a@b/c"},"Unknown":{"X":1}}"#).unwrap();
     let loaded = load_with_env(
         &path,
         env(&[
             ("MM_SQLSETTINGS_DATASOURCE", "postgres://x@y/z"),
             ("mm_clustersettings_gossipport", "9000"),
             ("MM_CLUSTERSETTINGS_ENABLE", "true"),
-            (
-                "MM_SQLSETTINGS_DATASOURCEREPLICAS",
-                "postgres://r1@h/d postgres://r2@h/d",
-            ),
+            ("MM_SQLSETTINGS_DATASOURCEREPLICAS", "postgres://r1@h/d postgres://r2@h/d"),
             ("MM_NOSUCH_THING", "1"),
         ]),
     )
@@ -55,10 +41,7 @@ fn env_overrides_win_case_insensitively_and_are_not_written_back() {
     assert_eq!(c.sql_settings.data_source, "postgres://x@y/z");
     assert_eq!(c.cluster_settings.gossip_port, 9000);
     assert!(c.cluster_settings.enable);
-    assert_eq!(
-        c.sql_settings.data_source_replicas,
-        vec!["postgres://r1@h/d", "postgres://r2@h/d"]
-    );
+    assert_eq!(c.sql_settings.data_source_replicas, vec!["postgres://r1@h/d", "postgres://r2@h/d"]);
     assert!(loaded.env_overrides.contains("SqlSettings.DataSource"));
     assert!(loaded.env_overrides.contains("ClusterSettings.GossipPort"));
     let on_disk = std::fs::read_to_string(&path).unwrap();
@@ -86,42 +69,16 @@ fn wrong_type_in_file_names_the_key() {
 #[test]
 fn invalid_values_are_refused_with_the_key() {
     let cases: &[(&str, &str, &str)] = &[
-        (
-            "MM_SERVICESETTINGS_LISTENADDRESS",
-            "nonsense",
-            "ServiceSettings.ListenAddress",
-        ),
-        (
-            "MM_SQLSETTINGS_DATASOURCE",
-            "mysql://x",
-            "SqlSettings.DataSource",
-        ),
-        (
-            "MM_FILESETTINGS_DRIVERNAME",
-            "ftp",
-            "FileSettings.DriverName",
-        ),
-        (
-            "MM_FILESETTINGS_MAXFILESIZE",
-            "0",
-            "FileSettings.MaxFileSize",
-        ),
-        (
-            "MM_CLUSTERSETTINGS_GOSSIPPORT",
-            "70000",
-            "ClusterSettings.GossipPort",
-        ),
-        (
-            "MM_LOGSETTINGS_CONSOLELEVEL",
-            "LOUD",
-            "LogSettings.ConsoleLevel",
-        ),
+        ("MM_SERVICESETTINGS_LISTENADDRESS", "nonsense", "ServiceSettings.ListenAddress"),
+        ("MM_SQLSETTINGS_DATASOURCE", "mysql://x", "SqlSettings.DataSource"),
+        ("MM_FILESETTINGS_DRIVERNAME", "ftp", "FileSettings.DriverName"),
+        ("MM_FILESETTINGS_MAXFILESIZE", "0", "FileSettings.MaxFileSize"),
+        ("MM_CLUSTERSETTINGS_GOSSIPPORT", "70000", "ClusterSettings.GossipPort"),
+        ("MM_LOGSETTINGS_CONSOLELEVEL", "LOUD", "LogSettings.ConsoleLevel"),
     ];
     for (var, val, key) in cases {
         let path = tmp("invalid");
-        let msg = load_with_env(&path, env(&[(var, val)]))
-            .unwrap_err()
-            .to_string();
+        let msg = load_with_env(&path, env(&[(var, val)])).unwrap_err().to_string();
         assert!(msg.starts_with(key), "{var}={val}: {msg}");
     }
 }
@@ -139,6 +96,9 @@ fn hash_ignores_per_node_settings_only() {
     let a = Config::default();
     let mut b = a.clone();
     b.cluster_settings.override_hostname = "node-2".into();
+    b.cluster_settings.gossip_port = 9999;
+    b.service_settings.listen_address = "127.0.0.1:1".into();
+    b.metrics_settings.listen_address = "127.0.0.1:2".into();
     assert_eq!(a.hash(), b.hash());
     b.team_settings.enable_open_server = true;
     assert_ne!(a.hash(), b.hash());
@@ -147,9 +107,6 @@ fn hash_ignores_per_node_settings_only() {
 #[test]
 fn listen_address_forms() {
     assert_eq!(parse_listen_address(":8065").unwrap().port(), 8065);
-    assert_eq!(
-        parse_listen_address("127.0.0.1:1").unwrap().to_string(),
-        "127.0.0.1:1"
-    );
+    assert_eq!(parse_listen_address("127.0.0.1:1").unwrap().to_string(), "127.0.0.1:1");
     assert!(parse_listen_address("8065").is_err());
 }

@@ -15,8 +15,7 @@ pub struct LocalBackend {
 impl LocalBackend {
     pub fn new(dir: &str) -> Result<Self, FileStoreError> {
         let root = PathBuf::from(dir);
-        std::fs::create_dir_all(&root)
-            .map_err(|e| FileStoreError::Config(format!("cannot create {dir}: {e}")))?;
+        std::fs::create_dir_all(&root).map_err(|e| FileStoreError::Config(format!("cannot create {dir}: {e}")))?;
         Ok(Self { root })
     }
 
@@ -45,20 +44,14 @@ impl Drop for LocalWriter {
 #[async_trait(?Send)]
 impl FileWriter for LocalWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<(), FileStoreError> {
-        let f = self
-            .file
-            .as_mut()
-            .ok_or_else(|| FileStoreError::Io("writer closed".into()))?;
+        let f = self.file.as_mut().ok_or_else(|| FileStoreError::Io("writer closed".into()))?;
         f.write_all(&chunk).await?;
         self.written += chunk.len() as u64;
         Ok(())
     }
 
     async fn finish(mut self: Box<Self>) -> Result<u64, FileStoreError> {
-        let mut f = self
-            .file
-            .take()
-            .ok_or_else(|| FileStoreError::Io("writer closed".into()))?;
+        let mut f = self.file.take().ok_or_else(|| FileStoreError::Io("writer closed".into()))?;
         let result = async {
             f.flush().await?;
             f.sync_all().await?;
@@ -88,22 +81,14 @@ impl FileBackend for LocalBackend {
         }
         let tmp = target.with_extension(format!("part-{}", starling_protocol::new_id()));
         let file = tokio::fs::File::create(&tmp).await?;
-        Ok(Box::new(LocalWriter {
-            tmp,
-            target,
-            file: Some(file),
-            written: 0,
-        }))
+        Ok(Box::new(LocalWriter { tmp, target, file: Some(file), written: 0 }))
     }
 
     async fn reader(&self, path: &str) -> Result<(ByteStream, u64), FileStoreError> {
         let full = self.full(path)?;
         let file = tokio::fs::File::open(&full).await?;
         let size = file.metadata().await?.len();
-        Ok((
-            tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).boxed_local(),
-            size,
-        ))
+        Ok((tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).boxed_local(), size))
     }
 
     async fn remove(&self, path: &str) -> Result<(), FileStoreError> {

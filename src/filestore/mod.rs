@@ -59,18 +59,13 @@ pub type FileStore = Arc<dyn FileBackend>;
 pub fn from_settings(s: &FileSettings) -> Result<FileStore, FileStoreError> {
     match s.driver_name.as_str() {
         "local" => Ok(Arc::new(LocalBackend::new(&s.directory)?)),
-        other => Err(FileStoreError::Config(format!(
-            "driver {other:?} is not available in this build"
-        ))),
+        other => Err(FileStoreError::Config(format!("driver {other:?} is not available in this build"))),
     }
 }
 
 /// Reject paths that could escape the store's root.
 pub(crate) fn check_path(path: &str) -> Result<(), FileStoreError> {
-    if path.is_empty()
-        || path.starts_with('/')
-        || path.split('/').any(|c| c == ".." || c.is_empty())
-    {
+    if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c == ".." || c.is_empty()) {
         return Err(FileStoreError::Io(format!("invalid path {path:?}")));
     }
     Ok(())
@@ -91,9 +86,7 @@ pub(crate) async fn round_trip(b: &dyn FileBackend) -> Result<(), FileStoreError
     }
     b.remove(&path).await?;
     if got != payload {
-        return Err(FileStoreError::Io(
-            "health check read back different bytes".into(),
-        ));
+        return Err(FileStoreError::Io("health check read back different bytes".into()));
     }
     Ok(())
 }

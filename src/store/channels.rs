@@ -123,10 +123,7 @@ fn default_member_notify_props() -> Value {
     serde_json::json!({"desktop": "default", "email": "default", "ignore_channel_mentions": "default", "mark_unread": "all", "push": "default"})
 }
 
-pub(super) async fn create_channel_tx(
-    c: &impl GenericClient,
-    ch: &NewChannel,
-) -> StoreResult<Channel> {
+pub(super) async fn create_channel_tx(c: &impl GenericClient, ch: &NewChannel) -> StoreResult<Channel> {
     let now = now_ms();
     let row = c
         .query_one(
@@ -186,12 +183,7 @@ impl Store {
 
     pub async fn channel(&self, id: &str) -> StoreResult<Option<Channel>> {
         let c = self.master.get().await?;
-        let row = c
-            .query_opt(
-                &format!("SELECT {CHANNEL_COLS} FROM channels WHERE id = $1"),
-                &[&id],
-            )
-            .await?;
+        let row = c.query_opt(&format!("SELECT {CHANNEL_COLS} FROM channels WHERE id = $1"), &[&id]).await?;
         Ok(row.as_ref().map(Channel::from_row))
     }
 
@@ -208,26 +200,13 @@ impl Store {
 
     pub async fn count_team_channels(&self, team_id: &str) -> StoreResult<i64> {
         let c = self.master.get().await?;
-        Ok(c.query_one(
-            "SELECT count(*) FROM channels WHERE team_id = $1 AND delete_at = 0",
-            &[&team_id],
-        )
-        .await?
-        .get(0))
+        Ok(c.query_one("SELECT count(*) FROM channels WHERE team_id = $1 AND delete_at = 0", &[&team_id]).await?.get(0))
     }
 
     /// The channels of a team that a user belongs to.
-    pub async fn channels_for_user(
-        &self,
-        team_id: &str,
-        user_id: &str,
-    ) -> StoreResult<Vec<Channel>> {
+    pub async fn channels_for_user(&self, team_id: &str, user_id: &str) -> StoreResult<Vec<Channel>> {
         let c = self.master.get().await?;
-        let cols = CHANNEL_COLS
-            .split(", ")
-            .map(|c| format!("c.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = CHANNEL_COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
         let rows = c
             .query(
                 &format!(
@@ -241,12 +220,7 @@ impl Store {
     }
 
     /// The open channels of a team.
-    pub async fn public_channels(
-        &self,
-        team_id: &str,
-        page: i64,
-        per_page: i64,
-    ) -> StoreResult<Vec<Channel>> {
+    pub async fn public_channels(&self, team_id: &str, page: i64, per_page: i64) -> StoreResult<Vec<Channel>> {
         let c = self.master.get().await?;
         let rows = c
             .query(
@@ -260,36 +234,20 @@ impl Store {
         Ok(rows.iter().map(Channel::from_row).collect())
     }
 
-    pub async fn add_channel_member(
-        &self,
-        channel_id: &str,
-        user_id: &str,
-    ) -> StoreResult<ChannelMember> {
+    pub async fn add_channel_member(&self, channel_id: &str, user_id: &str) -> StoreResult<ChannelMember> {
         let c = self.master.get().await?;
         add_channel_member_tx(&c, channel_id, user_id, false).await
     }
 
-    pub async fn channel_member(
-        &self,
-        channel_id: &str,
-        user_id: &str,
-    ) -> StoreResult<Option<ChannelMember>> {
+    pub async fn channel_member(&self, channel_id: &str, user_id: &str) -> StoreResult<Option<ChannelMember>> {
         let c = self.master.get().await?;
         let row = c
-            .query_opt(
-                "SELECT * FROM channelmembers WHERE channel_id = $1 AND user_id = $2",
-                &[&channel_id, &user_id],
-            )
+            .query_opt("SELECT * FROM channelmembers WHERE channel_id = $1 AND user_id = $2", &[&channel_id, &user_id])
             .await?;
         Ok(row.as_ref().map(ChannelMember::from_row))
     }
 
-    pub async fn channel_members(
-        &self,
-        channel_id: &str,
-        page: i64,
-        per_page: i64,
-    ) -> StoreResult<Vec<ChannelMember>> {
+    pub async fn channel_members(&self, channel_id: &str, page: i64, per_page: i64) -> StoreResult<Vec<ChannelMember>> {
         let c = self.master.get().await?;
         let rows = c
             .query(
@@ -303,26 +261,14 @@ impl Store {
     /// The ids of every member of a channel (for event fan-out).
     pub async fn channel_member_ids(&self, channel_id: &str) -> StoreResult<Vec<String>> {
         let c = self.master.get().await?;
-        let rows = c
-            .query(
-                "SELECT user_id FROM channelmembers WHERE channel_id = $1",
-                &[&channel_id],
-            )
-            .await?;
+        let rows = c.query("SELECT user_id FROM channelmembers WHERE channel_id = $1", &[&channel_id]).await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    pub async fn remove_channel_member(
-        &self,
-        channel_id: &str,
-        user_id: &str,
-    ) -> StoreResult<bool> {
+    pub async fn remove_channel_member(&self, channel_id: &str, user_id: &str) -> StoreResult<bool> {
         let c = self.master.get().await?;
         let n = c
-            .execute(
-                "DELETE FROM channelmembers WHERE channel_id = $1 AND user_id = $2",
-                &[&channel_id, &user_id],
-            )
+            .execute("DELETE FROM channelmembers WHERE channel_id = $1 AND user_id = $2", &[&channel_id, &user_id])
             .await?;
         Ok(n > 0)
     }

@@ -29,8 +29,7 @@ pub struct FileInfo {
     pub archived: bool,
 }
 
-pub(super) const FILE_COLS: &str =
-    "id, creator_id, post_id, channel_id, create_at, update_at, delete_at, path, name, \
+pub(super) const FILE_COLS: &str = "id, creator_id, post_id, channel_id, create_at, update_at, delete_at, path, name, \
     extension, size, mime_type, width, height, has_preview_image";
 
 impl FileInfo {
@@ -61,12 +60,7 @@ impl FileInfo {
 impl Store {
     pub async fn file_info(&self, id: &str) -> StoreResult<Option<FileInfo>> {
         let c = self.master.get().await?;
-        let row = c
-            .query_opt(
-                &format!("SELECT {FILE_COLS} FROM fileinfo WHERE id = $1"),
-                &[&id],
-            )
-            .await?;
+        let row = c.query_opt(&format!("SELECT {FILE_COLS} FROM fileinfo WHERE id = $1"), &[&id]).await?;
         Ok(row.as_ref().map(FileInfo::from_row))
     }
 
@@ -74,7 +68,9 @@ impl Store {
         let c = self.master.get().await?;
         let rows = c
             .query(
-                &format!("SELECT {FILE_COLS} FROM fileinfo WHERE post_id = $1 AND delete_at = 0 ORDER BY create_at, id"),
+                &format!(
+                    "SELECT {FILE_COLS} FROM fileinfo WHERE post_id = $1 AND delete_at = 0 ORDER BY create_at, id"
+                ),
                 &[&post_id],
             )
             .await?;

@@ -16,33 +16,23 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "core tables", sql: include_str!("sql/0001_core.sql") },
     Migration { version: 2, name: "user status", sql: include_str!("sql/0002_status.sql") },
+    Migration { version: 3, name: "cluster discovery", sql: include_str!("sql/0003_cluster.sql") },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
-pub(super) async fn run(
-    c: &mut deadpool_postgres::Object,
-    node_id: &str,
-    log: &Logger,
-) -> StoreResult<i32> {
-    c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
-        .await?;
+pub(super) async fn run(c: &mut deadpool_postgres::Object, node_id: &str, log: &Logger) -> StoreResult<i32> {
+    c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
     let result = apply_pending(c, node_id, log).await;
     // Unlock even when a migration failed; the session closing would release it too.
-    let unlock = c
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
-        .await;
+    let unlock = c.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
     let version = result?;
     unlock?;
     Ok(version)
 }
 
-async fn apply_pending(
-    c: &mut deadpool_postgres::Object,
-    node_id: &str,
-    log: &Logger,
-) -> StoreResult<i32> {
+async fn apply_pending(c: &mut deadpool_postgres::Object, node_id: &str, log: &Logger) -> StoreResult<i32> {
     c.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version integer PRIMARY KEY,
@@ -52,20 +42,13 @@ async fn apply_pending(
         )",
     )
     .await?;
-    let applied: Vec<i32> = c
-        .query("SELECT version FROM schema_migrations", &[])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let applied: Vec<i32> =
+        c.query("SELECT version FROM schema_migrations", &[]).await?.iter().map(|r| r.get(0)).collect();
     for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         let tx = c.transaction().await?;
         tx.batch_execute(m.sql)
             .await
-            .map_err(|e| StoreError::Migration {
-                version: m.version,
-                error: e.to_string(),
-            })?;
+            .map_err(|e| StoreError::Migration { version: m.version, error: e.to_string() })?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at, applied_by) VALUES ($1, $2, $3, $4)",
             &[&m.version, &m.name, &now_ms(), &node_id],
@@ -74,11 +57,6 @@ async fn apply_pending(
         tx.commit().await?;
         info!(log, "migration applied"; "version" => m.version, "name" => m.name);
     }
-    let row = c
-        .query_one(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            &[],
-        )
-        .await?;
+    let row = c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?;
     Ok(row.get(0))
 }

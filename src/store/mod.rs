@@ -1,6 +1,7 @@
 //! PostgreSQL: connection, schema migrations under a database lock, and one file per table family.
 
 mod channels;
+pub mod cluster;
 mod files;
 mod migrations;
 mod posts;
@@ -66,10 +67,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Milliseconds since the epoch, as Mattermost stores time.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// The node's database access. Every query goes through a pool this owns.
@@ -81,9 +79,7 @@ pub struct Store {
 impl Store {
     /// Build the master pool from SqlSettings (nothing is connected yet).
     pub fn new(s: &SqlSettings) -> StoreResult<Self> {
-        Ok(Self {
-            master: build_pool(&s.data_source, s)?,
-        })
+        Ok(Self { master: build_pool(&s.data_source, s)? })
     }
 
     pub fn pool(&self) -> &Pool {
@@ -98,8 +94,7 @@ impl Store {
                 Ok(()) => return Ok(()),
                 Err(e) if attempt < attempts => {
                     warn!(log, "database not reachable, retrying"; "attempt" => attempt, "of" => attempts, "error" => %e);
-                    tokio::time::sleep(Duration::from_secs(s.connect_retry_seconds.max(0) as u64))
-                        .await;
+                    tokio::time::sleep(Duration::from_secs(s.connect_retry_seconds.max(0) as u64)).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -122,12 +117,7 @@ impl Store {
 
     pub async fn schema_version(&self) -> StoreResult<i32> {
         let c = self.master.get().await?;
-        let row = c
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                &[],
-            )
-            .await?;
+        let row = c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?;
         Ok(row.get(0))
     }
 
@@ -139,23 +129,13 @@ impl Store {
 }
 
 fn build_pool(dsn: &str, s: &SqlSettings) -> StoreResult<Pool> {
-    let mut pg: tokio_postgres::Config = dsn
-        .parse()
-        .map_err(|e: tokio_postgres::Error| StoreError::Unavailable(e.to_string()))?;
-    pg.options(format!(
-        "-c statement_timeout={}",
-        s.query_timeout.max(1) * 1000
-    ));
+    let mut pg: tokio_postgres::Config =
+        dsn.parse().map_err(|e: tokio_postgres::Error| StoreError::Unavailable(e.to_string()))?;
+    pg.options(format!("-c statement_timeout={}", s.query_timeout.max(1) * 1000));
     if pg.get_connect_timeout().is_none() {
         pg.connect_timeout(Duration::from_secs(10));
     }
-    let mgr = Manager::from_config(
-        pg,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(mgr)
         .max_size(s.max_open_conns.max(1) as usize)
         .wait_timeout(Some(Duration::from_secs(s.query_timeout.max(1) as u64)))

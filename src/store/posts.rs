@@ -88,17 +88,9 @@ pub enum PostQuery {
     /// Every post (deleted ones too) whose `update_at` is greater than `since`.
     Since { since: i64 },
     /// Posts older than `post_id`, newest first.
-    Before {
-        post_id: String,
-        page: i64,
-        per_page: i64,
-    },
+    Before { post_id: String, page: i64, per_page: i64 },
     /// Posts newer than `post_id`.
-    After {
-        post_id: String,
-        page: i64,
-        per_page: i64,
-    },
+    After { post_id: String, page: i64, per_page: i64 },
 }
 
 /// A page of posts, newest first, plus thread roots they refer to.
@@ -124,12 +116,7 @@ async fn tick(c: &impl GenericClient, channel_id: &str) -> StoreResult<i64> {
 }
 
 async fn post_by_id(c: &impl GenericClient, id: &str) -> StoreResult<Option<Post>> {
-    Ok(
-        c.query_opt(&format!("{POST_SELECT} WHERE p.id = $1"), &[&id])
-            .await?
-            .as_ref()
-            .map(Post::from_row),
-    )
+    Ok(c.query_opt(&format!("{POST_SELECT} WHERE p.id = $1"), &[&id]).await?.as_ref().map(Post::from_row))
 }
 
 impl Store {
@@ -162,12 +149,7 @@ impl Store {
                 )
                 .await?;
             let ok: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
-            attached = p
-                .file_ids
-                .iter()
-                .filter(|f| ok.contains(*f))
-                .cloned()
-                .collect();
+            attached = p.file_ids.iter().filter(|f| ok.contains(*f)).cloned().collect();
         }
         tx.execute(
             "INSERT INTO posts (id, create_at, update_at, user_id, channel_id, root_id, message, type, props, hashtags, file_ids, pending_post_id) \
@@ -188,11 +170,7 @@ impl Store {
         )
         .await?;
         if !is_root {
-            tx.execute(
-                "UPDATE posts SET update_at = $2, last_reply_at = $2 WHERE id = $1",
-                &[&p.root_id, &ts],
-            )
-            .await?;
+            tx.execute("UPDATE posts SET update_at = $2, last_reply_at = $2 WHERE id = $1", &[&p.root_id, &ts]).await?;
         }
         tx.execute(
             "UPDATE channelmembers m SET last_viewed_at = $3, last_update_at = $3, msg_count = c.total_msg_count, \
@@ -202,8 +180,7 @@ impl Store {
         .await?;
         let post = post_by_id(&tx, &id).await?;
         tx.commit().await?;
-        let mut post = post
-            .ok_or_else(|| super::StoreError::Unavailable("post vanished after insert".into()))?;
+        let mut post = post.ok_or_else(|| super::StoreError::Unavailable("post vanished after insert".into()))?;
         self.fill_metadata(std::slice::from_mut(&mut post)).await?;
         Ok(post)
     }
@@ -269,11 +246,7 @@ impl Store {
         )
         .await?;
         if !current.root_id.is_empty() {
-            tx.execute(
-                "UPDATE posts SET update_at = $2 WHERE id = $1",
-                &[&current.root_id, &ts],
-            )
-            .await?;
+            tx.execute("UPDATE posts SET update_at = $2 WHERE id = $1", &[&current.root_id, &ts]).await?;
         }
         let post = post_by_id(&tx, id).await?;
         tx.commit().await?;
@@ -285,7 +258,9 @@ impl Store {
         let c = self.master.get().await?;
         let rows = c
             .query(
-                &format!("{POST_SELECT} WHERE (p.id = $1 OR p.root_id = $1) AND p.delete_at = 0 ORDER BY p.create_at, p.id"),
+                &format!(
+                    "{POST_SELECT} WHERE (p.id = $1 OR p.root_id = $1) AND p.delete_at = 0 ORDER BY p.create_at, p.id"
+                ),
                 &[&root_id],
             )
             .await?;
@@ -320,16 +295,7 @@ impl Store {
                 posts.sort_by(|a, b| (b.create_at, &b.id).cmp(&(a.create_at, &a.id)));
                 (posts, more)
             }
-            PostQuery::Before {
-                post_id,
-                page,
-                per_page,
-            }
-            | PostQuery::After {
-                post_id,
-                page,
-                per_page,
-            } => {
+            PostQuery::Before { post_id, page, per_page } | PostQuery::After { post_id, page, per_page } => {
                 let Some(anchor) = post_by_id(&c, post_id).await? else {
                     return Ok(PostPage {
                         order: vec![],
@@ -379,32 +345,20 @@ impl Store {
         self.fill_metadata(&mut order).await?;
         self.fill_metadata(&mut roots).await?;
         let (prev_post_id, next_post_id) = match q {
-            PostQuery::Page { .. } | PostQuery::Before { .. } if has_next => (
-                order.last().map(|p| p.id.clone()).unwrap_or_default(),
-                String::new(),
-            ),
-            PostQuery::After { .. } if has_next => (
-                String::new(),
-                order.first().map(|p| p.id.clone()).unwrap_or_default(),
-            ),
+            PostQuery::Page { .. } | PostQuery::Before { .. } if has_next => {
+                (order.last().map(|p| p.id.clone()).unwrap_or_default(), String::new())
+            }
+            PostQuery::After { .. } if has_next => {
+                (String::new(), order.first().map(|p| p.id.clone()).unwrap_or_default())
+            }
             _ => (String::new(), String::new()),
         };
-        Ok(PostPage {
-            order,
-            roots,
-            has_next,
-            prev_post_id,
-            next_post_id,
-        })
+        Ok(PostPage { order, roots, has_next, prev_post_id, next_post_id })
     }
 
     /// Put the file infos of posts with files into their `metadata.files`.
     async fn fill_metadata(&self, posts: &mut [Post]) -> StoreResult<()> {
-        let ids: Vec<String> = posts
-            .iter()
-            .filter(|p| !p.file_ids.is_empty())
-            .map(|p| p.id.clone())
-            .collect();
+        let ids: Vec<String> = posts.iter().filter(|p| !p.file_ids.is_empty()).map(|p| p.id.clone()).collect();
         if ids.is_empty() {
             return Ok(());
         }
@@ -425,11 +379,5 @@ impl Store {
 
 fn trimmed(rows: Vec<Row>, limit: i64) -> (Vec<Post>, bool) {
     let more = rows.len() as i64 > limit;
-    (
-        rows.iter()
-            .take(limit.max(0) as usize)
-            .map(Post::from_row)
-            .collect(),
-        more,
-    )
+    (rows.iter().take(limit.max(0) as usize).map(Post::from_row).collect(), more)
 }

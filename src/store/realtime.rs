@@ -2,13 +2,14 @@
 
 use super::{Store, StoreResult};
 use futures_util::future::BoxFuture;
-use starling_actors::{Memberships, MembershipStore, Status, StatusStore};
+use starling_actors::{MembershipStore, Memberships, Status, StatusStore};
 
 impl Store {
     pub async fn user_memberships(&self, user_id: &str) -> StoreResult<Memberships> {
         let c = self.master.get().await?;
         let channels = c.query("SELECT channel_id FROM channelmembers WHERE user_id = $1", &[&user_id]).await?;
-        let teams = c.query("SELECT team_id FROM teammembers WHERE user_id = $1 AND delete_at = 0", &[&user_id]).await?;
+        let teams =
+            c.query("SELECT team_id FROM teammembers WHERE user_id = $1 AND delete_at = 0", &[&user_id]).await?;
         Ok(Memberships {
             channels: channels.iter().map(|r| r.get(0)).collect(),
             teams: teams.iter().map(|r| r.get(0)).collect(),

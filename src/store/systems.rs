@@ -5,26 +5,15 @@ use super::{Store, StoreResult};
 impl Store {
     pub async fn system_value(&self, name: &str) -> StoreResult<Option<String>> {
         let c = self.master.get().await?;
-        Ok(
-            c.query_opt("SELECT value FROM systems WHERE name = $1", &[&name])
-                .await?
-                .map(|r| r.get(0)),
-        )
+        Ok(c.query_opt("SELECT value FROM systems WHERE name = $1", &[&name]).await?.map(|r| r.get(0)))
     }
 
     /// Set a value unless it is already set; returns the value that is stored (the first one wins).
     pub async fn system_value_insert_once(&self, name: &str, value: &str) -> StoreResult<String> {
         let c = self.master.get().await?;
-        c.execute(
-            "INSERT INTO systems (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            &[&name, &value],
-        )
-        .await?;
-        Ok(
-            c.query_one("SELECT value FROM systems WHERE name = $1", &[&name])
-                .await?
-                .get(0),
-        )
+        c.execute("INSERT INTO systems (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &value])
+            .await?;
+        Ok(c.query_one("SELECT value FROM systems WHERE name = $1", &[&name]).await?.get(0))
     }
 
     /// The health check Mattermost's ping does: write a row and delete it again.
@@ -37,8 +26,7 @@ impl Store {
             &[&name, &super::now_ms().to_string()],
         )
         .await?;
-        tx.execute("DELETE FROM systems WHERE name = $1", &[&name])
-            .await?;
+        tx.execute("DELETE FROM systems WHERE name = $1", &[&name]).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -98,8 +98,7 @@ pub(super) fn scheme_roles(explicit: String, admin: bool, scope: &str) -> String
 }
 
 /// The channels every team starts with, and every new member joins.
-pub const DEFAULT_CHANNELS: &[(&str, &str)] =
-    &[("town-square", "Town Square"), ("off-topic", "Off-Topic")];
+pub const DEFAULT_CHANNELS: &[(&str, &str)] = &[("town-square", "Town Square"), ("off-topic", "Off-Topic")];
 
 /// What adding a team member came to.
 #[derive(Debug)]
@@ -158,18 +157,12 @@ impl Store {
 
     pub async fn team(&self, id: &str) -> StoreResult<Option<Team>> {
         let c = self.master.get().await?;
-        Ok(c.query_opt("SELECT * FROM teams WHERE id = $1", &[&id])
-            .await?
-            .as_ref()
-            .map(Team::from_row))
+        Ok(c.query_opt("SELECT * FROM teams WHERE id = $1", &[&id]).await?.as_ref().map(Team::from_row))
     }
 
     pub async fn team_by_name(&self, name: &str) -> StoreResult<Option<Team>> {
         let c = self.master.get().await?;
-        Ok(c.query_opt("SELECT * FROM teams WHERE name = $1", &[&name])
-            .await?
-            .as_ref()
-            .map(Team::from_row))
+        Ok(c.query_opt("SELECT * FROM teams WHERE name = $1", &[&name]).await?.as_ref().map(Team::from_row))
     }
 
     pub async fn teams_for_user(&self, user_id: &str) -> StoreResult<Vec<Team>> {
@@ -184,12 +177,7 @@ impl Store {
         Ok(rows.iter().map(Team::from_row).collect())
     }
 
-    pub async fn list_teams(
-        &self,
-        include_private: bool,
-        page: i64,
-        per_page: i64,
-    ) -> StoreResult<Vec<Team>> {
+    pub async fn list_teams(&self, include_private: bool, page: i64, per_page: i64) -> StoreResult<Vec<Team>> {
         let c = self.master.get().await?;
         let rows = c
             .query(
@@ -203,17 +191,11 @@ impl Store {
 
     /// Add (or restore) a member and put them in the team's default channels. Adding a current
     /// member again changes nothing.
-    pub async fn add_team_member(
-        &self,
-        team_id: &str,
-        user_id: &str,
-        max_users: i64,
-    ) -> StoreResult<TeamJoin> {
+    pub async fn add_team_member(&self, team_id: &str, user_id: &str, max_users: i64) -> StoreResult<TeamJoin> {
         let mut c = self.master.get().await?;
         let tx = c.transaction().await?;
         // Lock the team row so the member count check and the insert are one step.
-        tx.execute("SELECT 1 FROM teams WHERE id = $1 FOR UPDATE", &[&team_id])
-            .await?;
+        tx.execute("SELECT 1 FROM teams WHERE id = $1 FOR UPDATE", &[&team_id]).await?;
         if let Some(existing) = member_tx(&tx, team_id, user_id).await? {
             if existing.delete_at == 0 {
                 tx.commit().await?;
@@ -221,10 +203,7 @@ impl Store {
             }
         }
         let count: i64 = tx
-            .query_one(
-                "SELECT count(*) FROM teammembers WHERE team_id = $1 AND delete_at = 0",
-                &[&team_id],
-            )
+            .query_one("SELECT count(*) FROM teammembers WHERE team_id = $1 AND delete_at = 0", &[&team_id])
             .await?
             .get(0);
         if max_users > 0 && count >= max_users {
@@ -237,10 +216,7 @@ impl Store {
                 &[&team_id, &user_id, &now_ms()],
             )
             .await?;
-        let names: Vec<String> = DEFAULT_CHANNELS
-            .iter()
-            .map(|(n, _)| (*n).to_owned())
-            .collect();
+        let names: Vec<String> = DEFAULT_CHANNELS.iter().map(|(n, _)| (*n).to_owned()).collect();
         let defaults = tx
             .query(
                 "SELECT id FROM channels WHERE team_id = $1 AND name = ANY($2) AND delete_at = 0",
@@ -255,33 +231,17 @@ impl Store {
         Ok(TeamJoin::Member(TeamMember::from_row(&row)))
     }
 
-    pub async fn team_member(
-        &self,
-        team_id: &str,
-        user_id: &str,
-    ) -> StoreResult<Option<TeamMember>> {
+    pub async fn team_member(&self, team_id: &str, user_id: &str) -> StoreResult<Option<TeamMember>> {
         let c = self.master.get().await?;
         member_tx(&c, team_id, user_id).await
     }
 
     /// The member row only if it is current (not left).
-    pub async fn active_team_member(
-        &self,
-        team_id: &str,
-        user_id: &str,
-    ) -> StoreResult<Option<TeamMember>> {
-        Ok(self
-            .team_member(team_id, user_id)
-            .await?
-            .filter(|m| m.delete_at == 0))
+    pub async fn active_team_member(&self, team_id: &str, user_id: &str) -> StoreResult<Option<TeamMember>> {
+        Ok(self.team_member(team_id, user_id).await?.filter(|m| m.delete_at == 0))
     }
 
-    pub async fn team_members(
-        &self,
-        team_id: &str,
-        page: i64,
-        per_page: i64,
-    ) -> StoreResult<Vec<TeamMember>> {
+    pub async fn team_members(&self, team_id: &str, page: i64, per_page: i64) -> StoreResult<Vec<TeamMember>> {
         let c = self.master.get().await?;
         let rows = c
             .query(
@@ -295,10 +255,7 @@ impl Store {
     pub async fn team_members_for_user(&self, user_id: &str) -> StoreResult<Vec<TeamMember>> {
         let c = self.master.get().await?;
         let rows = c
-            .query(
-                "SELECT * FROM teammembers WHERE user_id = $1 AND delete_at = 0 ORDER BY team_id",
-                &[&user_id],
-            )
+            .query("SELECT * FROM teammembers WHERE user_id = $1 AND delete_at = 0 ORDER BY team_id", &[&user_id])
             .await?;
         Ok(rows.iter().map(TeamMember::from_row).collect())
     }
@@ -323,16 +280,9 @@ impl Store {
     }
 }
 
-async fn member_tx(
-    c: &impl GenericClient,
-    team_id: &str,
-    user_id: &str,
-) -> StoreResult<Option<TeamMember>> {
-    Ok(c.query_opt(
-        "SELECT * FROM teammembers WHERE team_id = $1 AND user_id = $2",
-        &[&team_id, &user_id],
-    )
-    .await?
-    .as_ref()
-    .map(TeamMember::from_row))
+async fn member_tx(c: &impl GenericClient, team_id: &str, user_id: &str) -> StoreResult<Option<TeamMember>> {
+    Ok(c.query_opt("SELECT * FROM teammembers WHERE team_id = $1 AND user_id = $2", &[&team_id, &user_id])
+        .await?
+        .as_ref()
+        .map(TeamMember::from_row))
 }

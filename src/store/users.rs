@@ -111,17 +111,9 @@ impl Store {
     pub async fn create_user(&self, u: NewUser) -> StoreResult<User> {
         let mut c = self.master.get().await?;
         let tx = c.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&USER_CREATE_LOCK])
-            .await?;
-        let first = tx
-            .query_one("SELECT NOT EXISTS (SELECT 1 FROM users)", &[])
-            .await?
-            .get::<_, bool>(0);
-        let roles = if first {
-            "system_admin system_user"
-        } else {
-            "system_user"
-        };
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&USER_CREATE_LOCK]).await?;
+        let first = tx.query_one("SELECT NOT EXISTS (SELECT 1 FROM users)", &[]).await?.get::<_, bool>(0);
+        let roles = if first { "system_admin system_user" } else { "system_user" };
         let now = now_ms();
         let notify = if u.notify_props.as_object().is_some_and(|m| !m.is_empty()) {
             u.notify_props
@@ -159,46 +151,27 @@ impl Store {
 
     pub async fn user(&self, id: &str) -> StoreResult<Option<User>> {
         let c = self.master.get().await?;
-        let row = c
-            .query_opt(
-                &format!("SELECT {USER_COLS} FROM users WHERE id = $1"),
-                &[&id],
-            )
-            .await?;
+        let row = c.query_opt(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"), &[&id]).await?;
         Ok(row.as_ref().map(User::from_row))
     }
 
     pub async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         let c = self.master.get().await?;
-        let row = c
-            .query_opt(
-                &format!("SELECT {USER_COLS} FROM users WHERE username = $1"),
-                &[&username],
-            )
-            .await?;
+        let row = c.query_opt(&format!("SELECT {USER_COLS} FROM users WHERE username = $1"), &[&username]).await?;
         Ok(row.as_ref().map(User::from_row))
     }
 
     pub async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<User>> {
         let c = self.master.get().await?;
-        let rows = c
-            .query(
-                &format!("SELECT {USER_COLS} FROM users WHERE id = ANY($1) ORDER BY username"),
-                &[&ids],
-            )
-            .await?;
+        let rows =
+            c.query(&format!("SELECT {USER_COLS} FROM users WHERE id = ANY($1) ORDER BY username"), &[&ids]).await?;
         Ok(rows.iter().map(User::from_row).collect())
     }
 
     pub async fn users_by_usernames(&self, names: &[String]) -> StoreResult<Vec<User>> {
         let c = self.master.get().await?;
         let rows = c
-            .query(
-                &format!(
-                    "SELECT {USER_COLS} FROM users WHERE username = ANY($1) ORDER BY username"
-                ),
-                &[&names],
-            )
+            .query(&format!("SELECT {USER_COLS} FROM users WHERE username = ANY($1) ORDER BY username"), &[&names])
             .await?;
         Ok(rows.iter().map(User::from_row).collect())
     }
@@ -212,11 +185,7 @@ impl Store {
         per_page: i64,
     ) -> StoreResult<Vec<User>> {
         let c = self.master.get().await?;
-        let cols = USER_COLS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
         let rows = c
             .query(
                 &format!(
@@ -261,16 +230,13 @@ impl Store {
 
     pub async fn session_by_token(&self, token: &str) -> StoreResult<Option<Session>> {
         let c = self.master.get().await?;
-        let row = c
-            .query_opt("SELECT * FROM sessions WHERE token = $1", &[&token])
-            .await?;
+        let row = c.query_opt("SELECT * FROM sessions WHERE token = $1", &[&token]).await?;
         Ok(row.as_ref().map(session_from_row))
     }
 
     pub async fn delete_session(&self, id: &str) -> StoreResult<()> {
         let c = self.master.get().await?;
-        c.execute("DELETE FROM sessions WHERE id = $1", &[&id])
-            .await?;
+        c.execute("DELETE FROM sessions WHERE id = $1", &[&id]).await?;
         Ok(())
     }
 }
@@ -289,16 +255,9 @@ fn session_from_row(r: &Row) -> Session {
 }
 
 impl SessionStore for Store {
-    fn session_by_token(
-        &self,
-        token: String,
-    ) -> BoxFuture<'static, Result<Option<Session>, String>> {
+    fn session_by_token(&self, token: String) -> BoxFuture<'static, Result<Option<Session>, String>> {
         let store = self.clone();
-        Box::pin(async move {
-            Store::session_by_token(&store, &token)
-                .await
-                .map_err(|e| e.to_string())
-        })
+        Box::pin(async move { Store::session_by_token(&store, &token).await.map_err(|e| e.to_string()) })
     }
 }
 
@@ -306,9 +265,7 @@ impl Store {
     /// Whether any user exists yet.
     pub async fn user_count_positive(&self) -> StoreResult<bool> {
         let c = self.master.get().await?;
-        Ok(c.query_one("SELECT EXISTS (SELECT 1 FROM users)", &[])
-            .await?
-            .get(0))
+        Ok(c.query_one("SELECT EXISTS (SELECT 1 FROM users)", &[]).await?.get(0))
     }
 }
 

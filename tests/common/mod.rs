@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod ws;
 
 use reqwest::{Method, StatusCode};
@@ -14,8 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub fn pg_base() -> String {
-    std::env::var("STARLING_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("STARLING_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 /// A database of the test's own, dropped when the test ends.
@@ -27,24 +27,18 @@ pub struct TestDb {
 impl TestDb {
     pub async fn new() -> TestDb {
         let name = format!("starling_test_{}", starling_protocol::new_id());
-        let (client, conn) =
-            tokio_postgres::connect(&format!("{}/postgres", pg_base()), tokio_postgres::NoTls)
-                .await
-                .expect("PostgreSQL must be running for integration tests (see README)");
-        actix_web::rt::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+        let (client, conn) = tokio_postgres::connect(&format!("{}/postgres", pg_base()), tokio_postgres::NoTls)
             .await
-            .expect("create test database");
+            .expect("PostgreSQL must be running for integration tests (see README)");
+        actix_web::rt::spawn(conn);
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
         let url = format!("{}/{name}?sslmode=disable", pg_base());
         TestDb { name, url }
     }
 
     /// A connection to this test's database, for checking what the node wrote.
     pub async fn client(&self) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
-            .await
-            .expect("connect");
+        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await.expect("connect");
         actix_web::rt::spawn(conn);
         client
     }
@@ -55,21 +49,13 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop from a thread of its own: the test's runtime may be shutting down.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
-                if let Ok((client, conn)) = tokio_postgres::connect(
-                    &format!("{}/postgres", pg_base()),
-                    tokio_postgres::NoTls,
-                )
-                .await
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&format!("{}/postgres", pg_base()), tokio_postgres::NoTls).await
                 {
                     tokio::spawn(conn);
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
+                    let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
                 }
             });
         })
@@ -101,9 +87,7 @@ pub fn test_config(db: &TestDb) -> Config {
 pub fn test_logger() -> slog::Logger {
     if std::env::var("STARLING_TEST_LOG").is_ok() {
         use slog::Drain;
-        let d = slog_term::FullFormat::new(slog_term::PlainSyncDecorator::new(std::io::stderr()))
-            .build()
-            .fuse();
+        let d = slog_term::FullFormat::new(slog_term::PlainSyncDecorator::new(std::io::stderr())).build().fuse();
         slog::Logger::root(d, slog::o!())
     } else {
         slog::Logger::root(slog::Discard, slog::o!())
@@ -111,14 +95,8 @@ pub fn test_logger() -> slog::Logger {
 }
 
 pub async fn start_node(config: Config) -> Node {
-    let loaded = LoadedConfig {
-        config,
-        env_overrides: Default::default(),
-        path: PathBuf::from("test-config.json"),
-    };
-    starling::server::start(loaded, test_logger())
-        .await
-        .expect("node starts")
+    let loaded = LoadedConfig { config, env_overrides: Default::default(), path: PathBuf::from("test-config.json") };
+    starling::server::start(loaded, test_logger()).await.expect("node starts")
 }
 
 /// One database and one node on it.
@@ -168,12 +146,7 @@ pub struct Resp {
 impl Resp {
     /// Assert the status, and for errors the Mattermost error shape.
     pub fn expect(self, status: u16) -> Resp {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.body
-        );
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
         if status >= 400 {
             assert_error_shape(&self.body, status);
         }
@@ -186,44 +159,22 @@ impl Resp {
 
 pub fn assert_error_shape(body: &Value, status: u16) {
     for k in ["id", "message", "detailed_error", "request_id"] {
-        assert!(
-            body.get(k).is_some_and(Value::is_string),
-            "error body lacks {k}: {body}"
-        );
+        assert!(body.get(k).is_some_and(Value::is_string), "error body lacks {k}: {body}");
     }
-    assert_eq!(
-        body["status_code"],
-        json!(status),
-        "status_code in body: {body}"
-    );
+    assert_eq!(body["status_code"], json!(status), "status_code in body: {body}");
 }
 
 impl Client {
     pub fn new(base: &str) -> Client {
-        Client {
-            base: base.to_owned(),
-            token: None,
-            http: reqwest::Client::new(),
-        }
+        Client { base: base.to_owned(), token: None, http: reqwest::Client::new() }
     }
 
     pub fn with_token(&self, token: &str) -> Client {
-        Client {
-            token: Some(token.to_owned()),
-            ..self.clone()
-        }
+        Client { token: Some(token.to_owned()), ..self.clone() }
     }
 
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        content_type: &str,
-    ) -> Resp {
-        let mut rb = self
-            .http
-            .request(method, format!("{}/api/v4{}", self.base, path));
+    pub async fn raw(&self, method: Method, path: &str, body: Option<Vec<u8>>, content_type: &str) -> Resp {
+        let mut rb = self.http.request(method, format!("{}/api/v4{}", self.base, path));
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t);
         }
@@ -240,21 +191,10 @@ impl Client {
         let bytes = r.bytes().await.expect("body").to_vec();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if body.is_object() || body.is_array() {
-            let ct = headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            assert_eq!(
-                ct, "application/json",
-                "JSON answers are exactly application/json"
-            );
+            let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+            assert_eq!(ct, "application/json", "JSON answers are exactly application/json");
         }
-        Resp {
-            status,
-            headers,
-            body,
-            bytes,
-        }
+        Resp { status, headers, body, bytes }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -264,22 +204,10 @@ impl Client {
         self.raw(Method::DELETE, path, None, "").await
     }
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.raw(
-            Method::POST,
-            path,
-            Some(body.to_string().into_bytes()),
-            "application/json",
-        )
-        .await
+        self.raw(Method::POST, path, Some(body.to_string().into_bytes()), "application/json").await
     }
     pub async fn put(&self, path: &str, body: Value) -> Resp {
-        self.raw(
-            Method::PUT,
-            path,
-            Some(body.to_string().into_bytes()),
-            "application/json",
-        )
-        .await
+        self.raw(Method::PUT, path, Some(body.to_string().into_bytes()), "application/json").await
     }
 
     /// Create a user with a unique name; returns (user id, username).
@@ -287,7 +215,10 @@ impl Client {
         let suffix = &starling_protocol::new_id()[..8];
         let username = format!("{prefix}{suffix}");
         let r = self
-            .post("/users", json!({"email": format!("{username}@example.com"), "username": username, "password": "password-1"}))
+            .post(
+                "/users",
+                json!({"email": format!("{username}@example.com"), "username": username, "password": "password-1"}),
+            )
             .await
             .expect(201);
         (r.id(), username)
@@ -295,19 +226,8 @@ impl Client {
 
     /// Log in and return a client that carries the token.
     pub async fn login(&self, username: &str) -> Client {
-        let r = self
-            .post(
-                "/users/login",
-                json!({"login_id": username, "password": "password-1"}),
-            )
-            .await
-            .expect(200);
-        let token = r
-            .headers
-            .get("Token")
-            .and_then(|v| v.to_str().ok())
-            .expect("Token header")
-            .to_owned();
+        let r = self.post("/users/login", json!({"login_id": username, "password": "password-1"})).await.expect(200);
+        let token = r.headers.get("Token").and_then(|v| v.to_str().ok()).expect("Token header").to_owned();
         self.with_token(&token)
     }
 
@@ -319,13 +239,10 @@ impl Client {
 
     pub async fn create_team(&self, open: bool) -> String {
         let name = format!("t{}", &starling_protocol::new_id()[..10]);
-        self.post(
-            "/teams",
-            json!({"name": name, "display_name": "Team", "type": if open {"O"} else {"I"}}),
-        )
-        .await
-        .expect(201)
-        .id()
+        self.post("/teams", json!({"name": name, "display_name": "Team", "type": if open {"O"} else {"I"}}))
+            .await
+            .expect(201)
+            .id()
     }
 
     pub async fn create_channel(&self, team_id: &str, private: bool) -> String {
@@ -340,13 +257,7 @@ impl Client {
     }
 
     pub async fn create_post(&self, channel_id: &str, message: &str) -> Value {
-        self.post(
-            "/posts",
-            json!({"channel_id": channel_id, "message": message}),
-        )
-        .await
-        .expect(201)
-        .body
+        self.post("/posts", json!({"channel_id": channel_id, "message": message})).await.expect(201).body
     }
 }
 

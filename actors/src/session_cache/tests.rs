@@ -11,10 +11,7 @@ struct MemStore {
 }
 
 impl SessionStore for MemStore {
-    fn session_by_token(
-        &self,
-        token: String,
-    ) -> BoxFuture<'static, Result<Option<Session>, String>> {
+    fn session_by_token(&self, token: String) -> BoxFuture<'static, Result<Option<Session>, String>> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         let s = self.sessions.lock().unwrap().get(&token).cloned();
         Box::pin(async move { Ok(s) })
@@ -36,21 +33,9 @@ fn session(token: &str, user: &str) -> Session {
 
 fn setup() -> (Arc<MemStore>, Addr<SessionCache>) {
     let store = Arc::new(MemStore::default());
-    store
-        .sessions
-        .lock()
-        .unwrap()
-        .insert("t1".into(), session("t1", "u1"));
-    store
-        .sessions
-        .lock()
-        .unwrap()
-        .insert("t2".into(), session("t2", "u1"));
-    store
-        .sessions
-        .lock()
-        .unwrap()
-        .insert("t3".into(), session("t3", "u2"));
+    store.sessions.lock().unwrap().insert("t1".into(), session("t1", "u1"));
+    store.sessions.lock().unwrap().insert("t2".into(), session("t2", "u1"));
+    store.sessions.lock().unwrap().insert("t3".into(), session("t3", "u2"));
     let addr = SessionCache::new(store.clone(), Duration::from_secs(600), 1000).start();
     (store, addr)
 }
@@ -58,96 +43,45 @@ fn setup() -> (Arc<MemStore>, Addr<SessionCache>) {
 #[actix::test]
 async fn second_lookup_is_served_from_cache() {
     let (store, addr) = setup();
-    let a = addr
-        .send(GetSession { token: "t1".into() })
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let b = addr
-        .send(GetSession { token: "t1".into() })
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let a = addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap().unwrap();
+    let b = addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap().unwrap();
     assert_eq!(a, b);
     assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
-    assert!(addr
-        .send(GetSession {
-            token: "nope".into()
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .is_none());
+    assert!(addr.send(GetSession { token: "nope".into() }).await.unwrap().unwrap().is_none());
 }
 
 #[actix::test]
 async fn invalidated_session_is_read_again() {
     let (store, addr) = setup();
-    addr.send(GetSession { token: "t1".into() })
-        .await
-        .unwrap()
-        .unwrap();
+    addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap();
     store.sessions.lock().unwrap().remove("t1");
-    addr.send(InvalidateSession { token: "t1".into() })
-        .await
-        .unwrap();
-    assert!(addr
-        .send(GetSession { token: "t1".into() })
-        .await
-        .unwrap()
-        .unwrap()
-        .is_none());
+    addr.send(InvalidateSession { token: "t1".into() }).await.unwrap();
+    assert!(addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap().is_none());
 }
 
 #[actix::test]
 async fn user_invalidation_drops_only_that_users_sessions() {
     let (store, addr) = setup();
     for t in ["t1", "t2", "t3"] {
-        addr.send(GetSession { token: t.into() })
-            .await
-            .unwrap()
-            .unwrap();
+        addr.send(GetSession { token: t.into() }).await.unwrap().unwrap();
     }
     assert_eq!(store.lookups.load(Ordering::SeqCst), 3);
-    addr.send(InvalidateUserSessions {
-        user_id: UserId::from("u1"),
-    })
-    .await
-    .unwrap();
+    addr.send(InvalidateUserSessions { user_id: UserId::from("u1") }).await.unwrap();
     for t in ["t1", "t2", "t3"] {
-        addr.send(GetSession { token: t.into() })
-            .await
-            .unwrap()
-            .unwrap();
+        addr.send(GetSession { token: t.into() }).await.unwrap().unwrap();
     }
-    assert_eq!(
-        store.lookups.load(Ordering::SeqCst),
-        5,
-        "t1 and t2 re-read, t3 cached"
-    );
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 5, "t1 and t2 re-read, t3 cached");
 }
 
 #[actix::test]
 async fn zero_ttl_disables_caching_and_capacity_bounds_entries() {
     let store = Arc::new(MemStore::default());
     for i in 0..50 {
-        store
-            .sessions
-            .lock()
-            .unwrap()
-            .insert(format!("t{i}"), session(&format!("t{i}"), "u"));
+        store.sessions.lock().unwrap().insert(format!("t{i}"), session(&format!("t{i}"), "u"));
     }
     let addr = SessionCache::new(store.clone(), Duration::ZERO, 10).start();
-    addr.send(GetSession { token: "t1".into() })
-        .await
-        .unwrap()
-        .unwrap();
-    addr.send(GetSession { token: "t1".into() })
-        .await
-        .unwrap()
-        .unwrap();
+    addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap();
+    addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap();
     assert_eq!(store.lookups.load(Ordering::SeqCst), 2);
 
     let mut cache = SessionCache::new(store.clone(), Duration::from_secs(60), 10);

@@ -1,0 +1,90 @@
+//! `GET /api/v4/cluster/status` and the High Availability page (the analogue of System Console >
+//! Environment > High Availability), both for system admins.
+
+use super::{ok, AppState, Auth, State};
+use crate::error::{ApiResult, AppError};
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use starling_actors::cluster::peer::PeerState;
+use starling_actors::cluster::{GetPeerStatuses, PeerStatus};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/cluster/status", web::get().to(status));
+}
+
+/// The HA page is served outside `/api/v4`.
+pub fn configure_page(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin_console/environment/high_availability", web::get().to(page));
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct NodeRow {
+    pub id: String,
+    pub version: String,
+    pub schema_version: String,
+    pub config_hash: String,
+    /// The gossip address (host:port), the console's Gossip Address column.
+    pub ipaddress: String,
+    pub hostname: String,
+    /// "green" or "red".
+    pub status: String,
+    /// Why a node is red ("down: ...", "config mismatch", "version mismatch"), or a note.
+    pub reason: String,
+    pub last_ping_at: i64,
+    pub is_leader: bool,
+}
+
+/// One row per node, this one first. Empty when clustering is off (as Mattermost answers).
+pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
+    let Some(c) = &state.cluster else { return Ok(vec![]) };
+    let me = &c.me;
+    let mut out = vec![NodeRow {
+        id: me.node_id.clone(),
+        version: me.app_version.clone(),
+        schema_version: me.schema_version.to_string(),
+        config_hash: me.config_hash.clone(),
+        ipaddress: me.gossip_addr.clone(),
+        hostname: me.hostname.clone(),
+        status: "green".into(),
+        reason: String::new(),
+        last_ping_at: crate::store::now_ms(),
+        is_leader: false,
+    }];
+    let peers: Vec<PeerStatus> = c.cluster.send(GetPeerStatuses).await.map_err(AppError::internal)?;
+    for p in peers {
+        let (status, reason) = match p.state {
+            PeerState::Down => ("red", format!("down: {}", p.reason)),
+            PeerState::Connecting if p.node_id.is_empty() => ("red", "down: never reached".to_owned()),
+            PeerState::Connecting => ("red", format!("down: reconnecting ({})", p.reason)),
+            _ if p.app_version != me.app_version => ("red", format!("version mismatch: {}", p.app_version)),
+            _ if p.config_hash != me.config_hash => ("red", "config mismatch".to_owned()),
+            PeerState::Suspect => ("green", "suspect: slow to answer".to_owned()),
+            PeerState::Up => ("green", String::new()),
+        };
+        out.push(NodeRow {
+            id: p.node_id,
+            version: p.app_version,
+            schema_version: p.schema_version.to_string(),
+            config_hash: p.config_hash,
+            ipaddress: p.gossip_addr,
+            hostname: p.hostname,
+            status: status.into(),
+            reason,
+            last_ping_at: p.last_heard_ms,
+            is_leader: false,
+        });
+    }
+    Ok(out)
+}
+
+async fn status(state: State, auth: Auth) -> ApiResult<HttpResponse> {
+    auth.require_admin()?;
+    Ok(ok(&rows(&state).await?))
+}
+
+async fn page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(include_str!("assets/high_availability.html"))
+}

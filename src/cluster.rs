@@ -1,0 +1,167 @@
+//! Joining the cluster (ClusterSettings.Enable): the shared key, the advertised address, the
+//! gossip listener, the coordinator and discovery.
+
+use crate::config::{ClusterSettings, Config};
+use crate::store::Store;
+use actix::{Actor, Addr};
+use anyhow::Context as _;
+use base64::Engine;
+use starling_actors::cluster::discovery::{Discovery, DiscoveryRow, Unregister};
+use starling_actors::cluster::inbound::{self, Inbound};
+use starling_actors::cluster::{
+    Cluster, ClusterCounters, HeardTable, LeaveCluster, LocalParts, NodeInfo, SubscribeView, TransportSettings,
+};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+/// The discovery row type of Starling nodes.
+pub const NODE_TYPE: &str = "starling_app";
+
+pub struct ClusterHandle {
+    pub cluster: Addr<Cluster>,
+    pub discovery: Addr<Discovery>,
+    pub me: NodeInfo,
+    pub counters: Arc<ClusterCounters>,
+    pub gossip_listen: SocketAddr,
+    listener_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The host peers should dial: OverrideHostname; with UseIPAddress, AdvertiseAddress, the IP of
+/// NetworkInterface, a specific BindAddress, or the first non-loopback address; else the OS hostname.
+pub fn advertise_host(cs: &ClusterSettings) -> String {
+    if !cs.override_hostname.is_empty() {
+        return cs.override_hostname.clone();
+    }
+    if cs.use_ip_address {
+        if !cs.advertise_address.is_empty() {
+            return cs.advertise_address.clone();
+        }
+        if !cs.network_interface.is_empty() {
+            if let Some(ip) = interface_ip(&cs.network_interface) {
+                return ip.to_string();
+            }
+        }
+        if let Ok(ip) = cs.bind_address.parse::<IpAddr>() {
+            if !ip.is_unspecified() {
+                return ip.to_string();
+            }
+        }
+        if let Some(ip) = first_non_loopback() {
+            return ip.to_string();
+        }
+    }
+    crate::server::hostname()
+}
+
+fn interface_ip(name: &str) -> Option<IpAddr> {
+    let ifs = if_addrs::get_if_addrs().ok()?;
+    ifs.iter()
+        .filter(|i| i.name == name)
+        .map(|i| i.ip())
+        .find(|ip| ip.is_ipv4())
+        .or_else(|| ifs.iter().filter(|i| i.name == name).map(|i| i.ip()).next())
+}
+
+fn first_non_loopback() -> Option<IpAddr> {
+    let ifs = if_addrs::get_if_addrs().ok()?;
+    ifs.iter().map(|i| i.ip()).filter(|ip| !ip.is_loopback()).find(|ip| ip.is_ipv4())
+}
+
+/// The cluster key from the Systems table, generating it if this is the first node.
+pub async fn shared_key(store: &Store) -> anyhow::Result<[u8; 32]> {
+    let mut candidate = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut candidate);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let stored = store.cluster_key(&b64.encode(candidate)).await.context("reading the cluster key")?;
+    let bytes = b64.decode(stored.trim()).context("the stored ClusterEncryptionKey is not base64")?;
+    bytes.try_into().map_err(|_| anyhow::anyhow!("the stored ClusterEncryptionKey is not 32 bytes"))
+}
+
+pub struct Start<'a> {
+    pub config: &'a Config,
+    pub store: &'a Store,
+    pub node_id: &'a str,
+    pub schema_version: i32,
+    pub http_port: u16,
+    pub local: LocalParts,
+    pub log: slog::Logger,
+}
+
+pub async fn start(s: Start<'_>) -> anyhow::Result<ClusterHandle> {
+    let cs = &s.config.cluster_settings;
+    let key = shared_key(s.store).await?;
+    let host = advertise_host(cs);
+    let bind_ip: IpAddr = if cs.bind_address.is_empty() {
+        IpAddr::from([0, 0, 0, 0])
+    } else {
+        cs.bind_address
+            .parse()
+            .map_err(|_| anyhow::anyhow!("ClusterSettings.BindAddress: {:?} is not an IP address", cs.bind_address))?
+    };
+    let listen = SocketAddr::new(bind_ip, cs.gossip_port as u16);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("ClusterSettings.GossipPort: cannot listen on {listen}"))?;
+    let listen = listener.local_addr().unwrap_or(listen);
+    let gossip_addr =
+        if host.contains(':') { format!("[{host}]:{}", listen.port()) } else { format!("{host}:{}", listen.port()) };
+    let me = NodeInfo {
+        node_id: s.node_id.to_owned(),
+        cluster_name: cs.cluster_name.clone(),
+        app_version: crate::VERSION.to_owned(),
+        schema_version: s.schema_version,
+        config_hash: s.config.hash(),
+        gossip_addr,
+        hostname: crate::server::hostname(),
+    };
+    let transport = TransportSettings {
+        key,
+        encrypt: cs.enable_experimental_gossip_encryption,
+        compress: cs.enable_gossip_compression,
+    };
+    let counters = Arc::new(ClusterCounters::default());
+    let heard: HeardTable = Arc::new(Mutex::new(Default::default()));
+    let log = s.log.new(slog::o!("gossip_addr" => me.gossip_addr.clone()));
+    let cluster =
+        Cluster::new(me.clone(), transport.clone(), s.local.clone(), counters.clone(), heard.clone(), log.clone())
+            .start();
+    // A node out of contact with a peer stops trusting its session cache.
+    cluster.do_send(SubscribeView { subscriber: s.local.sessions.clone().recipient() });
+    let inbound = Arc::new(Inbound {
+        me: me.clone(),
+        transport,
+        cluster: cluster.clone(),
+        local: s.local.clone(),
+        counters: counters.clone(),
+        heard,
+        applied: Mutex::new(Default::default()),
+        active: Default::default(),
+        log: log.clone(),
+    });
+    let listener_task = actix::spawn(inbound::serve(listener, inbound));
+    let row = DiscoveryRow {
+        id: s.node_id.to_owned(),
+        kind: NODE_TYPE.into(),
+        cluster_name: cs.cluster_name.clone(),
+        hostname: host,
+        gossip_port: i32::from(listen.port()),
+        port: i32::from(s.http_port),
+        create_at: crate::store::now_ms(),
+        last_ping_at: crate::store::now_ms(),
+    };
+    let discovery = Discovery::new(Arc::new(s.store.clone()), row, cluster.clone(), log.clone()).start();
+    slog::info!(log, "cluster joined"; "cluster_name" => &cs.cluster_name, "gossip_listen" => %listen,
+        "encrypt" => cs.enable_experimental_gossip_encryption, "compress" => cs.enable_gossip_compression);
+    Ok(ClusterHandle { cluster, discovery, me, counters, gossip_listen: listen, listener_task: Some(listener_task) })
+}
+
+impl ClusterHandle {
+    /// Leave: remove our discovery row, close the links, stop accepting. Safe to call twice.
+    pub async fn leave(&mut self) {
+        let _ = self.discovery.send(Unregister).await;
+        let _ = self.cluster.send(LeaveCluster).await;
+        if let Some(t) = self.listener_task.take() {
+            t.abort();
+        }
+    }
+}

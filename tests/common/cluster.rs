@@ -1,0 +1,141 @@
+//! Nodes as real processes (so they can be killed with SIGKILL), on free loopback ports.
+
+use super::TestDb;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+pub struct NodeProc {
+    pub name: String,
+    pub http_port: u16,
+    pub gossip_port: u16,
+    pub metrics_port: u16,
+    pub dir: PathBuf,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl NodeProc {
+    /// Start a clustered node on `db` named `name` in cluster `cluster`, sharing `files`.
+    pub fn spawn(db: &TestDb, name: &str, cluster: &str, files: &std::path::Path, extra: &[(&str, &str)]) -> NodeProc {
+        let dir = super::temp_dir(&format!("node-{name}"));
+        let (http_port, gossip_port, metrics_port) = (free_port(), free_port(), free_port());
+        let mut env: Vec<(String, String)> = vec![
+            ("MM_SQLSETTINGS_DATASOURCE", db.url.clone()),
+            ("MM_SQLSETTINGS_MAXOPENCONNS", "20".into()),
+            ("MM_SERVICESETTINGS_LISTENADDRESS", format!("127.0.0.1:{http_port}")),
+            ("MM_METRICSSETTINGS_ENABLE", "true".into()),
+            ("MM_METRICSSETTINGS_LISTENADDRESS", format!("127.0.0.1:{metrics_port}")),
+            ("MM_CLUSTERSETTINGS_ENABLE", "true".into()),
+            ("MM_CLUSTERSETTINGS_CLUSTERNAME", cluster.into()),
+            ("MM_CLUSTERSETTINGS_GOSSIPPORT", gossip_port.to_string()),
+            ("MM_CLUSTERSETTINGS_OVERRIDEHOSTNAME", "127.0.0.1".into()),
+            ("MM_CLUSTERSETTINGS_BINDADDRESS", "127.0.0.1".into()),
+            ("MM_FILESETTINGS_DIRECTORY", files.to_string_lossy().into_owned()),
+            ("MM_LOGSETTINGS_ENABLECONSOLE", "true".into()),
+            ("MM_LOGSETTINGS_CONSOLELEVEL", "INFO".into()),
+            ("MM_LOGSETTINGS_FILELOCATION", dir.to_string_lossy().into_owned()),
+            ("MM_TEAMSETTINGS_ENABLEOPENSERVER", "true".into()),
+            ("MM_SERVICESETTINGS_WEBSOCKETHUBS", "1".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in extra {
+            env.retain(|(ek, _)| ek != k);
+            env.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        let mut n = NodeProc { name: name.into(), http_port, gossip_port, metrics_port, dir, env, child: None };
+        n.start();
+        n
+    }
+
+    pub fn start(&mut self) {
+        let out =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("console.log")).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_starling"))
+            .args(["serve", "--config"])
+            .arg(self.dir.join("config.json"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("starling starts");
+        self.child = Some(child);
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn gossip_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.gossip_port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Wait until the node answers ping (bounded).
+    pub async fn ready(&self) {
+        let url = format!("{}/api/v4/system/ping", self.url());
+        let ok = super::wait_until(Duration::from_secs(30), || async {
+            reqwest::get(&url).await.map(|r| r.status().is_success()).unwrap_or(false)
+        })
+        .await;
+        assert!(ok, "node {} did not come up; log:\n{}", self.name, self.log_tail());
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill(); // SIGKILL
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for the process to leave (bounded).
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe_kill(c.id(), 15);
+            for _ in 0..200 {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let s = std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    pub async fn metrics(&self) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
+        match reqwest::get(&url).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+}
+
+fn unsafe_kill(pid: u32, sig: i32) {
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
