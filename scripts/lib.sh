@@ -85,6 +85,24 @@ ensure_postgres() {
     die "PostgreSQL does not accept connections at $url after 30 s"
 }
 
+# ensure_pg_connections URL N: make sure PostgreSQL allows at least N connections (the test suite
+# runs several multi-node clusters, each node with its own pool), restarting it if it must.
+ensure_pg_connections() {
+    local url=${1%/} want=$2 have ver
+    have=$(psql -w -d "$url/postgres" -qAtc "SHOW max_connections" 2>/dev/null || echo 0)
+    [ "${have:-0}" -ge "$want" ] && return 0
+    ver=$(pg_version)
+    log "raising PostgreSQL max_connections from $have to $want"
+    psql -w -d "$url/postgres" -qAtc "ALTER SYSTEM SET max_connections = $want" >/dev/null \
+        || die "cannot set max_connections"
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main restart >&2 || die "cannot restart PostgreSQL"
+    for _ in $(seq 1 60); do
+        pg_isready -q -h 127.0.0.1 -p 5432 && pg_can_connect "$url" && return 0
+        sleep 0.5
+    done
+    die "PostgreSQL did not come back after the restart"
+}
+
 # alive PID: true while the process runs (an exited child that was not yet
 # reaped is a zombie: kill -0 still succeeds on it, so look at its state).
 alive() {

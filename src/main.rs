@@ -58,16 +58,21 @@ fn serve(path: PathBuf) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = actix_web::rt::System::new().block_on(starling::server::run(loaded, log.clone()));
-    let code = match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            slog::crit!(log, "node failed"; "error" => format!("{e:#}"));
-            eprintln!("starling: {e:#}");
-            ExitCode::FAILURE
+    actix_web::rt::System::new().block_on(async move {
+        match starling::server::run(loaded, log.clone()).await {
+            Ok(()) => {
+                drop(log);
+                drop(guard);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                slog::crit!(log, "node failed"; "error" => format!("{e:#}"));
+                eprintln!("starling: {e:#}");
+                drop(log);
+                drop(guard); // flushes the log
+                // Leave now: tearing the runtime down under half-started actors helps nobody.
+                std::process::exit(1)
+            }
         }
-    };
-    drop(log);
-    drop(guard);
-    code
+    })
 }

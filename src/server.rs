@@ -79,6 +79,19 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
 
     let listen = parse_listen_address(&cfg.service_settings.listen_address)
         .map_err(|e| anyhow::anyhow!("ServiceSettings.ListenAddress: {e}"))?;
+    // Take the ports first: a node that cannot listen fails before it joins the cluster.
+    let http_listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("ServiceSettings.ListenAddress: cannot listen on {listen}"))?;
+    let metrics_listener = if cfg.metrics_settings.enable {
+        let addr = parse_listen_address(&cfg.metrics_settings.listen_address)
+            .map_err(|e| anyhow::anyhow!("MetricsSettings.ListenAddress: {e}"))?;
+        Some(
+            std::net::TcpListener::bind(addr)
+                .with_context(|| format!("MetricsSettings.ListenAddress: cannot listen on {addr}"))?,
+        )
+    } else {
+        None
+    };
     let cluster = if cfg.cluster_settings.enable {
         let handle = crate::cluster::start(crate::cluster::Start {
             config: &cfg,
@@ -165,24 +178,22 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     .client_request_timeout(Duration::from_secs(cfg.service_settings.read_timeout.max(1)))
     .keep_alive(Duration::from_secs(cfg.service_settings.idle_timeout.max(1)))
     .shutdown_timeout(10)
-    .bind(listen)
+    .listen(http_listener)
     .with_context(|| format!("ServiceSettings.ListenAddress: cannot listen on {listen}"))?;
     let http_addr = server.addrs().first().copied().context("no listening address")?;
     let server = server.run();
     let http = server.handle();
     let mut tasks = vec![actix_web::rt::spawn(server)];
 
-    let (metrics_handle, metrics_addr) = if cfg.metrics_settings.enable {
-        let addr = parse_listen_address(&cfg.metrics_settings.listen_address)
-            .map_err(|e| anyhow::anyhow!("MetricsSettings.ListenAddress: {e}"))?;
+    let (metrics_handle, metrics_addr) = if let Some(metrics_listener) = metrics_listener {
         let metrics_state = state.clone();
         let server = HttpServer::new(move || {
             App::new().app_data(metrics_state.clone()).route("/metrics", web::get().to(crate::metrics::serve))
         })
         .workers(1)
         .disable_signals()
-        .bind(addr)
-        .with_context(|| format!("MetricsSettings.ListenAddress: cannot listen on {addr}"))?;
+        .listen(metrics_listener)
+        .context("MetricsSettings.ListenAddress")?;
         let bound = server.addrs().first().copied();
         let server = server.run();
         let handle = server.handle();

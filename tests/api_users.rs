@@ -10,37 +10,25 @@ async fn first_user_is_admin_and_passwords_never_leave() {
     let s = TestServer::start().await;
     let c = s.client();
     let r = c
-        .post(
-            "/users",
-            json!({"email": "Boss@Example.com", "username": "Boss", "password": "password-1"}),
-        )
+        .post("/users", json!({"email": "Boss@Example.com", "username": "Boss", "password": "password-1"}))
         .await
         .expect(201);
     assert_eq!(r.body["roles"], "system_admin system_user");
     assert_eq!(r.body["username"], "boss", "usernames are lowercased");
     assert_eq!(r.body["email"], "boss@example.com");
     assert_eq!(r.body["id"].as_str().unwrap().len(), 26);
-    assert!(
-        r.body["create_at"].as_i64().unwrap() > 1_600_000_000_000,
-        "milliseconds"
-    );
+    assert!(r.body["create_at"].as_i64().unwrap() > 1_600_000_000_000, "milliseconds");
     assert!(r.body.get("password").is_none());
     let r = c
-        .post(
-            "/users",
-            json!({"email": "b@example.com", "username": "second", "password": "password-1"}),
-        )
+        .post("/users", json!({"email": "b@example.com", "username": "second", "password": "password-1"}))
         .await
         .expect(201);
     assert_eq!(r.body["roles"], "system_user");
     assert!(!r.bytes.windows(10).any(|w| w == b"password-1"));
     // The stored password is a hash.
     let db = s.db.client().await;
-    let stored: String = db
-        .query_one("SELECT password FROM users WHERE username = 'second'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let stored: String =
+        db.query_one("SELECT password FROM users WHERE username = 'second'", &[]).await.unwrap().get(0);
     assert!(stored.starts_with("$argon2"), "{stored}");
 }
 
@@ -50,18 +38,12 @@ async fn signup_rules() {
     let c = s.client();
     let (_, admin) = c.create_user("admin").await;
     // Open server off: strangers cannot sign up, an admin can create users.
-    c.post(
-        "/users",
-        json!({"email": "x@example.com", "username": "stranger", "password": "password-1"}),
-    )
-    .await
-    .expect(403);
+    c.post("/users", json!({"email": "x@example.com", "username": "stranger", "password": "password-1"}))
+        .await
+        .expect(403);
     let admin = c.login(&admin).await;
     admin
-        .post(
-            "/users",
-            json!({"email": "x@example.com", "username": "invited", "password": "password-1"}),
-        )
+        .post("/users", json!({"email": "x@example.com", "username": "invited", "password": "password-1"}))
         .await
         .expect(201);
     let bad = [
@@ -81,13 +63,7 @@ async fn signup_rules() {
     for body in bad {
         admin.post("/users", body.clone()).await.expect(400);
     }
-    let count: i64 =
-        s.db.client()
-            .await
-            .query_one("SELECT count(*) FROM users", &[])
-            .await
-            .unwrap()
-            .get(0);
+    let count: i64 = s.db.client().await.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0);
     assert_eq!(count, 2, "no bad request wrote a user");
 }
 
@@ -97,51 +73,29 @@ async fn login_answers_exactly_200_with_token_and_ignores_unknown_fields() {
     let c = s.client();
     let (id, name) = c.create_user("u").await;
     let r = c
-        .post("/users/login", json!({"login_id": name, "password": "password-1", "token": null, "deviceId": "", "ldap_only": false}))
+        .post(
+            "/users/login",
+            json!({"login_id": name, "password": "password-1", "token": null, "deviceId": "", "ldap_only": false}),
+        )
         .await
         .expect(200);
     assert_eq!(r.id(), id);
     let token = r.headers.get("Token").unwrap().to_str().unwrap().to_owned();
     assert_eq!(token.len(), 26);
-    assert!(r
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .any(|v| v.to_str().unwrap().starts_with("MMAUTHTOKEN=")));
+    assert!(r.headers.get_all("set-cookie").iter().any(|v| v.to_str().unwrap().starts_with("MMAUTHTOKEN=")));
     // Login by email works too, case-insensitively.
-    c.post("/users/login", json!({"login_id": format!("{}@EXAMPLE.com", name.to_uppercase()), "password": "password-1"})).await.expect(200);
     c.post(
         "/users/login",
-        json!({"login_id": name, "password": "wrong-password"}),
+        json!({"login_id": format!("{}@EXAMPLE.com", name.to_uppercase()), "password": "password-1"}),
     )
     .await
-    .expect(401);
-    c.post(
-        "/users/login",
-        json!({"login_id": "nobody-here", "password": "password-1"}),
-    )
-    .await
-    .expect(401);
-    c.post("/users/login", json!({"login_id": name}))
-        .await
-        .expect(400);
-    c.post("/users/login", json!({"password": "password-1"}))
-        .await
-        .expect(400);
-    c.raw(
-        Method::POST,
-        "/users/login",
-        Some(b"{not json".to_vec()),
-        "application/json",
-    )
-    .await
-    .expect(400);
-    c.post(
-        "/users/login",
-        json!({"login_id": ["x"], "password": "password-1"}),
-    )
-    .await
-    .expect(400);
+    .expect(200);
+    c.post("/users/login", json!({"login_id": name, "password": "wrong-password"})).await.expect(401);
+    c.post("/users/login", json!({"login_id": "nobody-here", "password": "password-1"})).await.expect(401);
+    c.post("/users/login", json!({"login_id": name})).await.expect(400);
+    c.post("/users/login", json!({"password": "password-1"})).await.expect(400);
+    c.raw(Method::POST, "/users/login", Some(b"{not json".to_vec()), "application/json").await.expect(400);
+    c.post("/users/login", json!({"login_id": ["x"], "password": "password-1"})).await.expect(400);
 }
 
 #[actix_web::test]
@@ -160,43 +114,18 @@ async fn every_way_of_carrying_the_token_works() {
         ("Token", token.clone()),
         ("Cookie", format!("MMAUTHTOKEN={token}")),
     ] {
-        let r = Client::finish(
-            http.get(&url)
-                .header(name, value.clone())
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let r = Client::finish(http.get(&url).header(name, value.clone()).send().await.unwrap()).await;
         assert_eq!(r.status, 200, "{name}: {value}");
         assert_eq!(r.id(), id);
     }
-    let r = Client::finish(
-        http.get(format!("{url}?access_token={token}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = Client::finish(http.get(format!("{url}?access_token={token}")).send().await.unwrap()).await;
     assert_eq!(r.status, 200);
     // No token, a bogus one, an over-long one, a wrong scheme.
     c.get("/users/me").await.expect(401);
-    c.with_token("nosuchtokennosuchtokenxxxx")
-        .get("/users/me")
-        .await
-        .expect(401);
-    c.with_token(&"x".repeat(5000))
-        .get("/users/me")
-        .await
-        .expect(401);
-    let r = Client::finish(
-        http.get(&url)
-            .header("Authorization", format!("Basic {token}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    c.with_token("nosuchtokennosuchtokenxxxx").get("/users/me").await.expect(401);
+    c.with_token(&"x".repeat(5000)).get("/users/me").await.expect(401);
+    let r =
+        Client::finish(http.get(&url).header("Authorization", format!("Basic {token}")).send().await.unwrap()).await;
     assert_eq!(r.status, 401);
 }
 
@@ -208,13 +137,7 @@ async fn logout_kills_the_token() {
     let r = me.post("/users/logout", json!({})).await.expect(200);
     assert_eq!(r.body, json!({"status": "OK"}));
     me.get("/users/me").await.expect(401);
-    let sessions: i64 =
-        s.db.client()
-            .await
-            .query_one("SELECT count(*) FROM sessions", &[])
-            .await
-            .unwrap()
-            .get(0);
+    let sessions: i64 = s.db.client().await.query_one("SELECT count(*) FROM sessions", &[]).await.unwrap().get(0);
     assert_eq!(sessions, 0);
     // Logging out again (or without a token) still answers 200 with a JSON body.
     me.post("/users/logout", json!({})).await.expect(200);
@@ -224,11 +147,7 @@ async fn logout_kills_the_token() {
 async fn expired_session_is_refused() {
     let s = TestServer::start().await;
     let (me, _) = s.client().new_user("u").await;
-    s.db.client()
-        .await
-        .execute("UPDATE sessions SET expires_at = 1", &[])
-        .await
-        .unwrap();
+    s.db.client().await.execute("UPDATE sessions SET expires_at = 1", &[]).await.unwrap();
     me.get("/users/me").await.expect(401);
 }
 
@@ -239,55 +158,25 @@ async fn user_lookups() {
     let (me, my_id) = c.new_user("u").await;
     let (other_id, other_name) = c.create_user("o").await;
     assert_eq!(me.get("/users/me").await.expect(200).id(), my_id);
-    assert_eq!(
-        me.get(&format!("/users/{other_id}")).await.expect(200).body["username"],
-        other_name
-    );
-    assert_eq!(
-        me.get(&format!("/users/username/{other_name}"))
-            .await
-            .expect(200)
-            .id(),
-        other_id
-    );
+    assert_eq!(me.get(&format!("/users/{other_id}")).await.expect(200).body["username"], other_name);
+    assert_eq!(me.get(&format!("/users/username/{other_name}")).await.expect(200).id(), other_id);
     me.get("/users/username/nosuchuser").await.expect(404);
-    me.get(&format!("/users/{}", starling_protocol::new_id()))
-        .await
-        .expect(404);
+    me.get(&format!("/users/{}", starling_protocol::new_id())).await.expect(404);
     me.get("/users/not-an-id").await.expect(400);
-    let r = me
-        .post(
-            "/users/ids",
-            json!([my_id, other_id, starling_protocol::new_id()]),
-        )
-        .await
-        .expect(200);
+    let r = me.post("/users/ids", json!([my_id, other_id, starling_protocol::new_id()])).await.expect(200);
     assert_eq!(r.body.as_array().unwrap().len(), 2);
     me.post("/users/ids", json!([])).await.expect(400);
     me.post("/users/ids", json!(["bad"])).await.expect(400);
     me.post("/users/ids", json!({"ids": []})).await.expect(400);
-    let r = me
-        .post("/users/usernames", json!([other_name]))
-        .await
-        .expect(200);
+    let r = me.post("/users/usernames", json!([other_name])).await.expect(200);
     assert_eq!(r.body[0]["id"], other_id);
     let r = me.get("/users?per_page=1").await.expect(200);
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     me.get("/users?page=-1").await.expect(400);
     me.get("/users?per_page=abc").await.expect(400);
     // GET requests with a `{}` body (mattermostdriver sends one) are fine.
-    me.raw(
-        Method::GET,
-        "/users/me",
-        Some(b"{}".to_vec()),
-        "application/json",
-    )
-    .await
-    .expect(200);
-    s.client()
-        .get(&format!("/users/{other_id}"))
-        .await
-        .expect(401);
+    me.raw(Method::GET, "/users/me", Some(b"{}".to_vec()), "application/json").await.expect(200);
+    s.client().get(&format!("/users/{other_id}")).await.expect(401);
 }
 
 #[actix_web::test]
@@ -297,14 +186,7 @@ async fn oversize_body_is_413_and_unknown_route_is_404() {
     let big = json!({"login_id": "x".repeat(400_000), "password": "p"});
     s.client().post("/users/login", big).await.expect(413);
     me.get("/no/such/route").await.expect(404);
-    me.raw(
-        Method::PATCH,
-        "/users/me",
-        Some(b"{}".to_vec()),
-        "application/json",
-    )
-    .await
-    .expect(404);
+    me.raw(Method::PATCH, "/users/me", Some(b"{}".to_vec()), "application/json").await.expect(404);
 }
 
 #[actix_web::test]
@@ -323,7 +205,12 @@ async fn revoking_sessions_kills_tokens_and_sockets() {
     assert_eq!(sessions.as_array().unwrap().len(), 2);
     assert!(sessions.as_array().unwrap().iter().all(|s| s["token"] == ""), "tokens are never shown");
     // Revoke a's session through b.
-    let a_session = s.db.client().await.query_one("SELECT id FROM sessions WHERE token = $1", &[&a.token.clone().unwrap()]).await.unwrap();
+    let a_session =
+        s.db.client()
+            .await
+            .query_one("SELECT id FROM sessions WHERE token = $1", &[&a.token.clone().unwrap()])
+            .await
+            .unwrap();
     let a_session: String = a_session.get(0);
     b.post(&format!("/users/{id}/sessions/revoke"), json!({"session_id": a_session})).await.expect(200);
     a.get("/users/me").await.expect(401);

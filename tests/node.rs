@@ -13,28 +13,19 @@ async fn nodes_starting_together_migrate_once() {
     let rows = db
         .client()
         .await
-        .query(
-            "SELECT version, applied_by FROM schema_migrations ORDER BY version",
-            &[],
-        )
+        .query("SELECT version, applied_by FROM schema_migrations ORDER BY version", &[])
         .await
         .unwrap();
     assert_eq!(rows.len(), starling::store::MIGRATIONS.len());
     let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    let expected: Vec<i32> = starling::store::MIGRATIONS
-        .iter()
-        .map(|m| m.version)
-        .collect();
+    let expected: Vec<i32> = starling::store::MIGRATIONS.iter().map(|m| m.version).collect();
     assert_eq!(versions, expected);
     let appliers: std::collections::HashSet<String> = rows.iter().map(|r| r.get(1)).collect();
     assert_eq!(appliers.len(), 1, "one node ran every migration");
     for n in &nodes {
         let c = Client::new(&format!("http://{}", n.http_addr));
         c.get("/system/ping").await.expect(200);
-        assert_eq!(
-            n.state.store.schema_version().await.unwrap(),
-            starling::store::SCHEMA_VERSION
-        );
+        assert_eq!(n.state.store.schema_version().await.unwrap(), starling::store::SCHEMA_VERSION);
     }
 }
 
@@ -45,19 +36,14 @@ async fn ping_checks_database_and_file_store() {
     let r = c.get("/system/ping").await.expect(200);
     assert_eq!(r.body["status"], "OK");
     assert!(r.body.get("database_status").is_none());
-    let r = c
-        .get("/system/ping?get_server_status=true&use_rest_semantics=true")
-        .await
-        .expect(200);
+    let r = c.get("/system/ping?get_server_status=true&use_rest_semantics=true").await.expect(200);
     assert_eq!(r.body["database_status"], "OK");
     assert_eq!(r.body["filestore_status"], "OK");
     // Break the file store: its directory becomes a plain file.
     let dir = std::path::PathBuf::from(&s.config.file_settings.directory);
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::write(&dir, b"not a directory").unwrap();
-    let r = c
-        .get("/system/ping?get_server_status=true&use_rest_semantics=true")
-        .await;
+    let r = c.get("/system/ping?get_server_status=true&use_rest_semantics=true").await;
     assert_eq!(r.status, 500);
     assert_eq!(r.body["filestore_status"], "UNHEALTHY");
     assert_eq!(r.body["database_status"], "OK");
@@ -74,13 +60,13 @@ async fn metrics_are_served_when_enabled() {
     let (me, _) = s.client().new_user("u").await;
     me.get("/users/me").await.expect(200);
     let addr = s.node.metrics_addr.expect("metrics listen");
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(text.contains("starling_http_requests_total{method=\"GET\",route=\"/api/v4/users/{user_id}\",status=\"200\"} 1"), "{text}");
+    let text = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains(
+            "starling_http_requests_total{method=\"GET\",route=\"/api/v4/users/{user_id}\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
     assert!(text.contains("starling_http_request_duration_seconds_bucket"));
     assert!(text.contains("mattermost_db_master_connections_total"));
 }
@@ -89,23 +75,12 @@ async fn metrics_are_served_when_enabled() {
 async fn unreachable_database_fails_start_with_a_clear_error() {
     let db = TestDb::new().await;
     let mut c = test_config(&db);
-    c.sql_settings.data_source =
-        "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1".into();
+    c.sql_settings.data_source = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1".into();
     c.sql_settings.connect_attempts = 2;
     c.sql_settings.connect_retry_seconds = 0;
-    let loaded = starling::config::LoadedConfig {
-        config: c,
-        env_overrides: Default::default(),
-        path: "x".into(),
-    };
-    let err = starling::server::start(loaded, test_logger())
-        .await
-        .err()
-        .expect("start fails");
-    assert!(
-        format!("{err:#}").contains("SqlSettings.DataSource"),
-        "{err:#}"
-    );
+    let loaded = starling::config::LoadedConfig { config: c, env_overrides: Default::default(), path: "x".into() };
+    let err = starling::server::start(loaded, test_logger()).await.err().expect("start fails");
+    assert!(format!("{err:#}").contains("SqlSettings.DataSource"), "{err:#}");
 }
 
 #[test]
@@ -119,15 +94,8 @@ fn binary_refuses_an_invalid_setting_naming_the_key() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("ServiceSettings.SessionLengthWebInHours"),
-        "{err}"
-    );
+    assert!(err.contains("ServiceSettings.SessionLengthWebInHours"), "{err}");
     // The missing file was created from defaults, without the environment's value.
-    let written: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    assert_eq!(
-        written["ServiceSettings"]["SessionLengthWebInHours"],
-        json!(720)
-    );
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(written["ServiceSettings"]["SessionLengthWebInHours"], json!(720));
 }

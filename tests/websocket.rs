@@ -58,7 +58,8 @@ async fn header_auth_gets_hello_first_with_seq_zero() {
 #[actix_web::test]
 async fn cookie_auth_works_and_bad_token_is_refused() {
     let r = room().await;
-    let mut ws = Ws::connect_with(&r.s.url(), "", &[("Cookie", format!("MMAUTHTOKEN={}", token(&r.bob)))]).await.unwrap();
+    let mut ws =
+        Ws::connect_with(&r.s.url(), "", &[("Cookie", format!("MMAUTHTOKEN={}", token(&r.bob)))]).await.unwrap();
     hello(&mut ws).await;
     let err = Ws::connect_with(&r.s.url(), "", &[("Authorization", "Bearer nosuchtokennosuchtokenxxxx".into())]).await;
     assert!(err.err().unwrap().contains("401"));
@@ -180,7 +181,10 @@ async fn posted_event_has_mattermost_shape() {
 async fn events_reach_only_members() {
     let r = room().await;
     let (carol, carol_id) = r.s.client().new_user("carol").await;
-    r.alice.post(&format!("/teams/{}/members", r.team), json!({"team_id": r.team, "user_id": carol_id})).await.expect(201);
+    r.alice
+        .post(&format!("/teams/{}/members", r.team), json!({"team_id": r.team, "user_id": carol_id}))
+        .await
+        .expect(201);
     let secret = r.alice.create_channel(&r.team, true).await;
     let mut ws = Ws::connect(&r.s.url(), &token(&carol)).await;
     hello(&mut ws).await;
@@ -219,7 +223,10 @@ async fn membership_events_reach_the_right_users() {
     hello(&mut dave_ws).await;
     let mut alice_ws = Ws::connect(&r.s.url(), &token(&r.alice)).await;
     hello(&mut alice_ws).await;
-    r.alice.post(&format!("/teams/{}/members", r.team), json!({"team_id": r.team, "user_id": dave_id})).await.expect(201);
+    r.alice
+        .post(&format!("/teams/{}/members", r.team), json!({"team_id": r.team, "user_id": dave_id}))
+        .await
+        .expect(201);
     let (ev, _) = dave_ws.until_event("added_to_team").await;
     assert_eq!(ev["data"]["team_id"], r.team);
     let ch = r.alice.create_channel(&r.team, false).await;
@@ -472,5 +479,7 @@ async fn status_follows_websocket_presence() {
     r.bob.put(&format!("/users/{}/status", r.alice_id), json!({"status": "away"})).await.expect(403);
     r.bob.put(&path, json!({"status": "sleepy"})).await.expect(400);
     ws.close().await;
-    assert!(wait_until(Duration::from_secs(5), || async { r.alice.get(&path).await.body["status"] == "offline" }).await);
+    assert!(
+        wait_until(Duration::from_secs(5), || async { r.alice.get(&path).await.body["status"] == "offline" }).await
+    );
 }

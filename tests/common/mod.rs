@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod nginx;
 pub mod ws;
 
 use reqwest::{Method, StatusCode};

@@ -1,0 +1,65 @@
+//! A real NGINX in front of test nodes, from deploy/nginx/starling.conf.template.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+pub struct Nginx {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn binary() -> String {
+    for p in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
+        if std::path::Path::new(p).exists() {
+            return p.to_owned();
+        }
+    }
+    "nginx".to_owned()
+}
+
+impl Nginx {
+    /// Start NGINX on a free port in front of these HTTP ports.
+    pub fn start(http_ports: &[u16]) -> Nginx {
+        let dir = super::temp_dir("nginx");
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        let port = super::cluster::free_port();
+        let upstreams: String = http_ports
+            .iter()
+            .map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n        "))
+            .collect();
+        let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx/starling.conf.template"))
+            .expect("template");
+        let conf = template
+            .replace("@@PREFIX@@", &dir.to_string_lossy())
+            .replace("@@LISTEN@@", &format!("127.0.0.1:{port}"))
+            .replace("@@UPSTREAMS@@", upstreams.trim_end());
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new(binary())
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx is installed (scripts/test installs it)");
+        Nginx { port, dir, child: Some(child) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
