@@ -342,3 +342,50 @@ async fn sigterm_leaves_the_cluster() {
     assert_eq!(rows.len(), 1);
     let _ = Got::Timeout;
 }
+
+/// The HA page rendered by headless Chromium (Debian's `chromium`), as its DOM after the scripts ran.
+fn render_ha_page(url: &str, profile: &std::path::Path) -> String {
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=4000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .expect("chromium is installed (scripts/test installs it)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[actix_web::test]
+async fn ha_page_shows_green_nodes_then_the_killed_one_red() {
+    let mut c = cluster(3).await;
+    let w = world(&c).await;
+    assert!(all_green(&w.admins[0], 3).await);
+    let token = w.admins[0].token.clone().unwrap();
+    let url = format!("{}/admin_console/environment/high_availability#token={token}", c.nodes[0].url());
+    let profile = temp_dir("chromium");
+    let dom = render_ha_page(&url, &profile);
+    assert_eq!(dom.matches("data-status=\"green\"").count(), 3, "three green rows:\n{dom}");
+    assert!(dom.contains(&c.nodes[2].gossip_addr()));
+    // Without a token the page asks for a login instead of showing anything.
+    let anon = render_ha_page(&format!("{}/admin_console/environment/high_availability", c.nodes[0].url()), &temp_dir("chromium"));
+    assert!(!anon.contains("data-status"), "{anon}");
+    assert!(anon.contains("Log in as a system admin"), "{anon}");
+    c.nodes[1].kill9();
+    let victim = c.nodes[1].gossip_addr();
+    let red = wait_until(Duration::from_secs(20), || async {
+        let dom = render_ha_page(&url, &profile);
+        dom.matches("data-status=\"red\"").count() == 1 && dom.matches("data-status=\"green\"").count() == 2 && dom.contains(&victim)
+    })
+    .await;
+    assert!(red, "the killed node shows red: {}", render_ha_page(&url, &profile));
+}
