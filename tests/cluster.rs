@@ -169,7 +169,7 @@ async fn resume_on_another_node_misses_nothing() {
     let hello = ws.event().await;
     let conn = hello["data"]["connection_id"].as_str().unwrap().to_owned();
     w.admins[0].create_post(&w.channel, "seen").await;
-    let mut last = 0;
+    let mut last;
     loop {
         let ev = ws.event().await;
         last = ev["seq"].as_i64().unwrap();

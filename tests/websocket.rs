@@ -311,7 +311,7 @@ async fn read_through(ws: &mut Ws, message: &str) -> (String, i64) {
 async fn next_post(ws: &mut Ws, last: &mut i64) -> Value {
     loop {
         let ev = ws.event().await;
-        assert_eq!(ev["event"].as_str() == Some("hello"), false, "no hello: {ev}");
+        assert_ne!(ev["event"], "hello", "no hello: {ev}");
         assert_eq!(ev["seq"], json!(*last + 1), "contiguous: {ev}");
         *last += 1;
         if ev["event"] == "posted" {
@@ -445,7 +445,8 @@ async fn logout_closes_that_sessions_sockets() {
     let r = room().await;
     let mut ws = Ws::connect(&r.s.url(), &token(&r.bob)).await;
     hello(&mut ws).await;
-    let other = r.s.client().login(&r.bob.get("/users/me").await.body["username"].as_str().unwrap().to_owned()).await;
+    let name = r.bob.get("/users/me").await.body["username"].as_str().unwrap().to_owned();
+    let other = r.s.client().login(&name).await;
     let mut other_ws = Ws::connect(&r.s.url(), &token(&other)).await;
     hello(&mut other_ws).await;
     r.bob.post("/users/logout", json!({})).await.expect(200);
