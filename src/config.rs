@@ -94,18 +94,12 @@ impl Default for TeamSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct ReplicaLagSetting {
     pub data_source: String,
     pub query_absolute_lag: String,
     pub query_time_lag: String,
-}
-
-impl Default for ReplicaLagSetting {
-    fn default() -> Self {
-        Self { data_source: String::new(), query_absolute_lag: String::new(), query_time_lag: String::new() }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -556,7 +550,7 @@ fn env_value(key: &str, var: &str, current: &Value, raw: &str) -> Result<Value, 
             .trim()
             .parse::<f64>()
             .ok()
-            .and_then(|f| serde_json::Number::from_f64(f))
+            .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
             .ok_or_else(|| bad("a number"))?,
         Value::Number(_) => Value::from(raw.trim().parse::<i64>().map_err(|_| bad("a whole number"))?),

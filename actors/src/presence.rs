@@ -36,7 +36,8 @@ impl Status {
 /// Where statuses are kept between restarts.
 pub trait StatusStore: Send + Sync + 'static {
     fn load_statuses(&self, user_ids: Vec<String>) -> BoxFuture<'static, Result<Vec<Status>, String>>;
-    fn save_status(&self, status: Status) -> BoxFuture<'static, Result<(), String>>;
+    /// Write these statuses (one batch).
+    fn save_statuses(&self, statuses: Vec<Status>) -> BoxFuture<'static, Result<(), String>>;
 }
 
 /// Statuses of these users (unknown users are offline).
@@ -84,6 +85,10 @@ pub struct Presence {
     store: Arc<dyn StatusStore>,
     bus: Addr<EventBus>,
     known: HashMap<String, Status>,
+    /// Statuses changed since the last write: written together, one batch at a time, so a burst
+    /// of connections cannot open a database connection each.
+    dirty: HashMap<String, Status>,
+    saving: bool,
     cluster: Option<Addr<crate::cluster::Cluster>>,
     log: slog::Logger,
 }
@@ -94,19 +99,13 @@ fn now_ms() -> i64 {
 
 impl Presence {
     pub fn new(store: Arc<dyn StatusStore>, bus: Addr<EventBus>, log: slog::Logger) -> Self {
-        Self { store, bus, known: HashMap::new(), cluster: None, log }
+        Self { store, bus, known: HashMap::new(), dirty: HashMap::new(), saving: false, cluster: None, log }
     }
 
     fn set(&mut self, status: Status) {
         let changed = self.known.get(&status.user_id).map(|s| &s.status) != Some(&status.status);
         self.known.insert(status.user_id.clone(), status.clone());
-        let log = self.log.clone();
-        let save = self.store.save_status(status.clone());
-        actix::spawn(async move {
-            if let Err(e) = save.await {
-                slog::warn!(log, "cannot save status"; "error" => e);
-            }
-        });
+        self.dirty.insert(status.user_id.clone(), status.clone());
         if changed {
             if let Some(c) = &self.cluster {
                 c.do_send(crate::cluster::ClusterBroadcast::StatusUpdate {
@@ -131,6 +130,25 @@ impl Presence {
         self.known.get(user_id).cloned().unwrap_or_else(|| Status::offline(user_id))
     }
 
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.saving || self.dirty.is_empty() {
+            return;
+        }
+        self.saving = true;
+        let batch: Vec<Status> = self.dirty.drain().map(|(_, s)| s).collect();
+        self.store
+            .save_statuses(batch)
+            .into_actor(self)
+            .then(|res, act, _| {
+                act.saving = false;
+                if let Err(e) = res {
+                    slog::warn!(act.log, "cannot save statuses"; "error" => e);
+                }
+                fut::ready(())
+            })
+            .spawn(ctx);
+    }
+
     fn mark_idle_away(&mut self) {
         let cutoff = now_ms() - AWAY_AFTER.as_millis() as i64;
         let idle: Vec<Status> = self
@@ -150,6 +168,7 @@ impl Actor for Presence {
     type Context = Context<Self>;
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(Duration::from_secs(30), |p, _| p.mark_idle_away());
+        ctx.run_interval(Duration::from_secs(1), |p, ctx| p.flush(ctx));
     }
 }
 

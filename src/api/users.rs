@@ -71,6 +71,18 @@ fn too_long(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
+/// Password hashing takes ~19 MiB and a core for tens of milliseconds: at most one per CPU at a
+/// time, so a flood of logins queues instead of taking the node's memory.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+});
+
+/// Run a hashing job on the blocking pool under the [`HASHING`] limit.
+async fn hashing<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    let _permit = HASHING.acquire().await.map_err(AppError::internal)?;
+    web::block(job).await.map_err(AppError::internal)
+}
+
 fn hash_password(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(AppError::internal)
@@ -118,7 +130,7 @@ async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiR
             return Err(AppError::forbidden("This server does not allow open signups. Please speak with your Administrator to receive an invitation."));
         }
     }
-    let password_hash = web::block(move || hash_password(&password)).await.map_err(AppError::internal)??;
+    let password_hash = hashing(move || hash_password(&password)).await??;
     let new = NewUser {
         username,
         email,
@@ -177,10 +189,10 @@ async fn login(state: State, body: web::Payload) -> ApiResult<HttpResponse> {
     let found = state.store.user_for_login(&login_id).await?;
     let Some((user, hash)) = found else {
         // Spend the same time as a real check so timing does not reveal which names exist.
-        let _ = web::block(move || verify_password(&password, DUMMY_HASH)).await;
+        let _ = hashing(move || verify_password(&password, DUMMY_HASH)).await;
         return Err(invalid());
     };
-    let good = web::block(move || verify_password(&password, &hash)).await.map_err(AppError::internal)?;
+    let good = hashing(move || verify_password(&password, &hash)).await?;
     if !good || user.delete_at != 0 {
         return Err(invalid());
     }

@@ -40,13 +40,22 @@ impl Store {
             .collect())
     }
 
-    pub async fn save_status(&self, s: &Status) -> StoreResult<()> {
+    /// Upsert a batch of statuses in one statement.
+    pub async fn save_statuses(&self, batch: &[Status]) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = batch.iter().map(|s| s.user_id.as_str()).collect();
+        let statuses: Vec<&str> = batch.iter().map(|s| s.status.as_str()).collect();
+        let manual: Vec<bool> = batch.iter().map(|s| s.manual).collect();
+        let activity: Vec<i64> = batch.iter().map(|s| s.last_activity_at).collect();
         let c = self.master.get().await?;
         c.execute(
-            "INSERT INTO status (user_id, status, manual, last_activity_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO status (user_id, status, manual, last_activity_at) \
+             SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::bool[], $4::bigint[]) \
              ON CONFLICT (user_id) DO UPDATE SET status = EXCLUDED.status, manual = EXCLUDED.manual, \
              last_activity_at = EXCLUDED.last_activity_at",
-            &[&s.user_id, &s.status, &s.manual, &s.last_activity_at],
+            &[&ids, &statuses, &manual, &activity],
         )
         .await?;
         Ok(())
@@ -71,8 +80,8 @@ impl StatusStore for Store {
         })
     }
 
-    fn save_status(&self, status: Status) -> BoxFuture<'static, Result<(), String>> {
+    fn save_statuses(&self, statuses: Vec<Status>) -> BoxFuture<'static, Result<(), String>> {
         let store = self.clone();
-        Box::pin(async move { Store::save_status(&store, &status).await.map_err(|e| e.to_string()) })
+        Box::pin(async move { Store::save_statuses(&store, &statuses).await.map_err(|e| e.to_string()) })
     }
 }
