@@ -10,7 +10,7 @@ use super::{
     TransportSettings, DOWN_AFTER, PING_INTERVAL, RETRY_INTERVAL, SUSPECT_AFTER,
 };
 use actix::prelude::*;
-use starling_protocol::envelope::{Opener, Sealer};
+use starling_protocol::envelope::{Opener, Sealer, MAX_PAYLOAD};
 use starling_protocol::frame::{parse_header, FrameKind, HEADER_LEN, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION};
 use starling_protocol::handshake::{open_handshake, seal_hello, session_keys, HandshakeFrame, Hello, Welcome};
 use starling_protocol::message::{decode_batch, encode_batch, ClusterMessage, Decoded, Envelope, Request, Response};
@@ -246,29 +246,42 @@ impl ClusterPeer {
         self.flush_scheduled = false;
         let Some(link) = self.link.as_mut() else { return };
         loop {
-            let mut batch: Vec<Envelope> = Vec::new();
-            for m in self.best_effort.drain(..) {
-                batch.push(Envelope { id: 0, message: m });
-            }
-            let mut upto = self.sent_upto;
+            let mut batch: Vec<Envelope> = self.best_effort.drain(..).map(|m| Envelope { id: 0, message: m }).collect();
             for p in self.unacked.iter().filter(|p| p.id > self.sent_upto) {
                 if batch.len() >= BATCH_MAX {
                     break;
                 }
                 batch.push(Envelope { id: p.id, message: p.message.clone() });
-                upto = p.id;
             }
             if batch.is_empty() {
                 return;
             }
-            let frame = link.sealer.seal(&encode_batch(&batch));
+            // Keep each frame under the payload limit: halve the batch until it fits.
+            let mut n = batch.len();
+            let mut payload = encode_batch(&batch[..n]);
+            while payload.len() > MAX_PAYLOAD && n > 1 {
+                n /= 2;
+                payload = encode_batch(&batch[..n]);
+            }
+            // Best-effort envelopes come first; whatever did not fit of them is dropped.
+            let upto = batch[..n].iter().map(|e| e.id).max().unwrap_or(0).max(self.sent_upto);
+            if payload.len() > MAX_PAYLOAD {
+                // One message larger than a frame can never be sent: drop it rather than wedge the link.
+                slog::error!(self.log, "message too large for a frame, dropped"; "msg_type" => batch[0].message.name());
+                self.sent_upto = upto;
+                if batch[0].id != 0 {
+                    self.unacked.retain(|p| p.id != batch[0].id);
+                }
+                continue;
+            }
+            let frame = link.sealer.seal(&payload);
             match link.writer.try_send(frame) {
                 Ok(()) => {
                     self.sent_upto = upto;
                     self.counters.frames_sent.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    // The socket is behind: try again shortly (best-effort messages of this batch are dropped).
+                    // The socket is behind: try again shortly (this batch's best-effort messages are dropped).
                     self.flush_scheduled = true;
                     ctx.notify_later(Flush, Duration::from_millis(2));
                     return;
