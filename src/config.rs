@@ -36,6 +36,7 @@ pub struct Config {
     pub log_settings: LogSettings,
     pub metrics_settings: MetricsSettings,
     pub job_settings: JobSettings,
+    pub data_retention_settings: DataRetentionSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -283,12 +284,74 @@ impl Default for MetricsSettings {
 pub struct JobSettings {
     pub run_jobs: bool,
     pub run_scheduler: bool,
+    /// Finished jobs older than this many days are deleted by the cleanup_jobs job (-1: never).
     pub cleanup_jobs_threshold_days: i64,
+    /// Starling: how often a worker looks for pending jobs (Mattermost polls every 15 s).
+    pub worker_poll_milliseconds: i64,
+    /// Starling: how often the leader checks whether a recurring job is due.
+    pub scheduler_poll_milliseconds: i64,
+    /// Starling: how often a running job refreshes LastActivityAt and checks for a cancel request.
+    pub heartbeat_milliseconds: i64,
+    /// Starling: a running job silent this long was abandoned by its node: it is re-queued (or
+    /// failed after 3 attempts). At least three heartbeats.
+    pub stale_job_milliseconds: i64,
+    /// Starling: how often the leader schedules the cleanup jobs (expired sessions, cluster
+    /// discovery rows, old jobs). Mattermost runs these every 24 hours.
+    pub cleanup_interval_seconds: i64,
 }
 
 impl Default for JobSettings {
     fn default() -> Self {
-        Self { run_jobs: true, run_scheduler: true, cleanup_jobs_threshold_days: -1 }
+        Self {
+            run_jobs: true,
+            run_scheduler: true,
+            cleanup_jobs_threshold_days: -1,
+            worker_poll_milliseconds: 15_000,
+            scheduler_poll_milliseconds: 15_000,
+            heartbeat_milliseconds: 5_000,
+            stale_job_milliseconds: 60_000,
+            cleanup_interval_seconds: 86_400,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct DataRetentionSettings {
+    pub enable_message_deletion: bool,
+    pub enable_file_deletion: bool,
+    pub message_retention_days: i64,
+    pub file_retention_days: i64,
+    /// "HH:MM", UTC: when the daily data_retention job is scheduled.
+    pub deletion_job_start_time: String,
+    /// Posts or files deleted per batch.
+    pub batch_size: i64,
+    pub time_between_batches_milliseconds: i64,
+}
+
+impl Default for DataRetentionSettings {
+    fn default() -> Self {
+        Self {
+            enable_message_deletion: false,
+            enable_file_deletion: false,
+            message_retention_days: 365,
+            file_retention_days: 365,
+            deletion_job_start_time: "02:00".into(),
+            batch_size: 3000,
+            time_between_batches_milliseconds: 100,
+        }
+    }
+}
+
+impl DataRetentionSettings {
+    /// DeletionJobStartTime as (hour, minute), if it is a valid "HH:MM" (Go's "15:04").
+    pub fn start_time(&self) -> Option<(u8, u8)> {
+        let (h, m) = self.deletion_job_start_time.split_once(':')?;
+        if h.is_empty() || h.len() > 2 || m.len() != 2 || !(h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit())) {
+            return None;
+        }
+        let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some((h, m))
     }
 }
 
@@ -369,6 +432,12 @@ impl Config {
                 if f.amazon_s3_bucket.is_empty() {
                     return Err(invalid("FileSettings.AmazonS3Bucket", "must be set with the amazons3 driver"));
                 }
+                if f.amazon_s3_access_key_id.is_empty() != f.amazon_s3_secret_access_key.is_empty() {
+                    return Err(invalid(
+                        "FileSettings.AmazonS3SecretAccessKey",
+                        "must be set together with FileSettings.AmazonS3AccessKeyId",
+                    ));
+                }
             }
             other => {
                 return Err(invalid(
@@ -394,6 +463,7 @@ impl Config {
             parse_listen_address(&self.metrics_settings.listen_address)
                 .map_err(|p| invalid("MetricsSettings.ListenAddress", p))?;
         }
+        self.validate_jobs()?;
         Ok(())
     }
 
@@ -414,6 +484,47 @@ impl Config {
         cs.streaming_port = 0;
         let bytes = serde_json::to_vec(&shared).unwrap_or_default();
         hex::encode(&Sha256::digest(&bytes)[..16])
+    }
+}
+
+impl Config {
+    fn validate_jobs(&self) -> Result<(), ConfigError> {
+        let j = &self.job_settings;
+        for (key, v) in [
+            ("JobSettings.WorkerPollMilliseconds", j.worker_poll_milliseconds),
+            ("JobSettings.SchedulerPollMilliseconds", j.scheduler_poll_milliseconds),
+            ("JobSettings.HeartbeatMilliseconds", j.heartbeat_milliseconds),
+        ] {
+            if !(10..=3_600_000).contains(&v) {
+                return Err(invalid(key, "must be between 10 and 3600000"));
+            }
+        }
+        if j.stale_job_milliseconds < 3 * j.heartbeat_milliseconds {
+            return Err(invalid("JobSettings.StaleJobMilliseconds", "must be at least three HeartbeatMilliseconds"));
+        }
+        if j.cleanup_interval_seconds < 1 {
+            return Err(invalid("JobSettings.CleanupIntervalSeconds", "must be at least 1"));
+        }
+        let d = &self.data_retention_settings;
+        if d.message_retention_days <= 0 {
+            return Err(invalid("DataRetentionSettings.MessageRetentionDays", "must be greater than 0"));
+        }
+        if d.file_retention_days <= 0 {
+            return Err(invalid("DataRetentionSettings.FileRetentionDays", "must be greater than 0"));
+        }
+        if d.start_time().is_none() {
+            return Err(invalid(
+                "DataRetentionSettings.DeletionJobStartTime",
+                format!("{:?} is not a time of day as HH:MM", d.deletion_job_start_time),
+            ));
+        }
+        if d.batch_size < 1 {
+            return Err(invalid("DataRetentionSettings.BatchSize", "must be at least 1"));
+        }
+        if d.time_between_batches_milliseconds < 0 {
+            return Err(invalid("DataRetentionSettings.TimeBetweenBatchesMilliseconds", "must not be negative"));
+        }
+        Ok(())
     }
 }
 

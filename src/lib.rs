@@ -4,10 +4,11 @@
 //! - [`config`]: `config.json` with Mattermost's sections and `MM_<SECTION>_<KEY>` overrides.
 //! - [`logging`]: slog console and JSON file logs from LogSettings.
 //! - [`store`]: PostgreSQL access and schema migrations (one file per table family).
-//! - [`filestore`]: where uploaded bytes live (local directory).
+//! - [`filestore`]: where uploaded bytes live (a local or shared directory, or S3).
 //! - [`api`]: Mattermost's API v4, one file per resource.
 //! - [`events`]: the websocket events the API publishes, and membership changes.
 //! - [`cluster`]: joining the cluster: key, advertised address, gossip listener, discovery.
+//! - [`jobs`]: the job types, the recurring schedule, and starting leader election and the job server.
 //! - [`error`]: the API's error type in Mattermost's JSON shape.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`server`]: assembling a node from its parts and shutting it down in order.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod filestore;
+pub mod jobs;
 pub mod logging;
 pub mod metrics;
 pub mod server;

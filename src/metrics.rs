@@ -2,7 +2,8 @@
 
 use crate::store::Store;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 #[derive(Clone)]
@@ -13,6 +14,7 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     pub db_master_connections: IntGauge,
     pub db_master_idle: IntGauge,
+    pub jobs_active: IntGaugeVec,
 }
 
 impl Metrics {
@@ -38,16 +40,28 @@ impl Metrics {
         let db_master_idle =
             IntGauge::new("starling_db_master_idle_connections", "Idle connections to the master database.")
                 .expect("static metric definition");
+        let jobs_active =
+            IntGaugeVec::new(Opts::new("mattermost_jobs_active", "Jobs running on this node, by type."), &["type"])
+                .expect("static metric definition");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_requests_total.clone()),
             Box::new(http_duration.clone()),
             Box::new(db_master_connections.clone()),
             Box::new(db_master_idle.clone()),
+            Box::new(jobs_active.clone()),
         ] {
             registry.register(c).expect("metrics are registered once");
         }
-        Self { registry, http_requests, http_requests_total, http_duration, db_master_connections, db_master_idle }
+        Self {
+            registry,
+            http_requests,
+            http_requests_total,
+            http_duration,
+            db_master_connections,
+            db_master_idle,
+            jobs_active,
+        }
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
@@ -79,7 +93,18 @@ impl Default for Metrics {
 pub async fn serve(state: actix_web::web::Data<crate::api::AppState>) -> actix_web::HttpResponse {
     use std::fmt::Write;
     use std::sync::atomic::Ordering;
+    let active = state.jobs.active().await;
+    for t in &state.jobs.types {
+        state.metrics.jobs_active.with_label_values(&[t.as_str()]).set(active.get(t).copied().unwrap_or(0) as i64);
+    }
     let mut body = state.metrics.render(&state.store);
+    let sc = &state.jobs.scheduler_counters;
+    let _ = writeln!(body, "# HELP starling_job_scheduler_passes_total Scheduling passes made while leading.");
+    let _ = writeln!(body, "# TYPE starling_job_scheduler_passes_total counter");
+    let _ = writeln!(body, "starling_job_scheduler_passes_total {}", sc.passes.load(Ordering::Relaxed));
+    let _ = writeln!(body, "# HELP starling_jobs_scheduled_total Recurring jobs this node created.");
+    let _ = writeln!(body, "# TYPE starling_jobs_scheduled_total counter");
+    let _ = writeln!(body, "starling_jobs_scheduled_total {}", sc.created.load(Ordering::Relaxed));
     let mut websockets = 0usize;
     for h in state.ws.hubs.all() {
         if let Ok(s) = h.send(starling_actors::hub::GetHubStats).await {

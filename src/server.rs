@@ -55,7 +55,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     store::log_ready(&log, version);
 
     let files = filestore::from_settings(&cfg.file_settings).context("FileSettings")?;
-    files.check().await.with_context(|| format!("the {} file store is not usable", files.driver_name()))?;
+    files.check().await.with_context(|| format!("the file store ({}) is not usable", files.describe()))?;
 
     let ttl = Duration::from_secs(cfg.service_settings.session_cache_in_minutes.max(0) as u64 * 60);
     let sessions = SessionCache::new(Arc::new(store.clone()), ttl, 100_000).start();
@@ -114,6 +114,16 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     } else {
         None
     };
+    let shared_config = Arc::new(RwLock::new(cfg.clone()));
+    let jobs = crate::jobs::start(crate::jobs::Start {
+        node_id: &node_id,
+        config: shared_config.clone(),
+        store: &store,
+        files: &files,
+        cluster: cluster.as_ref().map(|c| &c.cluster),
+        hooks: crate::jobs::TestHooks::from_env(),
+        log: log.clone(),
+    });
     let ws = Arc::new(WsContext {
         sessions: sessions.clone(),
         hubs,
@@ -128,7 +138,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
 
     let state = web::Data::new(AppState {
         store: store.clone(),
-        config: Arc::new(RwLock::new(cfg.clone())),
+        config: shared_config,
         files,
         sessions,
         events: crate::events::Events::new(bus),
@@ -139,6 +149,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
             me: c.me.clone(),
             counters: c.counters.clone(),
         }),
+        jobs,
         schema_version: version,
         metrics: metrics.clone(),
         node_id: node_id.clone(),
@@ -207,6 +218,9 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     Ok(Node { node_id, http_addr, metrics_addr, state, http, metrics: metrics_handle, tasks, cluster, log })
 }
 
+/// How long shutdown waits for running jobs to stop before handing them back anyway.
+const JOB_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn worker_count() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 16)
 }
@@ -219,9 +233,12 @@ impl Node {
         // Websockets first, with a close frame, so their clients reconnect to another node.
         self.state.events.bus().do_send(CloseWebsockets { target: SessionTarget::All });
         self.http.stop(true).await;
+        // A leaving node schedules nothing more; its running jobs go back to pending for the others.
+        self.state.jobs.stop_scheduler().await;
         if let Some(c) = self.cluster.as_mut() {
             c.leave().await;
         }
+        self.state.jobs.drain(JOB_DRAIN_TIMEOUT).await;
         if let Some(m) = &self.metrics {
             m.stop(true).await;
         }

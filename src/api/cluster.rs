@@ -38,6 +38,7 @@ pub struct NodeRow {
 pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
     let Some(c) = &state.cluster else { return Ok(vec![]) };
     let me = &c.me;
+    let leader = state.jobs.leader_state().await;
     let mut out = vec![NodeRow {
         id: me.node_id.clone(),
         version: me.app_version.clone(),
@@ -48,7 +49,7 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
         status: "green".into(),
         reason: String::new(),
         last_ping_at: crate::store::now_ms(),
-        is_leader: false,
+        is_leader: leader.is_leader,
     }];
     let peers: Vec<PeerStatus> = c.cluster.send(GetPeerStatuses).await.map_err(AppError::internal)?;
     for p in peers {
@@ -62,6 +63,7 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
             PeerState::Up => ("green", String::new()),
         };
         out.push(NodeRow {
+            is_leader: !p.node_id.is_empty() && leader.leader.as_ref().is_some_and(|l| l.as_str() == p.node_id),
             id: p.node_id,
             version: p.app_version,
             schema_version: p.schema_version.to_string(),
@@ -71,7 +73,6 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
             status: status.into(),
             reason,
             last_ping_at: p.last_heard_ms,
-            is_leader: false,
         });
     }
     Ok(out)

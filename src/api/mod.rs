@@ -4,6 +4,7 @@
 mod channels;
 pub mod cluster;
 mod files;
+mod jobs;
 mod posts;
 pub mod sessions;
 mod status;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub presence: Addr<starling_actors::Presence>,
     pub ws: Arc<starling_actors::WsContext>,
     pub cluster: Option<ClusterInfo>,
+    /// The leader election and the job server's actors.
+    pub jobs: crate::jobs::JobsHandle,
     pub schema_version: i32,
     pub metrics: Metrics,
     pub node_id: String,
@@ -85,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(cluster::configure)
             .configure(posts::configure)
             .configure(files::configure)
+            .configure(jobs::configure)
             .configure(system::configure)
             .configure(websocket::configure)
             .default_service(web::to(not_found)),

@@ -16,7 +16,8 @@ struct PingQuery {
 }
 
 /// `{"status":"OK"}`; with `get_server_status=true` also a real database write and file store round
-/// trip. Anything unhealthy answers 500 with the failing part marked.
+/// trip. Anything unhealthy answers 500 with the failing part marked (and `filestore_error` saying why
+/// the file store failed).
 async fn ping(state: State, q: web::Query<PingQuery>) -> HttpResponse {
     let mut body = json!({"status": "OK", "version": crate::VERSION, "node_id": state.node_id});
     let mut healthy = true;
@@ -29,7 +30,11 @@ async fn ping(state: State, q: web::Query<PingQuery>) -> HttpResponse {
             match result {
                 Ok(()) => body[key] = json!("OK"),
                 Err(e) => {
-                    slog::warn!(state.log, "health check failed"; "part" => key, "error" => e);
+                    slog::warn!(state.log, "health check failed"; "part" => key, "error" => &e);
+                    if key == "filestore_status" {
+                        // Why, in the operator's terms (unreachable, bucket missing, credentials refused).
+                        body["filestore_error"] = json!(e);
+                    }
                     body[key] = json!("UNHEALTHY");
                     healthy = false;
                 }

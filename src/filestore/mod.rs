@@ -2,8 +2,10 @@
 //! the node only sees [`FileBackend`].
 
 mod local;
+mod s3;
 
 pub use local::LocalBackend;
+pub use s3::{S3Backend, PART_SIZE as S3_PART_SIZE};
 
 use crate::config::FileSettings;
 use async_trait::async_trait;
@@ -51,6 +53,10 @@ pub trait FileBackend: Send + Sync {
     /// A real round trip to the store (write, read back, delete), for health checks.
     async fn check(&self) -> Result<(), FileStoreError>;
     fn driver_name(&self) -> &'static str;
+    /// Where the files go, for messages: the driver and its bucket or directory, never secrets.
+    fn describe(&self) -> String {
+        self.driver_name().to_owned()
+    }
 }
 
 pub type FileStore = Arc<dyn FileBackend>;
@@ -59,6 +65,7 @@ pub type FileStore = Arc<dyn FileBackend>;
 pub fn from_settings(s: &FileSettings) -> Result<FileStore, FileStoreError> {
     match s.driver_name.as_str() {
         "local" => Ok(Arc::new(LocalBackend::new(&s.directory)?)),
+        "amazons3" => Ok(Arc::new(S3Backend::new(s)?)),
         other => Err(FileStoreError::Config(format!("driver {other:?} is not available in this build"))),
     }
 }

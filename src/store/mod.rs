@@ -3,6 +3,7 @@
 mod channels;
 pub mod cluster;
 mod files;
+mod jobs;
 mod migrations;
 mod posts;
 mod realtime;
@@ -12,6 +13,7 @@ mod users;
 
 pub use channels::{Channel, ChannelMember, NewChannel};
 pub use files::FileInfo;
+pub use jobs::{CancelResult, FileToDelete, JobRun};
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
 pub use posts::{NewPost, Post, PostPage, PostQuery};
 pub use teams::{Team, TeamJoin, TeamMember};

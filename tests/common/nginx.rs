@@ -24,12 +24,11 @@ impl Nginx {
         let dir = super::temp_dir("nginx");
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
         let port = super::cluster::free_port();
-        let upstreams: String = http_ports
-            .iter()
-            .map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n        "))
-            .collect();
-        let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx/starling.conf.template"))
-            .expect("template");
+        let upstreams: String =
+            http_ports.iter().map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n        ")).collect();
+        let template =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx/starling.conf.template"))
+                .expect("template");
         let conf = template
             .replace("@@PREFIX@@", &dir.to_string_lossy())
             .replace("@@LISTEN@@", &format!("127.0.0.1:{port}"))
