@@ -2,7 +2,7 @@
 //! Reliable messages are acknowledged only once applied, so a revocation's sender knows this node
 //! has dropped the session when its ack arrives.
 
-use super::peer::{rand_fill, read_frame, MAX_HANDSHAKE};
+use super::peer::{read_frame, MAX_HANDSHAKE};
 use super::{
     membership_from_wire, Cluster, ClusterCounters, HeardTable, LocalParts, NodeInfo, PeerSeen, TransportSettings,
     SUSPECT_AFTER,
@@ -16,7 +16,7 @@ use actix::Addr;
 use starling_protocol::envelope::{Opener, Sealer};
 use starling_protocol::frame::{FrameKind, MAX_BODY, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION};
 use starling_protocol::handshake::{
-    negotiate, open_handshake, seal_refuse, seal_welcome, session_keys, HandshakeFrame, Hello, Welcome,
+    negotiate, open_handshake, seal_refuse, seal_welcome, session_keys, HandshakeFrame, Welcome,
 };
 use starling_protocol::message::{
     decode_batch, encode_batch, ClusterMessage, Decoded, Envelope, NodeStats, Request, Response,
@@ -128,20 +128,8 @@ async fn handle(stream: TcpStream, ib: &Arc<Inbound>) -> Result<(), String> {
     if hello.config_hash != me.config_hash {
         slog::warn!(ib.log, "peer has a different config"; "node_id" => &hello.node_id);
     }
-    let mut random = [0u8; 32];
-    rand_fill(&mut random);
-    let mine = Hello {
-        node_id: me.node_id.clone(),
-        cluster_name: me.cluster_name.clone(),
-        min_version: MIN_PROTOCOL_VERSION,
-        max_version: MAX_PROTOCOL_VERSION,
-        app_version: me.app_version.clone(),
-        schema_version: me.schema_version,
-        config_hash: me.config_hash.clone(),
-        gossip_addr: me.gossip_addr.clone(),
-        hostname: me.hostname.clone(),
-        random,
-    };
+    let mine = me.hello();
+    let random = mine.random;
     let welcome = Welcome { hello: mine, version: version.unwrap_or(MIN_PROTOCOL_VERSION) };
     writer.write_all(&seal_welcome(key, &me.cluster_name, &welcome)).await.map_err(|e| e.to_string())?;
     let (in_key, out_key) = session_keys(key, &hello.random, &random);

@@ -63,6 +63,26 @@ pub struct NodeInfo {
     pub hostname: String,
 }
 
+impl NodeInfo {
+    /// This node's half of a handshake, with a fresh random value.
+    pub fn hello(&self) -> starling_protocol::handshake::Hello {
+        let mut random = [0u8; 32];
+        peer::rand_fill(&mut random);
+        starling_protocol::handshake::Hello {
+            node_id: self.node_id.clone(),
+            cluster_name: self.cluster_name.clone(),
+            min_version: starling_protocol::frame::MIN_PROTOCOL_VERSION,
+            max_version: starling_protocol::frame::MAX_PROTOCOL_VERSION,
+            app_version: self.app_version.clone(),
+            schema_version: self.schema_version,
+            config_hash: self.config_hash.clone(),
+            gossip_addr: self.gossip_addr.clone(),
+            hostname: self.hostname.clone(),
+            random,
+        }
+    }
+}
+
 /// How the transport behaves (from ClusterSettings).
 #[derive(Clone)]
 pub struct TransportSettings {

@@ -11,7 +11,7 @@ use super::{
 };
 use actix::prelude::*;
 use starling_protocol::envelope::{Opener, Sealer, MAX_PAYLOAD};
-use starling_protocol::frame::{parse_header, FrameKind, HEADER_LEN, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION};
+use starling_protocol::frame::{parse_header, FrameKind, HEADER_LEN};
 use starling_protocol::handshake::{open_handshake, seal_hello, session_keys, HandshakeFrame, Hello, Welcome};
 use starling_protocol::message::{decode_batch, encode_batch, ClusterMessage, Decoded, Envelope, Request, Response};
 use std::collections::{HashMap, VecDeque};
@@ -550,20 +550,8 @@ async fn connect(addr: &str, me: &NodeInfo, t: &TransportSettings) -> Result<Con
     let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
-    let mut random = [0u8; 32];
-    rand_fill(&mut random);
-    let hello = Hello {
-        node_id: me.node_id.clone(),
-        cluster_name: me.cluster_name.clone(),
-        min_version: MIN_PROTOCOL_VERSION,
-        max_version: MAX_PROTOCOL_VERSION,
-        app_version: me.app_version.clone(),
-        schema_version: me.schema_version,
-        config_hash: me.config_hash.clone(),
-        gossip_addr: me.gossip_addr.clone(),
-        hostname: me.hostname.clone(),
-        random,
-    };
+    let hello = me.hello();
+    let random = hello.random;
     writer.write_all(&seal_hello(&t.key, &me.cluster_name, &hello)).await.map_err(|e| format!("send hello: {e}"))?;
     let (header, frame) = read_frame(&mut reader, MAX_HANDSHAKE).await.map_err(|e| format!("read welcome: {e}"))?;
     match open_handshake(&t.key, &me.cluster_name, &header, &frame).map_err(|e| format!("handshake: {e}"))? {
