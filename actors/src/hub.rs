@@ -430,6 +430,7 @@ impl Handler<Register> for Hub {
             let seq = resume.as_ref().map(|(_, s)| *s).unwrap_or(q.next_seq);
             let queue: VecDeque<(i64, Arc<PreparedEvent>)> =
                 q.events.into_iter().map(|e| (e.seq, PreparedEvent::new(e.event))).collect();
+            // The outbox is new and holds SEND_QUEUE > DEAD_QUEUE frames, so the replay fits.
             for (s, e) in queue.iter().filter(|(s, _)| *s >= seq) {
                 let _ = outbox.try_send(Outgoing::Text(e.frame(*s)));
             }

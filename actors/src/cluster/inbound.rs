@@ -159,7 +159,7 @@ async fn handle(stream: TcpStream, ib: &Arc<Inbound>) -> Result<(), String> {
         if let Ok(mut h) = ib.heard.lock() {
             h.insert(hello.node_id.clone(), Instant::now());
         }
-        let replies = apply(ib, &hello.node_id, items).await;
+        let replies = apply(ib, &hello.node_id, items).await?;
         if !replies.is_empty() {
             let frame = sealer.seal(&encode_batch(&replies));
             writer.write_all(&frame).await.map_err(|e| e.to_string())?;
@@ -177,8 +177,14 @@ fn reason_label(e: &str) -> &'static str {
     "io"
 }
 
+/// A revocation that could not be applied must not be acknowledged: the link is dropped instead,
+/// so the sender keeps it queued and sends it again.
+fn not_applied(e: actix::MailboxError) -> String {
+    format!("session cache unavailable: {e}")
+}
+
 /// Apply a batch from `origin`; returns what to send back (pongs, responses, one cumulative ack).
-async fn apply(ib: &Arc<Inbound>, origin: &str, items: Vec<Decoded>) -> Vec<Envelope> {
+async fn apply(ib: &Arc<Inbound>, origin: &str, items: Vec<Decoded>) -> Result<Vec<Envelope>, String> {
     let mut replies = Vec::new();
     let mut ack_upto = None;
     for item in items {
@@ -206,16 +212,16 @@ async fn apply(ib: &Arc<Inbound>, origin: &str, items: Vec<Decoded>) -> Vec<Enve
                 change: membership_from_wire(change),
             }),
             ClusterMessage::ClearSession { token } => {
-                let _ = l.sessions.send(InvalidateSession { token: token.clone() }).await;
+                l.sessions.send(InvalidateSession { token: token.clone() }).await.map_err(not_applied)?;
                 l.bus.do_send(CloseWebsockets { target: SessionTarget::Token(token) });
             }
             ClusterMessage::ClearUserSessions { user_id } => {
                 let user_id = UserId::from(user_id);
-                let _ = l.sessions.send(InvalidateUserSessions { user_id: user_id.clone() }).await;
+                l.sessions.send(InvalidateUserSessions { user_id: user_id.clone() }).await.map_err(not_applied)?;
                 l.bus.do_send(CloseWebsockets { target: SessionTarget::User(user_id) });
             }
             ClusterMessage::InvalidateAllCaches => {
-                let _ = l.sessions.send(ClearSessions).await;
+                l.sessions.send(ClearSessions).await.map_err(not_applied)?;
             }
             ClusterMessage::ConfigChanged { config_hash } => {
                 slog::info!(ib.log, "peer reports a config change"; "node_id" => origin, "config_hash" => config_hash);
@@ -242,7 +248,7 @@ async fn apply(ib: &Arc<Inbound>, origin: &str, items: Vec<Decoded>) -> Vec<Enve
     if let Some(up_to) = ack_upto {
         replies.push(Envelope { id: 0, message: ClusterMessage::Ack { up_to } });
     }
-    replies
+    Ok(replies)
 }
 
 async fn answer(ib: &Arc<Inbound>, request: Request) -> Response {
