@@ -3,7 +3,8 @@
 //! Module map:
 //! - [`config`]: `config.json` with Mattermost's sections and `MM_<SECTION>_<KEY>` overrides.
 //! - [`logging`]: slog console and JSON file logs from LogSettings.
-//! - [`store`]: PostgreSQL access and schema migrations (one file per table family).
+//! - [`store`]: PostgreSQL access and schema migrations (one file per table family); master, read
+//!   and search replica pools and the routing between them (`store::routing`).
 //! - [`filestore`]: where uploaded bytes live (a local or shared directory, or S3).
 //! - [`api`]: Mattermost's API v4, one file per resource.
 //! - [`events`]: the websocket events the API publishes, and membership changes.

@@ -2,7 +2,7 @@
 
 use crate::store::Store;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
@@ -14,6 +14,10 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     pub db_master_connections: IntGauge,
     pub db_master_idle: IntGauge,
+    pub db_read_replica_connections: IntGauge,
+    pub db_search_replica_connections: IntGauge,
+    pub db_replica_lag_abs: GaugeVec,
+    pub db_replica_lag_time: GaugeVec,
     pub jobs_active: IntGaugeVec,
 }
 
@@ -40,6 +44,25 @@ impl Metrics {
         let db_master_idle =
             IntGauge::new("starling_db_master_idle_connections", "Idle connections to the master database.")
                 .expect("static metric definition");
+        let db_read_replica_connections =
+            IntGauge::new("mattermost_db_read_replica_connections_total", "Open connections to the read replicas.")
+                .expect("static metric definition");
+        let db_search_replica_connections =
+            IntGauge::new("mattermost_db_search_replica_connections_total", "Open connections to the search replicas.")
+                .expect("static metric definition");
+        let db_replica_lag_abs = GaugeVec::new(
+            Opts::new(
+                "mattermost_db_replica_lag_abs",
+                "Replica lag from ReplicaLagSettings.QueryAbsoluteLag, by node.",
+            ),
+            &["node"],
+        )
+        .expect("static metric definition");
+        let db_replica_lag_time = GaugeVec::new(
+            Opts::new("mattermost_db_replica_lag_time", "Replica lag from ReplicaLagSettings.QueryTimeLag, by node."),
+            &["node"],
+        )
+        .expect("static metric definition");
         let jobs_active =
             IntGaugeVec::new(Opts::new("mattermost_jobs_active", "Jobs running on this node, by type."), &["type"])
                 .expect("static metric definition");
@@ -49,6 +72,10 @@ impl Metrics {
             Box::new(http_duration.clone()),
             Box::new(db_master_connections.clone()),
             Box::new(db_master_idle.clone()),
+            Box::new(db_read_replica_connections.clone()),
+            Box::new(db_search_replica_connections.clone()),
+            Box::new(db_replica_lag_abs.clone()),
+            Box::new(db_replica_lag_time.clone()),
             Box::new(jobs_active.clone()),
         ] {
             registry.register(c).expect("metrics are registered once");
@@ -60,6 +87,10 @@ impl Metrics {
             http_duration,
             db_master_connections,
             db_master_idle,
+            db_read_replica_connections,
+            db_search_replica_connections,
+            db_replica_lag_abs,
+            db_replica_lag_time,
             jobs_active,
         }
     }
@@ -72,9 +103,20 @@ impl Metrics {
 
     /// The text exposition, with pool gauges read now.
     pub fn render(&self, store: &Store) -> String {
-        let (size, available) = store.pool_status();
-        self.db_master_connections.set(size as i64);
-        self.db_master_idle.set(available as i64);
+        let pools = store.pool_stats();
+        self.db_master_connections.set(pools.master_open as i64);
+        self.db_master_idle.set(pools.master_idle as i64);
+        self.db_read_replica_connections.set(pools.replica_open as i64);
+        self.db_search_replica_connections.set(pools.search_open as i64);
+        self.db_replica_lag_abs.reset();
+        self.db_replica_lag_time.reset();
+        for sample in store.replica_lag() {
+            let gauge = match sample.kind {
+                crate::store::routing::LagKind::Absolute => &self.db_replica_lag_abs,
+                crate::store::routing::LagKind::Time => &self.db_replica_lag_time,
+            };
+            gauge.with_label_values(&[sample.node.as_str()]).set(sample.value);
+        }
         let mut buf = Vec::new();
         if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
             return String::new();

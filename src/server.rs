@@ -15,7 +15,10 @@ use slog::{info, o, Logger};
 use starling_actors::cluster::LocalParts;
 use starling_actors::event_bus::SetCluster;
 use starling_actors::presence::SetPresenceCluster;
-use starling_actors::{CloseWebsockets, EventBus, Hub, HubSet, Presence, SessionCache, SessionTarget, WsContext};
+use starling_actors::{
+    CloseWebsockets, DbSupervisor, EventBus, Hub, HubSet, Presence, SessionCache, SessionTarget, StopDbSupervisor,
+    WsContext,
+};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -30,6 +33,7 @@ pub struct Node {
     metrics: Option<ServerHandle>,
     tasks: Vec<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
     pub cluster: Option<crate::cluster::ClusterHandle>,
+    db_supervisor: actix::Addr<DbSupervisor>,
     log: Logger,
 }
 
@@ -46,7 +50,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     let log = log.new(o!("node_id" => node_id.clone()));
     info!(log, "starting node"; "version" => crate::VERSION, "config" => %loaded.path.display(), "env_overrides" => loaded.env_overrides.len());
 
-    let store = Store::new(&cfg.sql_settings).context("SqlSettings.DataSource")?;
+    let store = Store::with_logger(&cfg.sql_settings, log.clone()).context("SqlSettings.DataSource")?;
     store
         .wait_until_reachable(&cfg.sql_settings, &log)
         .await
@@ -57,6 +61,11 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     let files = filestore::from_settings(&cfg.file_settings).context("FileSettings")?;
     files.check().await.with_context(|| format!("the file store ({}) is not usable", files.describe()))?;
 
+    let db_supervisor = DbSupervisor::new(
+        Arc::new(store.clone()),
+        Duration::from_secs(cfg.sql_settings.replica_monitor_interval_seconds.max(1) as u64),
+    )
+    .start();
     let ttl = Duration::from_secs(cfg.service_settings.session_cache_in_minutes.max(0) as u64 * 60);
     let sessions = SessionCache::new(Arc::new(store.clone()), ttl, 100_000).start();
     let metrics = Metrics::new();
@@ -139,6 +148,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     let state = web::Data::new(AppState {
         store: store.clone(),
         config: shared_config,
+        config_path: loaded.path.clone(),
         files,
         sessions,
         events: crate::events::Events::new(bus),
@@ -159,17 +169,22 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
 
     let app_state = state.clone();
     let request_metrics = metrics.clone();
+    let read_your_writes = Arc::new(store::routing::ReadYourWrites::default());
     let server = HttpServer::new(move || {
         let m = request_metrics.clone();
+        let ryw = read_your_writes.clone();
         App::new()
             .app_data(app_state.clone())
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let method = req.method().to_string();
-                let fut = srv.call(req);
+                // Which source this request's plain reads use (store::routing has the rules).
+                let is_read = store::routing::is_read_request(req.method().as_str(), req.path());
+                let route = ryw.route(is_read, api::request_token(req.request()).as_deref());
+                let fut = store::routing::sync_read_route(route, || srv.call(req));
                 let m = m.clone();
                 async move {
-                    let mut res = fut.await?;
+                    let mut res = store::routing::with_read_route(route, fut).await?;
                     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
                     m.observe(&route, &method, res.status().as_u16(), started.elapsed().as_secs_f64());
                     let rid = HeaderName::from_static("x-request-id");
@@ -215,7 +230,18 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     };
 
     info!(log, "node serving"; "http_addr" => %http_addr, "metrics_addr" => ?metrics_addr, "schema_version" => version);
-    Ok(Node { node_id, http_addr, metrics_addr, state, http, metrics: metrics_handle, tasks, cluster, log })
+    Ok(Node {
+        node_id,
+        http_addr,
+        metrics_addr,
+        state,
+        http,
+        metrics: metrics_handle,
+        tasks,
+        cluster,
+        db_supervisor,
+        log,
+    })
 }
 
 /// How long shutdown waits for running jobs to stop before handing them back anyway.
@@ -245,7 +271,8 @@ impl Node {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
-        self.state.store.pool().close();
+        self.db_supervisor.do_send(StopDbSupervisor {});
+        self.state.store.close();
         info!(self.log, "node stopped");
     }
 }

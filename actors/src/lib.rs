@@ -4,6 +4,9 @@
 //!
 //! ```text
 //! node (src/server.rs)
+//! ├── DbSupervisor        every ReplicaMonitorIntervalSeconds: re-checks the read and search
+//! │                       replicas (a failed one leaves rotation until it answers) and measures
+//! │                       ReplicaLagSettings, through a ReplicaMonitor
 //! ├── SessionCache        token -> session, TTL ServiceSettings.SessionCacheInMinutes;
 //! │                       invalidated by logout / revoke; reads through a SessionStore
 //! ├── EventBus            every websocket event of the node: renders it once, hands it to the
@@ -28,9 +31,10 @@
 //!
 //! When an actor needs the database it declares the small trait it needs here (for example
 //! [`session_cache::SessionStore`], [`hub::MembershipStore`], [`presence::StatusStore`],
-//! [`jobs::JobStore`]) and the node's store implements it, so dependencies run one way: `protocol` <- `actors` <- the node.
+//! [`jobs::JobStore`], [`db_supervisor::ReplicaMonitor`]) and the node's store implements it, so dependencies run one way: `protocol` <- `actors` <- the node.
 
 pub mod cluster;
+pub mod db_supervisor;
 pub mod event_bus;
 pub mod hub;
 pub mod jobs;
@@ -39,6 +43,7 @@ pub mod presence;
 pub mod session_cache;
 pub mod ws_connection;
 
+pub use db_supervisor::{DbSupervisor, ReplicaMonitor, StopDbSupervisor};
 pub use event_bus::{CloseWebsockets, EventBus, EventPublished, HubSet, PublishEvent, PublishMembership, Subscribe};
 pub use hub::{Hub, MembershipChange, MembershipStore, Memberships, SessionTarget};
 pub use jobs::{JobScheduler, JobStore, JobWorker};

@@ -3,9 +3,11 @@
 
 mod channels;
 pub mod cluster;
+mod database;
 mod files;
 mod jobs;
 mod posts;
+mod search;
 pub mod sessions;
 mod status;
 mod system;
@@ -42,6 +44,8 @@ pub struct ClusterInfo {
 pub struct AppState {
     pub store: Store,
     pub config: Arc<RwLock<Config>>,
+    /// The file `POST /config/reload` re-reads.
+    pub config_path: std::path::PathBuf,
     pub files: FileStore,
     pub sessions: Addr<SessionCache>,
     pub events: crate::events::Events,
@@ -87,9 +91,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(channels::configure)
             .configure(cluster::configure)
             .configure(posts::configure)
+            .configure(search::configure)
             .configure(files::configure)
             .configure(jobs::configure)
             .configure(system::configure)
+            .configure(database::configure)
             .configure(websocket::configure)
             .default_service(web::to(not_found)),
     )

@@ -182,20 +182,24 @@ impl Store {
     }
 
     pub async fn channel(&self, id: &str) -> StoreResult<Option<Channel>> {
-        let c = self.master.get().await?;
-        let row = c.query_opt(&format!("SELECT {CHANNEL_COLS} FROM channels WHERE id = $1"), &[&id]).await?;
-        Ok(row.as_ref().map(Channel::from_row))
+        self.read(async |c| {
+            let row = c.query_opt(&format!("SELECT {CHANNEL_COLS} FROM channels WHERE id = $1"), &[&id]).await?;
+            Ok(row.as_ref().map(Channel::from_row))
+        })
+        .await
     }
 
     pub async fn channel_by_name(&self, team_id: &str, name: &str) -> StoreResult<Option<Channel>> {
-        let c = self.master.get().await?;
-        let row = c
-            .query_opt(
-                &format!("SELECT {CHANNEL_COLS} FROM channels WHERE team_id = $1 AND name = $2"),
-                &[&team_id, &name],
-            )
-            .await?;
-        Ok(row.as_ref().map(Channel::from_row))
+        self.read(async |c| {
+            let row = c
+                .query_opt(
+                    &format!("SELECT {CHANNEL_COLS} FROM channels WHERE team_id = $1 AND name = $2"),
+                    &[&team_id, &name],
+                )
+                .await?;
+            Ok(row.as_ref().map(Channel::from_row))
+        })
+        .await
     }
 
     pub async fn count_team_channels(&self, team_id: &str) -> StoreResult<i64> {
@@ -205,33 +209,37 @@ impl Store {
 
     /// The channels of a team that a user belongs to.
     pub async fn channels_for_user(&self, team_id: &str, user_id: &str) -> StoreResult<Vec<Channel>> {
-        let c = self.master.get().await?;
-        let cols = CHANNEL_COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
-        let rows = c
-            .query(
-                &format!(
-                    "SELECT {cols} FROM channels c JOIN channelmembers m ON m.channel_id = c.id \
-                     WHERE m.user_id = $2 AND (c.team_id = $1 OR c.team_id = '') AND c.delete_at = 0 ORDER BY c.display_name, c.id"
-                ),
-                &[&team_id, &user_id],
-            )
-            .await?;
-        Ok(rows.iter().map(Channel::from_row).collect())
+        self.read(async |c| {
+            let cols = CHANNEL_COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {cols} FROM channels c JOIN channelmembers m ON m.channel_id = c.id \
+                         WHERE m.user_id = $2 AND (c.team_id = $1 OR c.team_id = '') AND c.delete_at = 0 ORDER BY c.display_name, c.id"
+                    ),
+                    &[&team_id, &user_id],
+                )
+                .await?;
+            Ok(rows.iter().map(Channel::from_row).collect())
+        })
+        .await
     }
 
     /// The open channels of a team.
     pub async fn public_channels(&self, team_id: &str, page: i64, per_page: i64) -> StoreResult<Vec<Channel>> {
-        let c = self.master.get().await?;
-        let rows = c
-            .query(
-                &format!(
-                    "SELECT {CHANNEL_COLS} FROM channels WHERE team_id = $1 AND type = 'O' AND delete_at = 0 \
-                     ORDER BY display_name, id LIMIT $2 OFFSET $3"
-                ),
-                &[&team_id, &per_page, &(page * per_page)],
-            )
-            .await?;
-        Ok(rows.iter().map(Channel::from_row).collect())
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {CHANNEL_COLS} FROM channels WHERE team_id = $1 AND type = 'O' AND delete_at = 0 \
+                         ORDER BY display_name, id LIMIT $2 OFFSET $3"
+                    ),
+                    &[&team_id, &per_page, &(page * per_page)],
+                )
+                .await?;
+            Ok(rows.iter().map(Channel::from_row).collect())
+        })
+        .await
     }
 
     pub async fn add_channel_member(&self, channel_id: &str, user_id: &str) -> StoreResult<ChannelMember> {
@@ -240,22 +248,29 @@ impl Store {
     }
 
     pub async fn channel_member(&self, channel_id: &str, user_id: &str) -> StoreResult<Option<ChannelMember>> {
-        let c = self.master.get().await?;
-        let row = c
-            .query_opt("SELECT * FROM channelmembers WHERE channel_id = $1 AND user_id = $2", &[&channel_id, &user_id])
-            .await?;
-        Ok(row.as_ref().map(ChannelMember::from_row))
+        self.read(async |c| {
+            let row = c
+                .query_opt(
+                    "SELECT * FROM channelmembers WHERE channel_id = $1 AND user_id = $2",
+                    &[&channel_id, &user_id],
+                )
+                .await?;
+            Ok(row.as_ref().map(ChannelMember::from_row))
+        })
+        .await
     }
 
     pub async fn channel_members(&self, channel_id: &str, page: i64, per_page: i64) -> StoreResult<Vec<ChannelMember>> {
-        let c = self.master.get().await?;
-        let rows = c
-            .query(
-                "SELECT * FROM channelmembers WHERE channel_id = $1 ORDER BY user_id LIMIT $2 OFFSET $3",
-                &[&channel_id, &per_page, &(page * per_page)],
-            )
-            .await?;
-        Ok(rows.iter().map(ChannelMember::from_row).collect())
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    "SELECT * FROM channelmembers WHERE channel_id = $1 ORDER BY user_id LIMIT $2 OFFSET $3",
+                    &[&channel_id, &per_page, &(page * per_page)],
+                )
+                .await?;
+            Ok(rows.iter().map(ChannelMember::from_row).collect())
+        })
+        .await
     }
 
     /// The ids of every member of a channel (for event fan-out).

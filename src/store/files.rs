@@ -59,22 +59,26 @@ impl FileInfo {
 
 impl Store {
     pub async fn file_info(&self, id: &str) -> StoreResult<Option<FileInfo>> {
-        let c = self.master.get().await?;
-        let row = c.query_opt(&format!("SELECT {FILE_COLS} FROM fileinfo WHERE id = $1"), &[&id]).await?;
-        Ok(row.as_ref().map(FileInfo::from_row))
+        self.read(async |c| {
+            let row = c.query_opt(&format!("SELECT {FILE_COLS} FROM fileinfo WHERE id = $1"), &[&id]).await?;
+            Ok(row.as_ref().map(FileInfo::from_row))
+        })
+        .await
     }
 
     pub async fn file_infos_for_post(&self, post_id: &str) -> StoreResult<Vec<FileInfo>> {
-        let c = self.master.get().await?;
-        let rows = c
-            .query(
-                &format!(
-                    "SELECT {FILE_COLS} FROM fileinfo WHERE post_id = $1 AND delete_at = 0 ORDER BY create_at, id"
-                ),
-                &[&post_id],
-            )
-            .await?;
-        Ok(rows.iter().map(FileInfo::from_row).collect())
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {FILE_COLS} FROM fileinfo WHERE post_id = $1 AND delete_at = 0 ORDER BY create_at, id"
+                    ),
+                    &[&post_id],
+                )
+                .await?;
+            Ok(rows.iter().map(FileInfo::from_row).collect())
+        })
+        .await
     }
 }
 

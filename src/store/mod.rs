@@ -7,6 +7,8 @@ mod jobs;
 mod migrations;
 mod posts;
 mod realtime;
+pub mod routing;
+mod search;
 mod systems;
 mod teams;
 mod users;
@@ -16,14 +18,14 @@ pub use files::FileInfo;
 pub use jobs::{CancelResult, FileToDelete, JobRun};
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
 pub use posts::{NewPost, Post, PostPage, PostQuery};
+pub use search::{PostSearch, PostSearchPage};
 pub use teams::{Team, TeamJoin, TeamMember};
 pub use users::{NewSession, NewUser, Session, User};
 
 use crate::config::SqlSettings;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use slog::{info, warn, Logger};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio_postgres::NoTls;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -72,20 +74,60 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// The node's database access. Every query goes through a pool this owns.
+/// The node's database access. Every query goes through a pool this owns: the master, or a read
+/// replica through [`Store::read`] (the rules are in [`routing`]).
 #[derive(Clone)]
 pub struct Store {
-    master: Pool,
+    /// `self.master.get()` is a connection from the current master pool.
+    master: Arc<routing::Router>,
+    log: Logger,
 }
 
 impl Store {
-    /// Build the master pool from SqlSettings (nothing is connected yet).
+    /// Build the pools from SqlSettings (nothing is connected yet).
     pub fn new(s: &SqlSettings) -> StoreResult<Self> {
-        Ok(Self { master: build_pool(&s.data_source, s)? })
+        Self::with_logger(s, Logger::root(slog::Discard, slog::o!()))
     }
 
-    pub fn pool(&self) -> &Pool {
-        &self.master
+    pub fn with_logger(s: &SqlSettings, log: Logger) -> StoreResult<Self> {
+        Ok(Self { master: Arc::new(routing::Router::new(s)?), log })
+    }
+
+    /// A plain read that may run on a read replica (see [`routing`]).
+    pub(crate) async fn read<T>(
+        &self,
+        f: impl AsyncFn(&deadpool_postgres::Client) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.master.read(&self.log, f).await
+    }
+
+    /// A search: search replicas, then read replicas, then the master (see [`routing`]).
+    pub(crate) async fn search<T>(
+        &self,
+        f: impl AsyncFn(&deadpool_postgres::Client) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.master.search(&self.log, f).await
+    }
+
+    /// Rebuild every pool from `s` (a new DataSource takes effect here); requests in flight finish.
+    pub fn recycle(&self, s: &SqlSettings) -> StoreResult<()> {
+        self.master.recycle(s)?;
+        info!(self.log, "database pools recycled"; "replicas" => s.data_source_replicas.len(), "search_replicas" => s.data_source_search_replicas.len());
+        Ok(())
+    }
+
+    /// Close every pool; replica checks do nothing after this. Safe to call twice.
+    pub fn close(&self) {
+        self.master.close();
+    }
+
+    pub fn pool_stats(&self) -> routing::PoolStats {
+        self.master.stats()
+    }
+
+    /// The last ReplicaLagSettings measurements.
+    pub fn replica_lag(&self) -> Vec<routing::LagSample> {
+        self.master.lag()
     }
 
     /// Reach the database, retrying as SqlSettings says and logging each failure.
@@ -122,29 +164,14 @@ impl Store {
         let row = c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?;
         Ok(row.get(0))
     }
-
-    /// Pool figures for metrics: (size, available).
-    pub fn pool_status(&self) -> (usize, usize) {
-        let s = self.master.status();
-        (s.size, s.available)
-    }
 }
 
-fn build_pool(dsn: &str, s: &SqlSettings) -> StoreResult<Pool> {
-    let mut pg: tokio_postgres::Config =
-        dsn.parse().map_err(|e: tokio_postgres::Error| StoreError::Unavailable(e.to_string()))?;
-    pg.options(format!("-c statement_timeout={}", s.query_timeout.max(1) * 1000));
-    if pg.get_connect_timeout().is_none() {
-        pg.connect_timeout(Duration::from_secs(10));
+/// The DbSupervisor's view of the store: one health and lag round, bounded by `limit`.
+impl starling_actors::ReplicaMonitor for Store {
+    fn check_replicas(&self, limit: Duration) -> futures_util::future::BoxFuture<'static, ()> {
+        let store = self.clone();
+        Box::pin(async move { store.master.check_once(limit, &store.log).await })
     }
-    let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    Pool::builder(mgr)
-        .max_size(s.max_open_conns.max(1) as usize)
-        .wait_timeout(Some(Duration::from_secs(s.query_timeout.max(1) as u64)))
-        .create_timeout(Some(Duration::from_secs(10)))
-        .runtime(deadpool_postgres::Runtime::Tokio1)
-        .build()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
 /// Log a line when the store is ready (kept here so all store logging shares keys).

@@ -37,11 +37,11 @@ pub struct Post {
 }
 
 /// Columns of a post, with the reply count of its thread.
-const POST_SELECT: &str = "SELECT p.*, (SELECT count(*) FROM posts r WHERE r.root_id = \
+pub(super) const POST_SELECT: &str = "SELECT p.*, (SELECT count(*) FROM posts r WHERE r.root_id = \
     (CASE WHEN p.root_id = '' THEN p.id ELSE p.root_id END) AND r.delete_at = 0) AS reply_count FROM posts p";
 
 impl Post {
-    fn from_row(r: &Row) -> Self {
+    pub(super) fn from_row(r: &Row) -> Self {
         let file_ids: Value = r.get("file_ids");
         Self {
             id: r.get("id"),
@@ -187,12 +187,14 @@ impl Store {
 
     /// A post by id, deleted or not.
     pub async fn post(&self, id: &str) -> StoreResult<Option<Post>> {
-        let c = self.master.get().await?;
-        let mut post = post_by_id(&c, id).await?;
-        if let Some(p) = post.as_mut() {
-            self.fill_metadata(std::slice::from_mut(p)).await?;
-        }
-        Ok(post)
+        self.read(async |c| {
+            let mut post = post_by_id(c, id).await?;
+            if let Some(p) = post.as_mut() {
+                self.fill_metadata(std::slice::from_mut(p)).await?;
+            }
+            Ok(post)
+        })
+        .await
     }
 
     /// Change a post's message, props or pin; `None` leaves a field as it is. Returns the new post,
@@ -255,118 +257,127 @@ impl Store {
 
     /// A thread: its root and live replies, oldest first.
     pub async fn thread(&self, root_id: &str) -> StoreResult<Vec<Post>> {
-        let c = self.master.get().await?;
-        let rows = c
-            .query(
-                &format!(
-                    "{POST_SELECT} WHERE (p.id = $1 OR p.root_id = $1) AND p.delete_at = 0 ORDER BY p.create_at, p.id"
-                ),
-                &[&root_id],
-            )
-            .await?;
-        let mut posts: Vec<Post> = rows.iter().map(Post::from_row).collect();
-        self.fill_metadata(&mut posts).await?;
-        Ok(posts)
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    &format!(
+                        "{POST_SELECT} WHERE (p.id = $1 OR p.root_id = $1) AND p.delete_at = 0 ORDER BY p.create_at, p.id"
+                    ),
+                    &[&root_id],
+                )
+                .await?;
+            let mut posts: Vec<Post> = rows.iter().map(Post::from_row).collect();
+            self.fill_metadata(&mut posts).await?;
+            Ok(posts)
+        })
+        .await
     }
 
     pub async fn channel_posts(&self, channel_id: &str, q: &PostQuery) -> StoreResult<PostPage> {
-        let c = self.master.get().await?;
-        let (mut order, has_next) = match q {
-            PostQuery::Page { page, per_page } => {
-                let rows = c
-                    .query(
-                        &format!(
-                            "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0 \
-                             ORDER BY p.create_at DESC, p.id DESC LIMIT $2 OFFSET $3"
-                        ),
-                        &[&channel_id, &(per_page + 1), &(page * per_page)],
-                    )
-                    .await?;
-                trimmed(rows, *per_page)
-            }
-            PostQuery::Since { since } => {
-                let rows = c
-                    .query(
-                        &format!("{POST_SELECT} WHERE p.channel_id = $1 AND p.update_at > $2 ORDER BY p.update_at, p.id LIMIT $3"),
-                        &[&channel_id, since, &(SINCE_LIMIT + 1)],
-                    )
-                    .await?;
-                let (mut posts, more) = trimmed(rows, SINCE_LIMIT);
-                posts.sort_by(|a, b| (b.create_at, &b.id).cmp(&(a.create_at, &a.id)));
-                (posts, more)
-            }
-            PostQuery::Before { post_id, page, per_page } | PostQuery::After { post_id, page, per_page } => {
-                let Some(anchor) = post_by_id(&c, post_id).await? else {
-                    return Ok(PostPage {
-                        order: vec![],
-                        roots: vec![],
-                        has_next: false,
-                        prev_post_id: String::new(),
-                        next_post_id: String::new(),
-                    });
-                };
-                let before = matches!(q, PostQuery::Before { .. });
-                let (cmp, dir) = if before { ("<", "DESC") } else { (">", "ASC") };
-                let rows = c
-                    .query(
-                        &format!(
-                            "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0 AND (p.create_at, p.id) {cmp} ($2, $3) \
-                             ORDER BY p.create_at {dir}, p.id {dir} LIMIT $4 OFFSET $5"
-                        ),
-                        &[&channel_id, &anchor.create_at, &anchor.id, &(per_page + 1), &(page * per_page)],
-                    )
-                    .await?;
-                let (mut posts, more) = trimmed(rows, *per_page);
-                if !before {
-                    posts.reverse();
+        self.read(async |c| {
+            let (mut order, has_next) = match q {
+                PostQuery::Page { page, per_page } => {
+                    let rows = c
+                        .query(
+                            &format!(
+                                "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0 \
+                                 ORDER BY p.create_at DESC, p.id DESC LIMIT $2 OFFSET $3"
+                            ),
+                            &[&channel_id, &(per_page + 1), &(page * per_page)],
+                        )
+                        .await?;
+                    trimmed(rows, *per_page)
                 }
-                (posts, more)
-            }
-        };
-        // Thread roots that replies on this page refer to, for context (not part of `order`).
-        let have: HashSet<&str> = order.iter().map(|p| p.id.as_str()).collect();
-        let missing: Vec<String> = order
-            .iter()
-            .filter(|p| !p.root_id.is_empty() && !have.contains(p.root_id.as_str()))
-            .map(|p| p.root_id.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let mut roots: Vec<Post> = if missing.is_empty() {
-            vec![]
-        } else {
-            c.query(&format!("{POST_SELECT} WHERE p.id = ANY($1)"), &[&missing])
-                .await?
+                PostQuery::Since { since } => {
+                    let rows = c
+                        .query(
+                            &format!("{POST_SELECT} WHERE p.channel_id = $1 AND p.update_at > $2 ORDER BY p.update_at, p.id LIMIT $3"),
+                            &[&channel_id, since, &(SINCE_LIMIT + 1)],
+                        )
+                        .await?;
+                    let (mut posts, more) = trimmed(rows, SINCE_LIMIT);
+                    posts.sort_by(|a, b| (b.create_at, &b.id).cmp(&(a.create_at, &a.id)));
+                    (posts, more)
+                }
+                PostQuery::Before { post_id, page, per_page } | PostQuery::After { post_id, page, per_page } => {
+                    let Some(anchor) = post_by_id(c, post_id).await? else {
+                        return Ok(PostPage {
+                            order: vec![],
+                            roots: vec![],
+                            has_next: false,
+                            prev_post_id: String::new(),
+                            next_post_id: String::new(),
+                        });
+                    };
+                    let before = matches!(q, PostQuery::Before { .. });
+                    let (cmp, dir) = if before { ("<", "DESC") } else { (">", "ASC") };
+                    let rows = c
+                        .query(
+                            &format!(
+                                "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0 AND (p.create_at, p.id) {cmp} ($2, $3) \
+                                 ORDER BY p.create_at {dir}, p.id {dir} LIMIT $4 OFFSET $5"
+                            ),
+                            &[&channel_id, &anchor.create_at, &anchor.id, &(per_page + 1), &(page * per_page)],
+                        )
+                        .await?;
+                    let (mut posts, more) = trimmed(rows, *per_page);
+                    if !before {
+                        posts.reverse();
+                    }
+                    (posts, more)
+                }
+            };
+            // Thread roots that replies on this page refer to, for context (not part of `order`).
+            let have: HashSet<&str> = order.iter().map(|p| p.id.as_str()).collect();
+            let missing: Vec<String> = order
                 .iter()
-                .map(Post::from_row)
-                .collect()
-        };
-        drop(c);
-        self.fill_metadata(&mut order).await?;
-        self.fill_metadata(&mut roots).await?;
-        let (prev_post_id, next_post_id) = match q {
-            PostQuery::Page { .. } | PostQuery::Before { .. } if has_next => {
-                (order.last().map(|p| p.id.clone()).unwrap_or_default(), String::new())
-            }
-            PostQuery::After { .. } if has_next => {
-                (String::new(), order.first().map(|p| p.id.clone()).unwrap_or_default())
-            }
-            _ => (String::new(), String::new()),
-        };
-        Ok(PostPage { order, roots, has_next, prev_post_id, next_post_id })
+                .filter(|p| !p.root_id.is_empty() && !have.contains(p.root_id.as_str()))
+                .map(|p| p.root_id.clone())
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let mut roots: Vec<Post> = if missing.is_empty() {
+                vec![]
+            } else {
+                c.query(&format!("{POST_SELECT} WHERE p.id = ANY($1)"), &[&missing])
+                    .await?
+                    .iter()
+                    .map(Post::from_row)
+                    .collect()
+            };
+            self.fill_metadata(&mut order).await?;
+            self.fill_metadata(&mut roots).await?;
+            let (prev_post_id, next_post_id) = match q {
+                PostQuery::Page { .. } | PostQuery::Before { .. } if has_next => {
+                    (order.last().map(|p| p.id.clone()).unwrap_or_default(), String::new())
+                }
+                PostQuery::After { .. } if has_next => {
+                    (String::new(), order.first().map(|p| p.id.clone()).unwrap_or_default())
+                }
+                _ => (String::new(), String::new()),
+            };
+            Ok(PostPage { order, roots, has_next, prev_post_id, next_post_id })
+        })
+        .await
     }
 
     /// Put the file infos of posts with files into their `metadata.files`.
-    async fn fill_metadata(&self, posts: &mut [Post]) -> StoreResult<()> {
+    pub(super) async fn fill_metadata(&self, posts: &mut [Post]) -> StoreResult<()> {
         let ids: Vec<String> = posts.iter().filter(|p| !p.file_ids.is_empty()).map(|p| p.id.clone()).collect();
         if ids.is_empty() {
             return Ok(());
         }
-        let c = self.master.get().await?;
-        let rows = c
-            .query(&format!("SELECT {FILE_COLS} FROM fileinfo WHERE post_id = ANY($1) ORDER BY create_at, id"), &[&ids])
+        let infos: Vec<FileInfo> = self
+            .read(async |c| {
+                let rows = c
+                    .query(
+                        &format!("SELECT {FILE_COLS} FROM fileinfo WHERE post_id = ANY($1) ORDER BY create_at, id"),
+                        &[&ids],
+                    )
+                    .await?;
+                Ok(rows.iter().map(FileInfo::from_row).collect())
+            })
             .await?;
-        let infos: Vec<FileInfo> = rows.iter().map(FileInfo::from_row).collect();
         for p in posts.iter_mut() {
             let files: Vec<&FileInfo> = infos.iter().filter(|f| f.post_id == p.id).collect();
             if !files.is_empty() {

@@ -156,37 +156,45 @@ impl Store {
     }
 
     pub async fn team(&self, id: &str) -> StoreResult<Option<Team>> {
-        let c = self.master.get().await?;
-        Ok(c.query_opt("SELECT * FROM teams WHERE id = $1", &[&id]).await?.as_ref().map(Team::from_row))
+        self.read(async |c| {
+            Ok(c.query_opt("SELECT * FROM teams WHERE id = $1", &[&id]).await?.as_ref().map(Team::from_row))
+        })
+        .await
     }
 
     pub async fn team_by_name(&self, name: &str) -> StoreResult<Option<Team>> {
-        let c = self.master.get().await?;
-        Ok(c.query_opt("SELECT * FROM teams WHERE name = $1", &[&name]).await?.as_ref().map(Team::from_row))
+        self.read(async |c| {
+            Ok(c.query_opt("SELECT * FROM teams WHERE name = $1", &[&name]).await?.as_ref().map(Team::from_row))
+        })
+        .await
     }
 
     pub async fn teams_for_user(&self, user_id: &str) -> StoreResult<Vec<Team>> {
-        let c = self.master.get().await?;
-        let rows = c
-            .query(
-                "SELECT t.* FROM teams t JOIN teammembers m ON m.team_id = t.id \
-                 WHERE m.user_id = $1 AND m.delete_at = 0 AND t.delete_at = 0 ORDER BY t.display_name, t.id",
-                &[&user_id],
-            )
-            .await?;
-        Ok(rows.iter().map(Team::from_row).collect())
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    "SELECT t.* FROM teams t JOIN teammembers m ON m.team_id = t.id \
+                     WHERE m.user_id = $1 AND m.delete_at = 0 AND t.delete_at = 0 ORDER BY t.display_name, t.id",
+                    &[&user_id],
+                )
+                .await?;
+            Ok(rows.iter().map(Team::from_row).collect())
+        })
+        .await
     }
 
     pub async fn list_teams(&self, include_private: bool, page: i64, per_page: i64) -> StoreResult<Vec<Team>> {
-        let c = self.master.get().await?;
-        let rows = c
-            .query(
-                "SELECT * FROM teams WHERE delete_at = 0 AND ($1 OR allow_open_invite OR type = 'O') \
-                 ORDER BY display_name, id LIMIT $2 OFFSET $3",
-                &[&include_private, &per_page, &(page * per_page)],
-            )
-            .await?;
-        Ok(rows.iter().map(Team::from_row).collect())
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    "SELECT * FROM teams WHERE delete_at = 0 AND ($1 OR allow_open_invite OR type = 'O') \
+                     ORDER BY display_name, id LIMIT $2 OFFSET $3",
+                    &[&include_private, &per_page, &(page * per_page)],
+                )
+                .await?;
+            Ok(rows.iter().map(Team::from_row).collect())
+        })
+        .await
     }
 
     /// Add (or restore) a member and put them in the team's default channels. Adding a current
@@ -232,8 +240,7 @@ impl Store {
     }
 
     pub async fn team_member(&self, team_id: &str, user_id: &str) -> StoreResult<Option<TeamMember>> {
-        let c = self.master.get().await?;
-        member_tx(&c, team_id, user_id).await
+        self.read(async |c| member_tx(c, team_id, user_id).await).await
     }
 
     /// The member row only if it is current (not left).
@@ -242,22 +249,26 @@ impl Store {
     }
 
     pub async fn team_members(&self, team_id: &str, page: i64, per_page: i64) -> StoreResult<Vec<TeamMember>> {
-        let c = self.master.get().await?;
-        let rows = c
-            .query(
-                "SELECT * FROM teammembers WHERE team_id = $1 AND delete_at = 0 ORDER BY user_id LIMIT $2 OFFSET $3",
-                &[&team_id, &per_page, &(page * per_page)],
-            )
-            .await?;
-        Ok(rows.iter().map(TeamMember::from_row).collect())
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    "SELECT * FROM teammembers WHERE team_id = $1 AND delete_at = 0 ORDER BY user_id LIMIT $2 OFFSET $3",
+                    &[&team_id, &per_page, &(page * per_page)],
+                )
+                .await?;
+            Ok(rows.iter().map(TeamMember::from_row).collect())
+        })
+        .await
     }
 
     pub async fn team_members_for_user(&self, user_id: &str) -> StoreResult<Vec<TeamMember>> {
-        let c = self.master.get().await?;
-        let rows = c
-            .query("SELECT * FROM teammembers WHERE user_id = $1 AND delete_at = 0 ORDER BY team_id", &[&user_id])
-            .await?;
-        Ok(rows.iter().map(TeamMember::from_row).collect())
+        self.read(async |c| {
+            let rows = c
+                .query("SELECT * FROM teammembers WHERE user_id = $1 AND delete_at = 0 ORDER BY team_id", &[&user_id])
+                .await?;
+            Ok(rows.iter().map(TeamMember::from_row).collect())
+        })
+        .await
     }
 
     /// Mark a member as left and remove them from the team's channels. Returns whether they were a member.

@@ -36,11 +36,11 @@ pub struct User {
     pub is_bot: bool,
 }
 
-const USER_COLS: &str = "id, create_at, update_at, delete_at, username, email, email_verified, nickname, \
+pub(super) const USER_COLS: &str = "id, create_at, update_at, delete_at, username, email, email_verified, nickname, \
     first_name, last_name, position, roles, locale, notify_props, props, last_password_update, timezone";
 
 impl User {
-    fn from_row(r: &Row) -> Self {
+    pub(super) fn from_row(r: &Row) -> Self {
         Self {
             id: r.get("id"),
             create_at: r.get("create_at"),
@@ -150,30 +150,39 @@ impl Store {
     }
 
     pub async fn user(&self, id: &str) -> StoreResult<Option<User>> {
-        let c = self.master.get().await?;
-        let row = c.query_opt(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"), &[&id]).await?;
-        Ok(row.as_ref().map(User::from_row))
+        self.read(async |c| {
+            let row = c.query_opt(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"), &[&id]).await?;
+            Ok(row.as_ref().map(User::from_row))
+        })
+        .await
     }
 
     pub async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        let c = self.master.get().await?;
-        let row = c.query_opt(&format!("SELECT {USER_COLS} FROM users WHERE username = $1"), &[&username]).await?;
-        Ok(row.as_ref().map(User::from_row))
+        self.read(async |c| {
+            let row = c.query_opt(&format!("SELECT {USER_COLS} FROM users WHERE username = $1"), &[&username]).await?;
+            Ok(row.as_ref().map(User::from_row))
+        })
+        .await
     }
 
     pub async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<User>> {
-        let c = self.master.get().await?;
-        let rows =
-            c.query(&format!("SELECT {USER_COLS} FROM users WHERE id = ANY($1) ORDER BY username"), &[&ids]).await?;
-        Ok(rows.iter().map(User::from_row).collect())
+        self.read(async |c| {
+            let rows = c
+                .query(&format!("SELECT {USER_COLS} FROM users WHERE id = ANY($1) ORDER BY username"), &[&ids])
+                .await?;
+            Ok(rows.iter().map(User::from_row).collect())
+        })
+        .await
     }
 
     pub async fn users_by_usernames(&self, names: &[String]) -> StoreResult<Vec<User>> {
-        let c = self.master.get().await?;
-        let rows = c
-            .query(&format!("SELECT {USER_COLS} FROM users WHERE username = ANY($1) ORDER BY username"), &[&names])
-            .await?;
-        Ok(rows.iter().map(User::from_row).collect())
+        self.read(async |c| {
+            let rows = c
+                .query(&format!("SELECT {USER_COLS} FROM users WHERE username = ANY($1) ORDER BY username"), &[&names])
+                .await?;
+            Ok(rows.iter().map(User::from_row).collect())
+        })
+        .await
     }
 
     /// A page of users, optionally only those in a team or a channel.
@@ -184,20 +193,22 @@ impl Store {
         page: i64,
         per_page: i64,
     ) -> StoreResult<Vec<User>> {
-        let c = self.master.get().await?;
-        let cols = USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
-        let rows = c
-            .query(
-                &format!(
-                    "SELECT {cols} FROM users u \
-                     WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM teammembers tm WHERE tm.user_id = u.id AND tm.team_id = $1 AND tm.delete_at = 0)) \
-                     AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM channelmembers cm WHERE cm.user_id = u.id AND cm.channel_id = $2)) \
-                     ORDER BY u.username LIMIT $3 OFFSET $4"
-                ),
-                &[&in_team, &in_channel, &per_page, &(page * per_page)],
-            )
-            .await?;
-        Ok(rows.iter().map(User::from_row).collect())
+        self.read(async |c| {
+            let cols = USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {cols} FROM users u \
+                         WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM teammembers tm WHERE tm.user_id = u.id AND tm.team_id = $1 AND tm.delete_at = 0)) \
+                         AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM channelmembers cm WHERE cm.user_id = u.id AND cm.channel_id = $2)) \
+                         ORDER BY u.username LIMIT $3 OFFSET $4"
+                    ),
+                    &[&in_team, &in_channel, &per_page, &(page * per_page)],
+                )
+                .await?;
+            Ok(rows.iter().map(User::from_row).collect())
+        })
+        .await
     }
 
     /// The user and password hash for a login id (username or email, case-insensitive).
