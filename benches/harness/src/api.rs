@@ -196,6 +196,22 @@ impl Api {
         Ok(())
     }
 
+    /// The user ids of a channel's members (paged, 200 at a time, at most 1000 pages).
+    pub async fn channel_member_ids(&self, token: &str, channel_id: &str) -> Result<std::collections::HashSet<String>> {
+        const PER_PAGE: usize = 200;
+        let mut ids = std::collections::HashSet::new();
+        for page in 0..1000 {
+            let path = format!("/channels/{channel_id}/members?page={page}&per_page={PER_PAGE}");
+            let v = self.expect_ok(Method::GET, &path, Some(token), None, true).await.context("channel members")?;
+            let rows = v.as_array().map(Vec::as_slice).unwrap_or(&[]);
+            ids.extend(rows.iter().filter_map(|m| m.get("user_id").and_then(Value::as_str)).map(str::to_owned));
+            if rows.len() < PER_PAGE {
+                break;
+            }
+        }
+        Ok(ids)
+    }
+
     /// Create a post (sent once: no retry).
     pub async fn create_post(&self, token: &str, channel_id: &str, message: &str) -> Result<Value> {
         let body = json!({ "channel_id": channel_id, "message": message });

@@ -6,7 +6,8 @@ use crate::report::{self, fmt};
 use crate::scenario::{self, Ctx};
 use crate::stats::{self, LatencyMs, Spread};
 use crate::workers::protocol::{Command, Event};
-use crate::workers::{self, Received};
+use crate::baseline::ws_server::{posted_prefix, BroadcastServer};
+use crate::workers::{self, Pool, PoolConfig, Received};
 use crate::ws;
 use anyhow::{anyhow, Result};
 use hdrhistogram::Histogram;
@@ -42,6 +43,16 @@ struct PostFigures {
 
 pub async fn run(a: FanoutArgs) -> Result<()> {
     let c = &a.common;
+    if c.urls.len() > 1 {
+        anyhow::bail!("fanout measures one node: give one --url");
+    }
+    if a.baseline_only {
+        let machine = report::Machine::probe();
+        let b = baseline(&a).await?;
+        print_posts(&format!("bare tokio websocket broadcast server: {} connections", b.open_at_start), &b.posts);
+        let figures = json!({ "members": a.members, "baseline": b.figures() });
+        return scenario::finish(c, "fanout-baseline", &machine, figures);
+    }
     if let Some(pid) = a.pid {
         report::rss(pid)?;
     }
@@ -52,8 +63,53 @@ pub async fn run(a: FanoutArgs) -> Result<()> {
     pool.shutdown().await;
     let m = measured?;
 
-    let table: Vec<Vec<String>> = m
-        .posts
+    print_posts(&format!("fan-out: {} connections over {} users, one channel", m.open_at_start, c.users), &m.posts);
+    let summary = Summary::of(&m.posts);
+    print_summary(m.posts.len(), &summary);
+    let all = LatencyMs::of(&m.all_deliveries);
+    println!(
+        "every delivery: n={} p50={} p99={} p99.9={} max={} ms; missing deliveries: {}",
+        all.map_or(0, |l| l.count),
+        fmt(all.map(|l| l.p50), 1),
+        fmt(all.map(|l| l.p99), 1),
+        fmt(all.map(|l| l.p999), 1),
+        fmt(all.map(|l| l.max), 1),
+        m.posts.iter().map(|p| p.missing).sum::<u64>()
+    );
+    let base = if a.baseline { Some(baseline(&a).await?) } else { None };
+    let ratio = base.as_ref().and_then(|b| {
+        let ours = summary.deliveries_per_s.map(|s| s.p50)?;
+        let theirs = Summary::of(&b.posts).deliveries_per_s.map(|s| s.p50)?;
+        (theirs > 0.0).then(|| ours / theirs)
+    });
+    if let Some(b) = &base {
+        print_posts(&format!("bare tokio websocket broadcast server: {} connections", b.open_at_start), &b.posts);
+        print_summary(b.posts.len(), &Summary::of(&b.posts));
+        println!(
+            "\nfan-out ratio (median deliveries/s, Starling / bare tokio broadcast): {} (benchmarks.md target 3: >= 0.7)",
+            fmt(ratio, 2)
+        );
+    }
+    let figures = json!({
+        "scenario": common,
+        "members": a.members,
+        "posts_requested": a.posts,
+        "channel": a.channel,
+        "connect": m.connect,
+        "open_at_start": m.open_at_start,
+        "node_rss_bytes": m.rss,
+        "posts": m.posts,
+        "summary": summary,
+        "delivery_latency_ms": all,
+        "deliveries_missing": m.posts.iter().map(|p| p.missing).sum::<u64>(),
+        "baseline": base.as_ref().map(Baseline::figures),
+        "ratio_deliveries_per_s": ratio,
+    });
+    scenario::finish(c, "fanout", &machine, figures)
+}
+
+fn print_posts(title: &str, posts: &[PostFigures]) {
+    let table: Vec<Vec<String>> = posts
         .iter()
         .map(|p| {
             vec![
@@ -71,12 +127,10 @@ pub async fn run(a: FanoutArgs) -> Result<()> {
         .collect();
     let header =
         ["post", "expected", "delivered", "POST ms", "first ms", "last ms", "first->last ms", "deliveries/s", "p99 ms"];
-    report::print_table(
-        &format!("fan-out: {} connections over {} users, one channel", m.open_at_start, c.users),
-        &header,
-        &table,
-    );
-    let summary = Summary::of(&m.posts);
+    report::print_table(title, &header, &table);
+}
+
+fn print_summary(n: usize, summary: &Summary) {
     let line = |name: &str, s: Option<Spread>, d: usize| {
         vec![
             name.to_owned(),
@@ -87,7 +141,7 @@ pub async fn run(a: FanoutArgs) -> Result<()> {
         ]
     };
     report::print_table(
-        &format!("over {} posts", m.posts.len()),
+        &format!("over {n} posts"),
         &["", "p50", "p99", "min", "max"],
         &[
             line("first delivery ms", summary.first_delivery_ms, 1),
@@ -97,30 +151,89 @@ pub async fn run(a: FanoutArgs) -> Result<()> {
             line("POST round trip ms", summary.post_http_ms, 1),
         ],
     );
-    let all = LatencyMs::of(&m.all_deliveries);
-    println!(
-        "every delivery: n={} p50={} p99={} p99.9={} max={} ms; missing deliveries: {}",
-        all.map_or(0, |l| l.count),
-        fmt(all.map(|l| l.p50), 1),
-        fmt(all.map(|l| l.p99), 1),
-        fmt(all.map(|l| l.p999), 1),
-        fmt(all.map(|l| l.max), 1),
-        m.posts.iter().map(|p| p.missing).sum::<u64>()
-    );
-    let figures = json!({
-        "scenario": common,
-        "members": a.members,
-        "posts_requested": a.posts,
-        "channel": a.channel,
-        "connect": m.connect,
-        "open_at_start": m.open_at_start,
-        "node_rss_bytes": m.rss,
-        "posts": m.posts,
-        "summary": summary,
-        "delivery_latency_ms": all,
-        "deliveries_missing": m.posts.iter().map(|p| p.missing).sum::<u64>(),
-    });
-    scenario::finish(c, "fanout", &machine, figures)
+}
+
+/// The same posts against the bare tokio websocket broadcast server, over as many connections.
+struct Baseline {
+    open_at_start: u64,
+    posts: Vec<PostFigures>,
+    lagged: u64,
+}
+
+impl Baseline {
+    fn figures(&self) -> serde_json::Value {
+        json!({
+            "server": "tokio + tokio-tungstenite broadcast (in the harness)",
+            "open_at_start": self.open_at_start,
+            "posts": self.posts,
+            "summary": Summary::of(&self.posts),
+            "frames_lagged": self.lagged,
+        })
+    }
+}
+
+async fn baseline(a: &FanoutArgs) -> Result<Baseline> {
+    let c = &a.common;
+    let server = BroadcastServer::start().await?;
+    report::note(format!("baseline: bare tokio websocket broadcast server on {}", server.addr));
+    let ws_url = ws::ws_url(&server.url())?;
+    let run_id = format!("base{:x}", std::process::id());
+    let workers = a.members.div_ceil(c.per_worker as usize).max(1);
+    let mut pool = Pool::spawn(PoolConfig {
+        workers,
+        ws_url: &ws_url,
+        bind_sources: !c.no_source_bind,
+        run_id: &run_id,
+        max_duration: c.max_duration,
+    })
+    .await?;
+    let tokens: Vec<String> = vec!["baseline".to_owned()];
+    let batches = workers::spread(0..a.members, pool.len(), &tokens);
+    let result = async {
+        let out = pool
+            .connect(
+                batches,
+                c.connect_concurrency,
+                Duration::from_secs(c.connect_timeout),
+                Duration::from_secs(c.phase_timeout),
+                "baseline: connect",
+            )
+            .await?;
+        report::note(format!("baseline: connected {} of {} in {:.1}s", out.ok, a.members, out.elapsed.as_secs_f64()));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let open_at_start = pool.status(STATUS_TIMEOUT).await?.open;
+        report::note(format!(
+            "baseline: the server holds {} connections",
+            server.connections.load(std::sync::atomic::Ordering::Relaxed)
+        ));
+        let mut posts = Vec::new();
+        let mut all = stats::histogram();
+        for seq in 1..=a.posts as u64 {
+            let p = one_post(&mut pool, &run_id, a, seq, &mut all, Trigger::Baseline(&server)).await?;
+            report::note(format!(
+                "baseline post {seq}: {}/{} delivered, first {} ms, last {} ms",
+                p.delivered,
+                p.expected,
+                fmt(p.first_delivery_ms, 1),
+                fmt(p.last_delivery_ms, 1)
+            ));
+            posts.push(p);
+            tokio::time::sleep(Duration::from_millis(a.pause_ms)).await;
+        }
+        Ok::<_, anyhow::Error>((open_at_start, posts))
+    }
+    .await;
+    pool.shutdown().await;
+    let (open_at_start, posts) = result?;
+    Ok(Baseline { open_at_start, posts, lagged: server.lagged.load(std::sync::atomic::Ordering::Relaxed) })
+}
+
+/// What makes a post happen.
+enum Trigger<'a> {
+    /// POST /posts on the node.
+    Node { api: &'a crate::api::Api, token: &'a str, channel_id: &'a str },
+    /// A frame from the baseline server.
+    Baseline(&'a BroadcastServer),
 }
 
 struct Measured {
@@ -188,7 +301,8 @@ async fn measure(ctx: &mut Ctx, a: &FanoutArgs) -> Result<Measured> {
     let mut all = stats::histogram();
     let bar = report::bar(a.posts as u64, "posts");
     for seq in 1..=a.posts as u64 {
-        let p = one_post(ctx, a, &channel_id, seq, &mut all).await?;
+        let trigger = Trigger::Node { api: &ctx.api, token: &ctx.fixture.admin.token, channel_id: &channel_id };
+        let p = one_post(&mut ctx.pool, &ctx.run_id, a, seq, &mut all, trigger).await?;
         report::note(format!(
             "post {seq}: {}/{} delivered, first {} ms, last {} ms",
             p.delivered,
@@ -213,26 +327,36 @@ async fn measure(ctx: &mut Ctx, a: &FanoutArgs) -> Result<Measured> {
 
 /// Make post `seq` and wait until every worker has all its deliveries, or the post timeout.
 async fn one_post(
-    ctx: &mut Ctx,
+    pool: &mut Pool,
+    run_id: &str,
     a: &FanoutArgs,
-    channel_id: &str,
     seq: u64,
     all: &mut Histogram<u64>,
+    trigger: Trigger<'_>,
 ) -> Result<PostFigures> {
-    let st = ctx.pool.status(STATUS_TIMEOUT).await?;
+    let st = pool.status(STATUS_TIMEOUT).await?;
     let mut waiting: HashSet<usize> =
         st.open_by_worker.iter().enumerate().filter(|(_, &open)| open > 0).map(|(w, _)| w).collect();
     let sent = SystemTime::now();
     let t0 = Instant::now();
-    let message = ws::stamp(&ctx.run_id, seq, ws::unix_us(sent));
-    let post = ctx.api.create_post(&ctx.fixture.admin.token, channel_id, &message).await?;
+    let message = ws::stamp(run_id, seq, ws::unix_us(sent));
+    let post_id = match trigger {
+        Trigger::Node { api, token, channel_id } => {
+            let post = api.create_post(token, channel_id, &message).await?;
+            post.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+        }
+        Trigger::Baseline(server) => {
+            server.broadcast(posted_prefix(&message, "baselinechannel0000000000"));
+            String::new()
+        }
+    };
     let post_http_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let deadline = t0 + Duration::from_secs(a.post_timeout);
 
     let mut got = Vec::new();
     let mut timed_out = false;
     while !waiting.is_empty() {
-        match ctx.pool.recv(deadline).await {
+        match pool.recv(deadline).await {
             Received::Event(w, ev @ Event::Deliveries { seq: s, complete: true, .. }) if s == seq => {
                 if waiting.remove(&w) {
                     got.push(ev);
@@ -252,11 +376,11 @@ async fn one_post(
     if timed_out {
         // Ask the stragglers what they have so far.
         for &w in &waiting {
-            ctx.pool.send(w, &Command::GetDeliveries { seq }).await?;
+            pool.send(w, &Command::GetDeliveries { seq }).await?;
         }
         let until = Instant::now() + REPORT_TIMEOUT;
         while !waiting.is_empty() {
-            match ctx.pool.recv(until).await {
+            match pool.recv(until).await {
                 Received::Event(w, ev @ Event::Deliveries { seq: s, .. }) if s == seq => {
                     if waiting.remove(&w) {
                         got.push(ev);
@@ -300,7 +424,7 @@ async fn one_post(
     };
     Ok(PostFigures {
         seq,
-        post_id: post.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+        post_id,
         expected: st.open,
         delivered,
         missing: st.open.saturating_sub(delivered),

@@ -132,6 +132,17 @@ pub fn envelope(mode: &str, machine: &Machine, figures: Value) -> Value {
     })
 }
 
+/// The envelope's fields merged into the scenario's own top-level object, so scripts read
+/// `posts_created` or `latency_ms.cross_node.p99` at the top.
+pub fn flat_envelope(mode: &str, machine: &Machine, figures: Value) -> Value {
+    let mut out = envelope(mode, machine, Value::Null);
+    if let (Some(o), Value::Object(f)) = (out.as_object_mut(), figures) {
+        o.remove("figures");
+        o.extend(f);
+    }
+    out
+}
+
 pub fn write_json(path: &Path, report: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(report)?;
     std::fs::write(path, text + "\n").with_context(|| format!("write {}", path.display()))?;
@@ -179,6 +190,15 @@ mod tests {
         assert_eq!(kib_field(s, "VmRSS:"), Some(10240));
         assert_eq!(kib_field(s, "VmHWM:"), Some(20480));
         assert_eq!(kib_field(s, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn flat_envelope_puts_figures_at_the_top() {
+        let m = Machine::probe();
+        let v = flat_envelope("run", &m, serde_json::json!({"posts_created": 3}));
+        assert_eq!(v["posts_created"], 3);
+        assert_eq!(v["mode"], "run");
+        assert!(v.get("figures").is_none());
     }
 
     #[test]

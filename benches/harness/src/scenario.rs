@@ -28,10 +28,10 @@ impl Ctx {
         }
         let machine = Machine::probe();
         report::note(format!("machine: {}", machine.describe()));
-        let ws_url = ws::ws_url(&c.url)?;
+        let ws_url = ws::ws_url(c.url())?;
         let dest = ws::resolve(&ws_url).await?;
         let bind_sources = !c.no_source_bind && dest.is_ipv4() && dest.ip().is_loopback();
-        let api = Api::new(&c.url, c.setup_concurrency.max(1))?;
+        let api = Api::new(c.url(), c.setup_concurrency.max(1))?;
         let fixture = setup::prepare(&api, c, channel).await?;
         report::note(format!(
             "setup: {} users ({} new, {} saved logins reused) in {:.1}s",
@@ -70,7 +70,7 @@ impl Ctx {
     /// The part of the JSON report that every scenario shares.
     pub fn common_figures(&self, c: &CommonArgs) -> Value {
         json!({
-            "url": c.url,
+            "url": c.url(),
             "users": self.fixture.users.len(),
             "users_created": self.fixture.created_users,
             "logins_reused": self.fixture.reused_logins,

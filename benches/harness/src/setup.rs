@@ -55,8 +55,14 @@ async fn login_or_reuse(
             return Ok((false, s.clone()));
         }
     }
-    let created = api.create_user(admin_token, name, password).await.with_context(|| format!("create {name}"))?;
-    Ok((created, api.login(name, password).await?))
+    match api.create_user(admin_token, name, password).await {
+        Ok(created) => Ok((created, api.login(name, password).await?)),
+        // Sign-up refused (no open sign-up and no admin yet): the user may exist already.
+        Err(e) => match api.login(name, password).await {
+            Ok(s) => Ok((false, s)),
+            Err(_) => Err(e).with_context(|| format!("create {name}")),
+        },
+    }
 }
 
 pub struct Fixture {
@@ -175,7 +181,7 @@ async fn one_user(
 /// `starling-bench setup`: build the fixture, save the logins, and stop.
 pub async fn run(a: crate::cli::SetupArgs) -> Result<()> {
     let c = &a.common;
-    let api = Api::new(&c.url, c.setup_concurrency.max(1))?;
+    let api = Api::new(c.url(), c.setup_concurrency.max(1))?;
     let f = prepare(&api, c, a.channel.as_deref()).await?;
     println!(
         "setup: {} users ({} new, {} saved logins reused), team {}{} in {:.1}s",

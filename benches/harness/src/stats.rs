@@ -19,7 +19,7 @@ pub fn to_buckets(h: &Histogram<u64>) -> Buckets {
     h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()
 }
 
-pub fn merge(h: &mut Histogram<u64>, buckets: &Buckets) {
+pub fn merge(h: &mut Histogram<u64>, buckets: &[(u64, u64)]) {
     for &(value, count) in buckets {
         // Saturating: a value past the bounds lands in the top bucket instead of failing.
         let _ = h.record_n(value.min(h.high()), count);

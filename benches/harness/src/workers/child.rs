@@ -3,6 +3,7 @@
 //! gone or done), on `Shutdown`, or after `--max-duration` seconds.
 
 use super::protocol::{Command, Event};
+use crate::mixed::engine::Engine;
 use crate::cli::WorkerArgs;
 use crate::stats;
 use crate::ws::{self, Ws};
@@ -141,6 +142,7 @@ async fn run(args: WorkerArgs) -> Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     shared.emit(Event::Ready { index: args.index, pid: std::process::id() }).await;
 
+    let mut engine: Option<Arc<Engine>> = None;
     let deadline = tokio::time::sleep(Duration::from_secs(args.max_duration));
     tokio::pin!(deadline);
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -180,8 +182,41 @@ async fn run(args: WorkerArgs) -> Result<()> {
             }
             Ok(Command::GetDeliveries { seq }) => shared.emit(shared.deliveries(seq)).await,
             Ok(Command::Shutdown) => break,
+            Ok(Command::Plan { plan, connect_concurrency }) => {
+                match Engine::new(*plan, args.index, args.source, connect_concurrency, shared.out.clone()).await {
+                    Ok(e) => {
+                        engine = Some(e);
+                        shared.emit(Event::PlanReady).await;
+                    }
+                    Err(e) => shared.emit(Event::Error { message: format!("plan: {e:#}") }).await,
+                }
+            }
+            Ok(cmd) => match (&engine, cmd) {
+                (Some(e), Command::StartUsers { users }) => {
+                    let (e, shared) = (e.clone(), shared.clone());
+                    tokio::spawn(async move { shared.emit(e.start_users(users).await).await });
+                }
+                (Some(e), Command::Go) => e.go(),
+                (Some(e), Command::StopUsers { indices }) => e.stop_users(&indices),
+                (Some(e), Command::Finish) => {
+                    let (e, shared) = (e.clone(), shared.clone());
+                    tokio::spawn(async move { shared.emit(Event::Finished(Box::new(e.finish().await))).await });
+                }
+                (Some(e), Command::Reconcile { posts, timeout_ms }) => {
+                    let (e, shared) = (e.clone(), shared.clone());
+                    tokio::spawn(async move {
+                        let r = e.reconcile(posts, Duration::from_millis(timeout_ms)).await;
+                        shared.emit(Event::Reconciled(r)).await
+                    });
+                }
+                (None, _) => shared.emit(Event::Error { message: "a mixed-run command before the plan".into() }).await,
+                (Some(_), _) => shared.emit(Event::Error { message: "unexpected command".into() }).await,
+            },
             Err(e) => shared.emit(Event::Error { message: format!("bad command: {e}") }).await,
         }
+    }
+    if let Some(e) = engine.take() {
+        e.shutdown().await;
     }
 
     // Close every connection with a close frame, within a bound.

@@ -1,6 +1,7 @@
 //! What the parent and its worker processes say to each other: one JSON object per line,
 //! commands on the worker's stdin, events on its stdout.
 
+use crate::mixed::plan::{CreatedPost, Finished, Plan, Reconciled, SimUser, Window};
 use serde::{Deserialize, Serialize};
 
 /// Parent -> worker.
@@ -15,6 +16,18 @@ pub enum Command {
     GetDeliveries { seq: u64 },
     /// Close every connection with a close frame, then exit.
     Shutdown,
+    /// Mixed run: the plan every user of this worker follows; answered by `PlanReady`.
+    Plan { plan: Box<Plan>, connect_concurrency: usize },
+    /// Mixed run: connect these users (answered by `Connected`); they act after `Go`.
+    StartUsers { users: Vec<SimUser> },
+    /// Mixed run: every user, present and future, starts acting.
+    Go,
+    /// Mixed run (ramp down): these users stop acting and close.
+    StopUsers { indices: Vec<usize> },
+    /// Mixed run: stop acting; answered by `Finished`.
+    Finish,
+    /// Mixed run: judge every client against all the run's posts; answered by `Reconciled`.
+    Reconcile { posts: Vec<CreatedPost>, timeout_ms: u64 },
 }
 
 /// Worker -> parent.
@@ -56,6 +69,13 @@ pub enum Event {
     Error {
         message: String,
     },
+    PlanReady,
+    /// Mixed run: the last second of this worker.
+    Tick {
+        window: Window,
+    },
+    Finished(Box<Finished>),
+    Reconciled(Reconciled),
 }
 
 /// A histogram's recorded values as (value, count) pairs, to merge in the parent.
