@@ -75,7 +75,7 @@ fn serve(path: PathBuf) -> ExitCode {
                 eprintln!("starling: {e:#}");
                 drop(log);
                 drop(guard); // flushes the log
-                // Leave now: tearing the runtime down under half-started actors helps nobody.
+                             // Leave now: tearing the runtime down under half-started actors helps nobody.
                 std::process::exit(1)
             }
         }

@@ -377,14 +377,19 @@ async fn ha_page_shows_green_nodes_then_the_killed_one_red() {
     assert_eq!(dom.matches("data-status=\"green\"").count(), 3, "three green rows:\n{dom}");
     assert!(dom.contains(&c.nodes[2].gossip_addr()));
     // Without a token the page asks for a login instead of showing anything.
-    let anon = render_ha_page(&format!("{}/admin_console/environment/high_availability", c.nodes[0].url()), &temp_dir("chromium"));
+    let anon = render_ha_page(
+        &format!("{}/admin_console/environment/high_availability", c.nodes[0].url()),
+        &temp_dir("chromium"),
+    );
     assert!(!anon.contains("data-status"), "{anon}");
     assert!(anon.contains("Log in as a system admin"), "{anon}");
     c.nodes[1].kill9();
     let victim = c.nodes[1].gossip_addr();
     let red = wait_until(Duration::from_secs(20), || async {
         let dom = render_ha_page(&url, &profile);
-        dom.matches("data-status=\"red\"").count() == 1 && dom.matches("data-status=\"green\"").count() == 2 && dom.contains(&victim)
+        dom.matches("data-status=\"red\"").count() == 1
+            && dom.matches("data-status=\"green\"").count() == 2
+            && dom.contains(&victim)
     })
     .await;
     assert!(red, "the killed node shows red: {}", render_ha_page(&url, &profile));

@@ -7,9 +7,9 @@ use common::nginx::Nginx;
 use common::ws::{Got, Ws};
 use common::*;
 use serde_json::{json, Value};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
-use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 /// A client that behaves like Mattermost's: on a drop it reconnects with its connection id and
@@ -107,7 +107,8 @@ async fn clients_of_a_killed_node_reconnect_through_nginx_and_miss_nothing() {
     let db = TestDb::new().await;
     let files = temp_dir("shared-files");
     let name = format!("c{}", &starling_protocol::new_id()[..8]);
-    let mut nodes: Vec<NodeProc> = (0..3).map(|i| NodeProc::spawn(&db, &format!("n{}", i + 1), &name, &files, &[])).collect();
+    let mut nodes: Vec<NodeProc> =
+        (0..3).map(|i| NodeProc::spawn(&db, &format!("n{}", i + 1), &name, &files, &[])).collect();
     for n in &nodes {
         n.ready().await;
     }
@@ -169,7 +170,13 @@ async fn clients_of_a_killed_node_reconnect_through_nginx_and_miss_nothing() {
         let c = t.await.unwrap();
         let all = c.all();
         let missing: Vec<_> = posted.difference(&all).collect();
-        assert!(missing.is_empty(), "client lost {} posts (reconnects {}, fresh {})", missing.len(), c.reconnects, c.fresh);
+        assert!(
+            missing.is_empty(),
+            "client lost {} posts (reconnects {}, fresh {})",
+            missing.len(),
+            c.reconnects,
+            c.fresh
+        );
         let mut counts: HashMap<&String, usize> = HashMap::new();
         for id in &c.live {
             *counts.entry(id).or_default() += 1;

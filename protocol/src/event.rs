@@ -44,16 +44,8 @@ struct BroadcastJson<'a> {
 impl WsEvent {
     /// `data` must be the text of a JSON object; anything else is replaced by `{}`.
     pub fn new(event: impl Into<String>, data: String, broadcast: Broadcast) -> Self {
-        let data = if data.trim_start().starts_with('{') {
-            data
-        } else {
-            "{}".to_owned()
-        };
-        Self {
-            event: event.into(),
-            data,
-            broadcast,
-        }
+        let data = if data.trim_start().starts_with('{') { data } else { "{}".to_owned() };
+        Self { event: event.into(), data, broadcast }
     }
 
     /// The event's JSON without its closing brace, ending in `"seq":`; append the seq and `}`.
@@ -74,10 +66,7 @@ impl WsEvent {
         };
         let event = serde_json_escape(&self.event);
         let broadcast = serde_json::to_string(&broadcast).unwrap_or_else(|_| "{}".into());
-        format!(
-            "{{\"event\":{event},\"data\":{},\"broadcast\":{broadcast},\"seq\":",
-            self.data
-        )
+        format!("{{\"event\":{event},\"data\":{},\"broadcast\":{broadcast},\"seq\":", self.data)
     }
 }
 
@@ -103,11 +92,7 @@ mod tests {
         let e = WsEvent::new(
             "typing",
             r#"{"parent_id":"","user_id":"u1"}"#.into(),
-            Broadcast {
-                omit_users: vec!["u1".into()],
-                channel_id: "c1".into(),
-                ..Default::default()
-            },
+            Broadcast { omit_users: vec!["u1".into()], channel_id: "c1".into(), ..Default::default() },
         );
         let frame = frame_with_seq(&e.render_prefix(), 7);
         let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
@@ -117,8 +102,7 @@ mod tests {
         assert_eq!(v["broadcast"]["channel_id"], "c1");
         assert_eq!(v["seq"], 7);
         let plain = WsEvent::new("hello", "not json".into(), Broadcast::default());
-        let v: serde_json::Value =
-            serde_json::from_str(&frame_with_seq(&plain.render_prefix(), 0)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&frame_with_seq(&plain.render_prefix(), 0)).unwrap();
         assert_eq!(v["data"], serde_json::json!({}));
         assert!(v["broadcast"]["omit_users"].is_null());
     }

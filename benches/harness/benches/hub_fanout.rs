@@ -23,9 +23,7 @@ struct OneChannel;
 
 impl MembershipStore for OneChannel {
     fn memberships(&self, _user_id: String) -> BoxFuture<'static, Result<Memberships, String>> {
-        Box::pin(async {
-            Ok(Memberships { channels: HashSet::from([CHANNEL.to_owned()]), teams: HashSet::new() })
-        })
+        Box::pin(async { Ok(Memberships { channels: HashSet::from([CHANNEL.to_owned()]), teams: HashSet::new() }) })
     }
 }
 

@@ -28,7 +28,8 @@ pub struct NodeInfo {
 
 /// The rows of a node's cluster status; `Err` on transport errors and non-2xx.
 pub async fn cluster_status(http: &reqwest::Client, url: &str, token: &str) -> Result<Vec<Value>> {
-    let resp = http.get(format!("{}/api/v4/cluster/status", url.trim_end_matches('/'))).bearer_auth(token).send().await?;
+    let resp =
+        http.get(format!("{}/api/v4/cluster/status", url.trim_end_matches('/'))).bearer_auth(token).send().await?;
     let status = resp.status();
     if !status.is_success() {
         bail!("{url}: cluster status HTTP {status} (is the harness admin a system admin?)");
@@ -101,7 +102,10 @@ impl Relaunch {
         cmd.stdin(std::process::Stdio::null()).process_group(0);
         match &self.stdout {
             Some(p) => {
-                let f = std::fs::OpenOptions::new().append(true).open(p).with_context(|| format!("open {}", p.display()))?;
+                let f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(p)
+                    .with_context(|| format!("open {}", p.display()))?;
                 cmd.stderr(f.try_clone()?).stdout(f);
             }
             None => {
@@ -143,8 +147,22 @@ pub fn alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// Until every survivor shows `victim` red: for each, the time from `killed` to the first red
-/// reading (None if not within `timeout`).
+/// What one survivor said while the harness waited for it to report the victim red.
+#[derive(Debug, Clone, Serialize)]
+pub struct Watch {
+    pub url: String,
+    /// From SIGKILL to the first red reading (None: not within the timeout).
+    #[serde(skip)]
+    pub after: Option<Duration>,
+    pub after_ms: Option<f64>,
+    pub polls: u64,
+    /// Polls that failed (no answer within 2 s, or not 2xx).
+    pub failed_polls: u64,
+    /// The victim's row in the last answer (`status: reason`), or the last error.
+    pub last: String,
+}
+
+/// Until every survivor shows `victim` red (or `timeout`), polling each every [`POLL`].
 pub async fn wait_red(
     http: &reqwest::Client,
     survivors: &[String],
@@ -152,24 +170,37 @@ pub async fn wait_red(
     token: &str,
     killed: Instant,
     timeout: Duration,
-) -> Vec<Option<Duration>> {
+) -> Vec<Watch> {
     let one = |url: String| async move {
         let deadline = killed + timeout;
-        let mut polls = 0u64;
+        let mut w =
+            Watch { url: url.clone(), after: None, after_ms: None, polls: 0, failed_polls: 0, last: String::new() };
         while Instant::now() < deadline {
-            polls += 1;
-            if let Ok(rows) = cluster_status(http, &url, token).await {
-                let red = rows.iter().any(|r| {
-                    (r["id"] == victim.id.as_str() || r["ipaddress"] == victim.gossip.as_str()) && r["status"] == "red"
-                });
-                if red {
-                    return Some(killed.elapsed());
+            w.polls += 1;
+            match cluster_status(http, &url, token).await {
+                Ok(rows) => {
+                    let row =
+                        rows.iter().find(|r| r["id"] == victim.id.as_str() || r["ipaddress"] == victim.gossip.as_str());
+                    w.last = match row {
+                        Some(r) => {
+                            format!("{}: {}", r["status"].as_str().unwrap_or("?"), r["reason"].as_str().unwrap_or(""))
+                        }
+                        None => "not listed".into(),
+                    };
+                    if row.is_some_and(|r| r["status"] == "red") {
+                        w.after = Some(killed.elapsed());
+                        w.after_ms = w.after.map(|d| d.as_secs_f64() * 1000.0);
+                        return w;
+                    }
+                }
+                Err(e) => {
+                    w.failed_polls += 1;
+                    w.last = format!("{e:#}");
                 }
             }
             tokio::time::sleep(POLL).await;
         }
-        let _ = polls;
-        None
+        w
     };
     futures_util::future::join_all(survivors.iter().cloned().map(one)).await
 }

@@ -1,12 +1,12 @@
 //! `fanout`: one channel whose members hold `--members` websockets; posts made one at a time,
 //! each timed from its wall-clock send stamp to its first and last `posted` delivery.
 
+use crate::baseline::ws_server::{posted_prefix, BroadcastServer};
 use crate::cli::FanoutArgs;
 use crate::report::{self, fmt};
 use crate::scenario::{self, Ctx};
 use crate::stats::{self, LatencyMs, Spread};
 use crate::workers::protocol::{Command, Event};
-use crate::baseline::ws_server::{posted_prefix, BroadcastServer};
 use crate::workers::{self, Pool, PoolConfig, Received};
 use crate::ws;
 use anyhow::{anyhow, Result};

@@ -209,7 +209,12 @@ pub fn document(charts: &[Chart], caption: &str) -> String {
     for (i, c) in charts.iter().enumerate() {
         c.render(&mut out, i as f64 * H);
     }
-    let _ = write!(out, r##"<text x="{LEFT}" y="{:.1}" font-size="11" fill="#555">{}</text>"##, height - 10.0, esc(caption));
+    let _ = write!(
+        out,
+        r##"<text x="{LEFT}" y="{:.1}" font-size="11" fill="#555">{}</text>"##,
+        height - 10.0,
+        esc(caption)
+    );
     out.push_str("</svg>\n");
     out
 }
@@ -232,7 +237,14 @@ mod tests {
             x_ticks: percentile_ticks(),
             log_y: true,
         };
-        let empty = Chart { title: "t".into(), x_label: "s".into(), y_label: "ms".into(), series: vec![], x_ticks: vec![], log_y: false };
+        let empty = Chart {
+            title: "t".into(),
+            x_label: "s".into(),
+            y_label: "ms".into(),
+            series: vec![],
+            x_ticks: vec![],
+            log_y: false,
+        };
         let doc = document(&[c, empty], "caption & more");
         assert!(doc.starts_with("<svg") && doc.trim_end().ends_with("</svg>"));
         assert!(doc.contains("<polyline") && doc.contains("a &lt;b&gt;") && doc.contains("no data"));

@@ -106,12 +106,23 @@ pub struct HelloInfo {
 /// One server frame, as much as the mixed workload needs of it.
 #[derive(Debug)]
 pub enum Frame {
-    Hello { seq: i64, info: HelloInfo },
-    Posted { seq: i64, post: PostedPost },
+    Hello {
+        seq: i64,
+        info: HelloInfo,
+    },
+    Posted {
+        seq: i64,
+        post: PostedPost,
+    },
     /// Any other event.
-    Event { seq: i64 },
+    Event {
+        seq: i64,
+    },
     /// The answer to a client action (`seq_reply`); `node_id` comes with a `ping`'s answer.
-    Reply { seq_reply: i64, node_id: Option<String> },
+    Reply {
+        seq_reply: i64,
+        node_id: Option<String>,
+    },
     Unknown,
 }
 
@@ -149,7 +160,8 @@ pub struct PostedPost {
 pub fn classify(text: &str) -> Frame {
     let Ok(head) = serde_json::from_str::<Head>(text) else { return Frame::Unknown };
     if let Some(seq_reply) = head.seq_reply {
-        let node_id = serde_json::from_str::<WithData<ReplyData>>(text).ok().and_then(|d| d.data).and_then(|d| d.node_id);
+        let node_id =
+            serde_json::from_str::<WithData<ReplyData>>(text).ok().and_then(|d| d.data).and_then(|d| d.node_id);
         return Frame::Reply { seq_reply, node_id };
     }
     let seq = head.seq.unwrap_or(-1);
@@ -283,7 +295,9 @@ mod tests {
         }
         let h = r#"{"event":"hello","data":{"node_id":"n1","connection_id":"c9"},"seq":0}"#;
         match classify(h) {
-            Frame::Hello { seq: 0, info } => assert_eq!((info.node_id.as_str(), info.connection_id.as_str()), ("n1", "c9")),
+            Frame::Hello { seq: 0, info } => {
+                assert_eq!((info.node_id.as_str(), info.connection_id.as_str()), ("n1", "c9"))
+            }
             other => panic!("{other:?}"),
         }
         let r = r#"{"status":"OK","seq_reply":4,"data":{"text":"pong","node_id":"n2"}}"#;

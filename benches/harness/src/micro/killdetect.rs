@@ -49,10 +49,13 @@ pub async fn run(a: KilldetectArgs) -> Result<()> {
             (None, None) => bail!("give --pid or --pid-file"),
         };
         let relaunch = Relaunch::read(pid).with_context(|| format!("pid {pid}"))?;
-        let listen = relaunch.listen_address().ok_or_else(|| anyhow!("pid {pid}: no MM_SERVICESETTINGS_LISTENADDRESS"))?;
-        let at = chaos::url_of(&listen, &c.urls).ok_or_else(|| anyhow!("pid {pid} listens on {listen}, not one of the URLs"))?;
+        let listen =
+            relaunch.listen_address().ok_or_else(|| anyhow!("pid {pid}: no MM_SERVICESETTINGS_LISTENADDRESS"))?;
+        let at = chaos::url_of(&listen, &c.urls)
+            .ok_or_else(|| anyhow!("pid {pid} listens on {listen}, not one of the URLs"))?;
         let victim = infos[at].clone();
-        let survivors: Vec<String> = c.urls.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, u)| u.clone()).collect();
+        let survivors: Vec<String> =
+            c.urls.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, u)| u.clone()).collect();
         if chaos::wait_green(&http, &c.urls, c.urls.len(), &token, GREEN_TIMEOUT).await.is_none() {
             bail!("the nodes are not all green before kill {}", round + 1);
         }
@@ -62,7 +65,13 @@ pub async fn run(a: KilldetectArgs) -> Result<()> {
         chaos::sigkill(pid)?;
         let killed = Instant::now();
         let found = chaos::wait_red(&http, &survivors, &victim, &token, killed, Duration::from_secs(a.timeout)).await;
-        let survivors_ms: Vec<Option<f64>> = found.iter().map(|d| d.map(|d| d.as_secs_f64() * 1000.0)).collect();
+        let survivors_ms: Vec<Option<f64>> = found.iter().map(|w| w.after_ms).collect();
+        for w in found.iter().filter(|w| w.after.is_none()) {
+            report::note(format!(
+                "{} never showed it red: {} polls, {} failed; last: {}",
+                w.url, w.polls, w.failed_polls, w.last
+            ));
+        }
         let everywhere_ms = if survivors_ms.iter().all(Option::is_some) {
             survivors_ms.iter().flatten().copied().reduce(f64::max)
         } else {
@@ -75,7 +84,14 @@ pub async fn run(a: KilldetectArgs) -> Result<()> {
             fmt(everywhere_ms, 0),
             survivors_ms.iter().map(|d| fmt(*d, 0)).collect::<Vec<_>>().join(", ")
         ));
-        let mut k = Kill { pid, node_id: victim.id.clone(), survivors_ms, everywhere_ms, restarted_pid: None, green_again_s: None };
+        let mut k = Kill {
+            pid,
+            node_id: victim.id.clone(),
+            survivors_ms,
+            everywhere_ms,
+            restarted_pid: None,
+            green_again_s: None,
+        };
         if a.restart_cmd.is_some() || a.restart_same {
             let new = chaos::restart(a.restart_cmd.as_deref(), a.restart_same.then_some(&relaunch))?;
             if let Some(new) = new {
@@ -83,9 +99,14 @@ pub async fn run(a: KilldetectArgs) -> Result<()> {
             }
             k.restarted_pid = new;
             let t = Instant::now();
-            k.green_again_s =
-                chaos::wait_green(&http, &c.urls, c.urls.len(), &token, GREEN_TIMEOUT).await.map(|_| t.elapsed().as_secs_f64());
-            report::note(format!("restarted (pid {}); all green after {} s", fmt(new.map(f64::from), 0), fmt(k.green_again_s, 1)));
+            k.green_again_s = chaos::wait_green(&http, &c.urls, c.urls.len(), &token, GREEN_TIMEOUT)
+                .await
+                .map(|_| t.elapsed().as_secs_f64());
+            report::note(format!(
+                "restarted (pid {}); all green after {} s",
+                fmt(new.map(f64::from), 0),
+                fmt(k.green_again_s, 1)
+            ));
         }
         kills.push(k);
     }

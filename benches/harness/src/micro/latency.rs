@@ -89,7 +89,10 @@ pub async fn run(a: LatencyArgs) -> Result<()> {
         .map(|(sock, node)| tokio::spawn(receive(sock, node, run_id.clone(), sent.clone(), stop)))
         .collect();
 
-    report::note(format!("{} posts at {}/s on {}, watched on {} and {}", a.posts, a.rate, c.urls[0], c.urls[1], c.urls[0]));
+    report::note(format!(
+        "{} posts at {}/s on {}, watched on {} and {}",
+        a.posts, a.rate, c.urls[0], c.urls[1], c.urls[0]
+    ));
     let http = raw_client(a.max_in_flight)?;
     let gate = Arc::new(Semaphore::new(a.max_in_flight.max(1)));
     let post_hist = Arc::new(Mutex::new(stats::histogram()));
@@ -116,9 +119,17 @@ pub async fn run(a: LatencyArgs) -> Result<()> {
             let message = ws::stamp(&run_id, seq, ws::unix_us(SystemTime::now()));
             let at = Instant::now();
             sent.lock().unwrap_or_else(|p| p.into_inner()).insert(seq, at);
-            let r = http.post(&url).bearer_auth(&token).json(&json!({"channel_id": channel, "message": message})).send().await;
+            let r = http
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&json!({"channel_id": channel, "message": message}))
+                .send()
+                .await;
             if matches!(&r, Ok(resp) if resp.status().is_success()) {
-                stats::record(&mut post_hist.lock().unwrap_or_else(|p| p.into_inner()), at.elapsed().as_micros() as i64);
+                stats::record(
+                    &mut post_hist.lock().unwrap_or_else(|p| p.into_inner()),
+                    at.elapsed().as_micros() as i64,
+                );
                 confirmed.lock().unwrap_or_else(|p| p.into_inner()).insert(seq);
             }
             drop(permit);
@@ -153,7 +164,9 @@ pub async fn run(a: LatencyArgs) -> Result<()> {
             lost.to_string(),
             r.duplicates.to_string(),
         ]);
-        figures_recv.push(json!({"where": label, "node_id": r.node, "latency_ms": l, "lost": lost, "duplicated": r.duplicates}));
+        figures_recv.push(
+            json!({"where": label, "node_id": r.node, "latency_ms": l, "lost": lost, "duplicated": r.duplicates}),
+        );
     }
     report::print_table(
         &format!("post on {} -> `posted` on a websocket ({} posts, {:.1}/s achieved)", c.urls[0], a.posts, achieved),

@@ -57,7 +57,12 @@ pub async fn run(a: ThroughputArgs) -> Result<()> {
                 let sent = ws::unix_us(SystemTime::now());
                 let message = ws::stamp_with_node(&run_id, (i as u64) << 40 | seq, sent, None);
                 let t = Instant::now();
-                let r = http.post(&url).bearer_auth(&token).json(&json!({"channel_id": channel, "message": message})).send().await;
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"channel_id": channel, "message": message}))
+                    .send()
+                    .await;
                 let good = matches!(&r, Ok(resp) if resp.status().is_success());
                 if let Ok(resp) = r {
                     drop(resp.bytes().await);

@@ -373,14 +373,16 @@ impl Engine {
         }
         let mut s = self.ctx.stats();
         let mut totals = s.totals.clone();
-        totals.actions = users.iter().fold(HashMap::new(), |mut m: HashMap<_, u64>, u| {
-            for (a, n) in u.action_counts() {
-                *m.entry(a).or_default() += n;
-            }
-            m
-        })
-        .into_iter()
-        .collect();
+        totals.actions = users
+            .iter()
+            .fold(HashMap::new(), |mut m: HashMap<_, u64>, u| {
+                for (a, n) in u.action_counts() {
+                    *m.entry(a).or_default() += n;
+                }
+                m
+            })
+            .into_iter()
+            .collect();
         for u in &users {
             let c = u.counters();
             totals.reconnect_actions += c.reconnect_actions;

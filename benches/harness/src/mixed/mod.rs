@@ -72,6 +72,7 @@ pub struct ChaosReport {
     pub restarted_pid: Option<u32>,
     pub green_again_s: Option<f64>,
     pub notes: Vec<String>,
+    pub watches: Vec<chaos::Watch>,
 }
 
 enum ChaosEvent {
@@ -175,8 +176,7 @@ impl Driver {
             crate::stats::merge(&mut h, b);
             (!h.is_empty()).then(|| h.value_at_quantile(0.99) as f64 / 1000.0)
         };
-        let (acting, connected) =
-            self.gauges.iter().fold((0, 0), |(a, c), (wa, wc)| (a + wa, c + wc));
+        let (acting, connected) = self.gauges.iter().fold((0, 0), |(a, c), (wa, wc)| (a + wa, c + wc));
         let s = Second {
             t,
             acting,
@@ -206,8 +206,7 @@ impl Driver {
         timeout: Duration,
         mut pick: impl FnMut(Event) -> Result<T, Box<Event>>,
     ) -> Vec<T> {
-        let mut waiting: BTreeSet<usize> =
-            (0..self.workers).filter(|w| !self.exited.contains(w)).collect();
+        let mut waiting: BTreeSet<usize> = (0..self.workers).filter(|w| !self.exited.contains(w)).collect();
         for w in waiting.clone() {
             if let Err(e) = self.pool.send(w, cmd).await {
                 report::note(format!("worker {w}: {e:#}"));
@@ -278,7 +277,10 @@ pub async fn run(a: RunArgs) -> Result<()> {
     let channel_ids = fixture::ensure(&api, &fixture, &layout, c.setup_concurrency).await?;
     let nodes = fixture::node_map(&c.urls, &fixture.users[0].token).await?;
     for (u, n) in c.urls.iter().zip(&nodes) {
-        report::note(format!("{u}: {}", n.as_deref().map_or("a balancer (node varies)".to_owned(), |n| format!("node {n}"))));
+        report::note(format!(
+            "{u}: {}",
+            n.as_deref().map_or("a balancer (node varies)".to_owned(), |n| format!("node {n}"))
+        ));
     }
 
     // Chaos: who is the victim, who reports on it.
@@ -321,8 +323,14 @@ pub async fn run(a: RunArgs) -> Result<()> {
     let ws_url = ws::ws_url(c.url())?;
     let dest = ws::resolve(&ws_url).await?;
     let bind_sources = !c.no_source_bind && dest.is_ipv4() && dest.ip().is_loopback();
-    let pool = Pool::spawn(PoolConfig { workers, ws_url: &ws_url, bind_sources, run_id: &run_id, max_duration: c.max_duration })
-        .await?;
+    let pool = Pool::spawn(PoolConfig {
+        workers,
+        ws_url: &ws_url,
+        bind_sources,
+        run_id: &run_id,
+        max_duration: c.max_duration,
+    })
+    .await?;
     report::note(format!(
         "{workers} worker processes{}; mix {}; pauses {}..~{} ms",
         if bind_sources { ", sources 127.0.0.2.." } else { "" },
@@ -362,7 +370,16 @@ pub async fn run(a: RunArgs) -> Result<()> {
         }
         None => None,
     };
-    let run = summary::Run { args: &a, machine: &machine, timeline: &timeline, sampler: &sampler, nodes: &nodes, mix: &mix, gates, workers };
+    let run = summary::Run {
+        args: &a,
+        machine: &machine,
+        timeline: &timeline,
+        sampler: &sampler,
+        nodes: &nodes,
+        mix: &mix,
+        gates,
+        workers,
+    };
     summary::report(run, outcome, pg)
 }
 
@@ -402,7 +419,8 @@ async fn prepare_chaos(a: &RunArgs, pid: u32, nodes: &[Option<String>], token: &
     let at = chaos::url_of(&listen, &node_urls)
         .ok_or_else(|| anyhow::anyhow!("pid {pid} listens on {listen}, none of the node URLs {node_urls:?}"))?;
     let victim = infos[at].clone();
-    let survivors: Vec<String> = node_urls.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, u)| u.clone()).collect();
+    let survivors: Vec<String> =
+        node_urls.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, u)| u.clone()).collect();
     if survivors.is_empty() {
         bail!("no survivor to report the killed node: give the other nodes' URLs (--node-url)");
     }
@@ -418,7 +436,12 @@ async fn prepare_chaos(a: &RunArgs, pid: u32, nodes: &[Option<String>], token: &
 }
 
 async fn chaos_task(a: RunArgs, s: ChaosSetup, t0: Instant, tx: mpsc::Sender<ChaosEvent>) {
-    let mut r = ChaosReport { pid: s.pid, victim: Some(s.victim.clone()), survivors: s.survivors.clone(), ..Default::default() };
+    let mut r = ChaosReport {
+        pid: s.pid,
+        victim: Some(s.victim.clone()),
+        survivors: s.survivors.clone(),
+        ..Default::default()
+    };
     tokio::time::sleep_until((t0 + Duration::from_secs(a.chaos_at)).into()).await;
     if let Err(e) = chaos::sigkill(s.pid) {
         r.notes.push(format!("{e:#}"));
@@ -429,12 +452,19 @@ async fn chaos_task(a: RunArgs, s: ChaosSetup, t0: Instant, tx: mpsc::Sender<Cha
     r.killed_at_s = Some(killed.duration_since(t0).as_secs_f64());
     report::note(format!("chaos: SIGKILL pid {} (node {})", s.pid, s.victim.id));
     let found = chaos::wait_red(&s.http, &s.survivors, &s.victim, &s.token, killed, Duration::from_secs(60)).await;
-    r.detected_ms = found.iter().map(|d| d.map(|d| d.as_secs_f64() * 1000.0)).collect();
-    r.detected_everywhere_ms = if found.iter().all(Option::is_some) {
-        found.iter().flatten().max().map(|d| d.as_secs_f64() * 1000.0)
+    r.detected_ms = found.iter().map(|w| w.after_ms).collect();
+    r.detected_everywhere_ms = if found.iter().all(|w| w.after.is_some()) {
+        found.iter().filter_map(|w| w.after_ms).reduce(f64::max)
     } else {
         None
     };
+    for w in found.iter().filter(|w| w.after.is_none()) {
+        r.notes.push(format!(
+            "{} never showed it red: {} polls, {} failed; last: {}",
+            w.url, w.polls, w.failed_polls, w.last
+        ));
+    }
+    r.watches = found;
     report::note(format!(
         "chaos: every survivor reports the node red after {} ms",
         report::fmt(r.detected_everywhere_ms, 0)
@@ -556,7 +586,8 @@ async fn drive(
                     if check.pass { "pass" } else { "FAIL" },
                 ));
                 if after > before {
-                    let next_users: Vec<SimUser> = users.iter().filter(|u| !d.started.contains(&u.index)).take(after - before).cloned().collect();
+                    let next_users: Vec<SimUser> =
+                        users.iter().filter(|u| !d.started.contains(&u.index)).take(after - before).cloned().collect();
                     if !next_users.is_empty() {
                         d.start_users(&next_users, phase, "ramp: connect").await?;
                     }

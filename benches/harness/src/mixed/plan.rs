@@ -335,7 +335,8 @@ mod tests {
         assert_eq!(m.weights.iter().find(|(a, _)| *a == Action::Post).unwrap().1, 100);
         assert!(Mix::parse(Some("nope=1")).is_err());
         assert!(Mix::parse(Some("post")).is_err());
-        let only = Mix::parse(Some("fetch=0,scroll=0,post=1,unread=0,thread=0,reconnect=0,status=0,profiles=0")).unwrap();
+        let only =
+            Mix::parse(Some("fetch=0,scroll=0,post=1,unread=0,thread=0,reconnect=0,status=0,profiles=0")).unwrap();
         for u in [0.0, 0.5, 0.9999] {
             assert_eq!(only.pick(u), Action::Post);
         }

@@ -159,7 +159,8 @@ mod tests {
         for _ in 0..100 {
             stats::record(&mut h, 5_000);
         }
-        let mut w = Window { requests: 100, request_us_sum: 500_000, request_us: stats::to_buckets(&h), ..Default::default() };
+        let mut w =
+            Window { requests: 100, request_us_sum: 500_000, request_us: stats::to_buckets(&h), ..Default::default() };
         assert!(g.check(&w).pass);
         w.failures = 1;
         assert_eq!(g.check(&w).failed, vec!["errors"]);

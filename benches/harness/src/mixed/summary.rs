@@ -110,7 +110,17 @@ pub fn report(r: Run<'_>, o: Outcome, pg: Option<InsertRate>) -> Result<()> {
     let rate = |n: u64| fmt(Some(n as f64 / secs), 1);
     report::print_table(
         &format!("events over {:.0} s of actions, {} users at most", secs, peak_users),
-        &["posts created", "posts/s", "deliveries/s", "expected", "held", "LOST", "DUPLICATED", "via REST", "unconfirmed seen"],
+        &[
+            "posts created",
+            "posts/s",
+            "deliveries/s",
+            "expected",
+            "held",
+            "LOST",
+            "DUPLICATED",
+            "via REST",
+            "unconfirmed seen",
+        ],
         &[vec![
             totals.posts_created.to_string(),
             rate(totals.posts_created),
@@ -154,8 +164,18 @@ pub fn report(r: Run<'_>, o: Outcome, pg: Option<InsertRate>) -> Result<()> {
         "gates over the whole run",
         &["gate", "limit", "measured", ""],
         &[
-            vec!["request p99 ms".into(), fmt(Some(r.gates.p99_ms), 1), fmt(check.p99_ms, 2), verdict(!check.failed.contains(&"p99"))],
-            vec!["request mean ms".into(), fmt(Some(r.gates.mean_ms), 1), fmt(check.mean_ms, 2), verdict(!check.failed.contains(&"mean"))],
+            vec![
+                "request p99 ms".into(),
+                fmt(Some(r.gates.p99_ms), 1),
+                fmt(check.p99_ms, 2),
+                verdict(!check.failed.contains(&"p99")),
+            ],
+            vec![
+                "request mean ms".into(),
+                fmt(Some(r.gates.mean_ms), 1),
+                fmt(check.mean_ms, 2),
+                verdict(!check.failed.contains(&"mean")),
+            ],
             vec![
                 "5xx+timeouts+transport".into(),
                 format!("{}", r.gates.error_rate),
@@ -189,7 +209,16 @@ pub fn report(r: Run<'_>, o: Outcome, pg: Option<InsertRate>) -> Result<()> {
     if let Some(c) = &o.chaos {
         report::print_table(
             "chaos: node killed with SIGKILL",
-            &["pid", "node", "killed at s", "red everywhere ms", "per survivor ms", "recovery p50 ms", "recovery p99 ms", "green again s"],
+            &[
+                "pid",
+                "node",
+                "killed at s",
+                "red everywhere ms",
+                "per survivor ms",
+                "recovery p50 ms",
+                "recovery p99 ms",
+                "green again s",
+            ],
             &[vec![
                 c.pid.to_string(),
                 c.victim.as_ref().map(|v| v.id.clone()).unwrap_or_default(),
@@ -227,7 +256,9 @@ pub fn report(r: Run<'_>, o: Outcome, pg: Option<InsertRate>) -> Result<()> {
         );
         println!(
             "ramp: supported users {} (highest passing {}, {} direction changes{}); {} per vCPU over {} cores",
-            rp.supported().map_or(format!("none (the gates failed at {} users, the smallest count tried)", rp.floor), |n| n.to_string()),
+            rp.supported()
+                .map_or(format!("none (the gates failed at {} users, the smallest count tried)", rp.floor), |n| n
+                    .to_string()),
             rp.highest_passing().map_or("-".into(), |n| n.to_string()),
             rp.flips,
             if rp.pool_exhausted { ", the user pool ran out: raise --users" } else { "" },
@@ -259,7 +290,11 @@ pub fn report(r: Run<'_>, o: Outcome, pg: Option<InsertRate>) -> Result<()> {
         rec.lost,
         rec.duplicated,
         errors,
-        if o.reports_missing > 0 { format!(" (INCOMPLETE: {} worker reports missing)", o.reports_missing) } else { String::new() }
+        if o.reports_missing > 0 {
+            format!(" (INCOMPLETE: {} worker reports missing)", o.reports_missing)
+        } else {
+            String::new()
+        }
     );
 
     let actions: BTreeMap<&str, u64> = totals.actions.iter().map(|(a, n)| (Action::name(*a), *n)).collect();
@@ -358,7 +393,13 @@ pub fn report(r: Run<'_>, o: Outcome, pg: Option<InsertRate>) -> Result<()> {
     Ok(())
 }
 
-fn plot(timeline: &[Second], same: &Histogram<u64>, cross: &Histogram<u64>, requests: &Histogram<u64>, recovery: &Histogram<u64>) -> String {
+fn plot(
+    timeline: &[Second],
+    same: &Histogram<u64>,
+    cross: &Histogram<u64>,
+    requests: &Histogram<u64>,
+    recovery: &Histogram<u64>,
+) -> String {
     let mut dist = vec![
         Series { name: "cross node".into(), color: COLORS[1], points: svg::percentile_curve(cross) },
         Series { name: "same node".into(), color: COLORS[0], points: svg::percentile_curve(same) },
@@ -370,7 +411,8 @@ fn plot(timeline: &[Second], same: &Histogram<u64>, cross: &Histogram<u64>, requ
     let over_time = |f: fn(&Second) -> Option<f64>| -> Vec<(f64, f64)> {
         timeline.iter().filter_map(|s| f(s).map(|v| (s.t as f64, v))).collect()
     };
-    let rates = |f: fn(&Second) -> u64| -> Vec<(f64, f64)> { timeline.iter().map(|s| (s.t as f64, f(s) as f64)).collect() };
+    let rates =
+        |f: fn(&Second) -> u64| -> Vec<(f64, f64)> { timeline.iter().map(|s| (s.t as f64, f(s) as f64)).collect() };
     let charts = [
         Chart {
             title: "post -> posted latency and REST latency by percentile".into(),

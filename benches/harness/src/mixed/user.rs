@@ -24,6 +24,8 @@ use tokio_tungstenite::tungstenite::Message;
 const KEEP: usize = 20;
 /// Pages of one REST catch-up at most (the server answers up to 1000 posts per page).
 const CATCH_UP_PAGES: usize = 20;
+/// Tries of one catch-up request.
+const CATCH_UP_ATTEMPTS: u32 = 5;
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Consecutive failed attempts on one node before trying the next.
@@ -32,7 +34,10 @@ const FAILOVER_AFTER: u32 = 2;
 /// Commands to the connection task.
 #[derive(Debug)]
 enum ConnCmd {
-    Typing { channel_id: String, parent_id: String },
+    Typing {
+        channel_id: String,
+        parent_id: String,
+    },
     /// Close the socket and reconnect with resume (the 1 % reconnect action).
     Reconnect,
     /// Close for good.
@@ -123,10 +128,7 @@ impl UserShared {
 }
 
 /// Start a user's tasks. The receiver says how its first connection went (us to `hello`).
-pub fn spawn(
-    ctx: Arc<Ctx>,
-    u: SimUser,
-) -> (Arc<UserShared>, oneshot::Receiver<Result<i64, String>>, JoinHandle<()>) {
+pub fn spawn(ctx: Arc<Ctx>, u: SimUser) -> (Arc<UserShared>, oneshot::Receiver<Result<i64, String>>, JoinHandle<()>) {
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(UserShared {
@@ -295,7 +297,9 @@ async fn connection(
 
 /// Whether a connect failed because nothing listens at the address.
 fn refused(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
 }
 
 /// The wait before the next attempt: none right after a failover, then doubling from 100 ms.
@@ -461,10 +465,22 @@ async fn catch_up(ctx: &Ctx, u: &UserShared, since_ms: i64) {
     for ch in &u.channels {
         let mut since = since_ms;
         for _page in 0..CATCH_UP_PAGES {
-            let url = u.state().url;
             let path = format!("/channels/{ch}/posts?since={since}");
-            ctx.stats().totals.catchup_requests += 1;
-            let Some(v) = rest::call(ctx, url, &u.token, Method::GET, &path, Body::None, rest::CATCH_UP).await else {
+            let mut got = None;
+            // A client retries its catch-up (bounded): a failed one would otherwise read as loss.
+            for attempt in 0..CATCH_UP_ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                }
+                let url = u.state().url;
+                ctx.stats().totals.catchup_requests += 1;
+                got = rest::call(ctx, url, &u.token, Method::GET, &path, Body::None, rest::CATCH_UP).await;
+                if got.is_some() {
+                    break;
+                }
+            }
+            let Some(v) = got else {
+                ctx.stats().error_sample(format!("catch-up of channel {ch} failed {CATCH_UP_ATTEMPTS} times"));
                 break;
             };
             let list = rest::post_list(v);
@@ -474,7 +490,9 @@ async fn catch_up(ctx: &Ctx, u: &UserShared, since_ms: i64) {
                 let mut s = u.state();
                 for p in list.posts.values() {
                     newest = newest.max(p.update_at);
-                    if p.channel_id == *ch && ws::parse_stamp(&p.message, &ctx.plan.run_id).is_some() && s.book.rest(&p.id)
+                    if p.channel_id == *ch
+                        && ws::parse_stamp(&p.message, &ctx.plan.run_id).is_some()
+                        && s.book.rest(&p.id)
                     {
                         added += 1;
                     }
@@ -569,8 +587,11 @@ async fn act(ctx: &Ctx, u: &UserShared, action: Action, rng: &mut StdRng) {
                 }
                 ids
             };
-            let (path, endpoint) =
-                if action == Action::Status { ("/users/status/ids", rest::STATUSES) } else { ("/users/ids", rest::PROFILES) };
+            let (path, endpoint) = if action == Action::Status {
+                ("/users/status/ids", rest::STATUSES)
+            } else {
+                ("/users/ids", rest::PROFILES)
+            };
             rest::call(ctx, url, &u.token, Method::POST, path, Body::Json(json!(ids)), endpoint).await;
         }
     }

@@ -3,8 +3,8 @@
 //! gone or done), on `Shutdown`, or after `--max-duration` seconds.
 
 use super::protocol::{Command, Event};
-use crate::mixed::engine::Engine;
 use crate::cli::WorkerArgs;
+use crate::mixed::engine::Engine;
 use crate::stats;
 use crate::ws::{self, Ws};
 use anyhow::Result;
