@@ -13,14 +13,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn check(r: Resp, status: u16, what: &str) -> Resp {
-    assert_eq!(r.status.as_u16(), status, "{what}: unexpected status; body: {}", r.body);
-    if status >= 400 {
-        assert_error_shape(&r.body, status);
-    }
-    r
-}
-
 const MALFORMED_ID: &str = "not-an-id";
 
 fn random_bytes(n: usize) -> Vec<u8> {

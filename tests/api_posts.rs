@@ -12,22 +12,6 @@ use starling_protocol::new_id;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
-fn check(r: Resp, status: u16, what: &str) -> Resp {
-    assert_eq!(r.status.as_u16(), status, "{what}: unexpected status; body: {}", r.body);
-    if status >= 400 {
-        assert_error_shape(&r.body, status);
-    }
-    r
-}
-
-async fn send_raw(c: &Client, method: Method, path: &str, body: &str) -> Resp {
-    c.raw(method, path, Some(body.as_bytes().to_vec()), "application/json").await
-}
-
-async fn count(server: &TestServer, sql: &str) -> i64 {
-    server.db.client().await.query_one(sql, &[]).await.expect(sql).get(0)
-}
-
 fn id_of(v: &Value) -> String {
     v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_owned()
 }

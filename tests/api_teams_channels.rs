@@ -10,22 +10,6 @@ use serde_json::{json, Value};
 use starling_protocol::new_id;
 
 /// Assert a status (and for errors Mattermost's error shape), saying which case failed.
-fn check(r: Resp, status: u16, what: &str) -> Resp {
-    assert_eq!(r.status.as_u16(), status, "{what}: unexpected status; body: {}", r.body);
-    if status >= 400 {
-        assert_error_shape(&r.body, status);
-    }
-    r
-}
-
-async fn send_raw(c: &Client, method: Method, path: &str, body: &str) -> Resp {
-    c.raw(method, path, Some(body.as_bytes().to_vec()), "application/json").await
-}
-
-async fn count(server: &TestServer, sql: &str) -> i64 {
-    server.db.client().await.query_one(sql, &[]).await.expect(sql).get(0)
-}
-
 fn unique(prefix: &str) -> String {
     format!("{prefix}{}", &new_id()[..10])
 }

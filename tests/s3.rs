@@ -24,14 +24,6 @@ fn random_bytes(n: usize) -> Vec<u8> {
     v
 }
 
-fn check(r: Resp, status: u16, what: &str) -> Resp {
-    assert_eq!(r.status.as_u16(), status, "{what}: unexpected status; body: {}", r.body);
-    if status >= 400 {
-        assert_error_shape(&r.body, status);
-    }
-    r
-}
-
 async fn upload(c: &Client, channel: &str, files: &[(&str, &[u8])]) -> Resp {
     let mut form = Form::new().text("channel_id", channel.to_owned());
     for (name, bytes) in files {

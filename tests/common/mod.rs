@@ -281,3 +281,22 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Assert a status (and for errors Mattermost's error shape), naming what was being checked.
+pub fn check(r: Resp, status: u16, what: &str) -> Resp {
+    assert_eq!(r.status.as_u16(), status, "{what}: unexpected status; body: {}", r.body);
+    if status >= 400 {
+        assert_error_shape(&r.body, status);
+    }
+    r
+}
+
+/// Send a body as is (malformed JSON, wrong types) with a JSON content type.
+pub async fn send_raw(c: &Client, method: Method, path: &str, body: &str) -> Resp {
+    c.raw(method, path, Some(body.as_bytes().to_vec()), "application/json").await
+}
+
+/// One number from the test's database.
+pub async fn count(server: &TestServer, sql: &str) -> i64 {
+    server.db.client().await.query_one(sql, &[]).await.expect(sql).get(0)
+}
