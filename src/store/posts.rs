@@ -37,7 +37,7 @@ pub struct Post {
 }
 
 /// Columns of a post, with the reply count of its thread.
-pub(super) const POST_SELECT: &str = "SELECT p.*, (SELECT count(*) FROM posts r WHERE r.root_id = \
+pub(super) const POST_SELECT: &str = "SELECT p.*, (SELECT count(*) FROM posts r WHERE r.root_id <> '' AND r.root_id = \
     (CASE WHEN p.root_id = '' THEN p.id ELSE p.root_id END) AND r.delete_at = 0) AS reply_count FROM posts p";
 
 impl Post {

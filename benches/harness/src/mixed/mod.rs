@@ -77,7 +77,7 @@ pub struct ChaosReport {
 
 enum ChaosEvent {
     Restarted { old: u32, new: u32 },
-    Done(ChaosReport),
+    Done(Box<ChaosReport>),
 }
 
 struct Driver {
@@ -445,7 +445,7 @@ async fn chaos_task(a: RunArgs, s: ChaosSetup, t0: Instant, tx: mpsc::Sender<Cha
     tokio::time::sleep_until((t0 + Duration::from_secs(a.chaos_at)).into()).await;
     if let Err(e) = chaos::sigkill(s.pid) {
         r.notes.push(format!("{e:#}"));
-        drop(tx.send(ChaosEvent::Done(r)).await);
+        drop(tx.send(ChaosEvent::Done(Box::new(r))).await);
         return;
     }
     let killed = Instant::now();
@@ -490,7 +490,7 @@ async fn chaos_task(a: RunArgs, s: ChaosSetup, t0: Instant, tx: mpsc::Sender<Cha
             Err(e) => r.notes.push(format!("restart: {e:#}")),
         }
     }
-    drop(tx.send(ChaosEvent::Done(r)).await);
+    drop(tx.send(ChaosEvent::Done(Box::new(r))).await);
 }
 
 async fn drive(
@@ -569,7 +569,7 @@ async fn drive(
         while let Ok(ev) = chaos_rx.try_recv() {
             match ev {
                 ChaosEvent::Restarted { old, new } => d.sampler.replace(old, new),
-                ChaosEvent::Done(r) => chaos_report = Some(r),
+                ChaosEvent::Done(r) => chaos_report = Some(*r),
             }
         }
         if let Some(r) = ramp.as_mut() {
@@ -624,7 +624,7 @@ async fn drive(
                 while let Some(ev) = chaos_rx.recv().await {
                     match ev {
                         ChaosEvent::Restarted { old, new } => d.sampler.replace(old, new),
-                        ChaosEvent::Done(r) => return Some(r),
+                        ChaosEvent::Done(r) => return Some(*r),
                     }
                 }
                 None
