@@ -9,7 +9,8 @@ use base64::Engine;
 use starling_actors::cluster::discovery::{Discovery, DiscoveryRow, Unregister};
 use starling_actors::cluster::inbound::{self, Inbound};
 use starling_actors::cluster::{
-    Cluster, ClusterCounters, HeardTable, LeaveCluster, LocalParts, NodeInfo, SubscribeView, TransportSettings,
+    Cluster, ClusterCounters, ConfigHash, HeardTable, LeaveCluster, LocalParts, NodeInfo, SubscribeView,
+    TransportSettings,
 };
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -110,7 +111,7 @@ pub async fn start(s: Start<'_>) -> anyhow::Result<ClusterHandle> {
         cluster_name: cs.cluster_name.clone(),
         app_version: crate::VERSION.to_owned(),
         schema_version: s.schema_version,
-        config_hash: s.config.hash(),
+        config_hash: ConfigHash::new(s.config.hash()),
         gossip_addr,
         hostname: crate::server::hostname(),
     };

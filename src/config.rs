@@ -1,5 +1,8 @@
 //! `config.json` with Mattermost's sections, keys and defaults, plus `MM_<SECTION>_<KEY>` environment
-//! overrides. Env values win over the file and are never written back to it.
+//! overrides. Env values win over the stored config and are never written back to it.
+//!
+//! The stored config lives in a file or in the database ([`source::ConfigSource`]); the node's
+//! [`service::ConfigService`] actor reloads and saves it and keeps the cluster's nodes in step.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,6 +21,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, source: serde_json::Error },
     #[error("{key}: {problem}")]
     Invalid { key: String, problem: String },
+    #[error("config database {dsn}: {problem}")]
+    Database { dsn: String, problem: String },
 }
 
 fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
@@ -355,13 +360,140 @@ impl DataRetentionSettings {
     }
 }
 
-/// A config as the node runs it: the file's values with the environment's on top.
+/// A config as the node runs it: the stored values with the environment's on top.
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
     pub config: Config,
     /// `Section.Key` of every setting an environment variable decided.
     pub env_overrides: BTreeSet<String>,
-    pub path: PathBuf,
+    /// What the source holds (every section and key, without the environment's overrides).
+    pub stored: Value,
+    pub source: source::ConfigSource,
+}
+
+impl LoadedConfig {
+    /// A config built in code (tests, embedding), as if `source` held exactly it.
+    pub fn from_config(config: Config, source: source::ConfigSource) -> Self {
+        let stored = serde_json::to_value(&config).unwrap_or(Value::Null);
+        Self { config, env_overrides: BTreeSet::new(), stored, source }
+    }
+}
+
+/// What the API shows instead of a secret; a client that sends it back keeps the secret unchanged.
+pub const FAKE_SETTING: &str = "********************************";
+
+/// Settings the API never shows: `(section, key, field inside list items)`.
+const SECRETS: &[(&str, &str, Option<&str>)] = &[
+    ("SqlSettings", "DataSource", None),
+    ("SqlSettings", "DataSourceReplicas", None),
+    ("SqlSettings", "DataSourceSearchReplicas", None),
+    ("SqlSettings", "ReplicaLagSettings", Some("DataSource")),
+    ("FileSettings", "AmazonS3SecretAccessKey", None),
+];
+
+/// The config as system admins read it through the API: every secret replaced by [`FAKE_SETTING`].
+pub fn sanitized(config: &Config) -> Value {
+    let mut v = serde_json::to_value(config).unwrap_or(Value::Null);
+    for (section, key, field) in SECRETS {
+        let Some(slot) = v.get_mut(*section).and_then(|s| s.get_mut(*key)) else { continue };
+        match (slot, field) {
+            (Value::String(s), None) if !s.is_empty() => *s = FAKE_SETTING.to_owned(),
+            (Value::Array(items), None) => items.iter_mut().for_each(|i| *i = Value::from(FAKE_SETTING)),
+            (Value::Array(items), Some(f)) => {
+                for item in items {
+                    if let Some(Value::String(s)) = item.get_mut(*f) {
+                        if !s.is_empty() {
+                            *s = FAKE_SETTING.to_owned();
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    v
+}
+
+/// Put back every secret a client sent as [`FAKE_SETTING`], taking it from `current`.
+fn desanitize(new: &mut Value, current: &Value) {
+    let is_fake = |v: &Value| v.as_str() == Some(FAKE_SETTING);
+    for (section, key, field) in SECRETS {
+        let old = current.get(*section).and_then(|s| s.get(*key));
+        let Some(slot) = new.get_mut(*section).and_then(|s| s.get_mut(*key)) else { continue };
+        match (slot, field) {
+            (slot, None) if is_fake(slot) => *slot = old.cloned().unwrap_or(Value::Null),
+            (Value::Array(items), f) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    let old_item = old.and_then(|o| o.get(i));
+                    match f {
+                        None if is_fake(item) => *item = old_item.cloned().unwrap_or_default(),
+                        Some(f) => {
+                            if let Some(slot) = item.get_mut(*f).filter(|v| is_fake(v)) {
+                                *slot = old_item.and_then(|o| o.get(*f)).cloned().unwrap_or_default();
+                            }
+                        }
+                        None => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Merge a partial config into `base` (objects key by key; anything else replaced).
+pub fn merge_patch(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                match b.get_mut(&k) {
+                    Some(slot) => merge_patch(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// Decode what a source holds, apply the environment and validate: the config a node runs.
+pub fn from_stored(
+    stored: Value,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(Config, BTreeSet<String>, Value), ConfigError> {
+    // Normalise: decode (type errors name the section and key), then work on the full value.
+    let stored = serde_json::to_value(decode(stored)?).unwrap_or(Value::Null);
+    let mut value = stored.clone();
+    let env_overrides = apply_env(&mut value, env)?;
+    let config = decode(value)?;
+    config.validate()?;
+    Ok((config, env_overrides, stored))
+}
+
+/// A config a system admin sent (`PUT /config`, or the current one with a patch merged): secrets
+/// sent back as [`FAKE_SETTING`] keep their values, settings the environment decides keep their
+/// stored values (the environment wins and is never stored), and the result must be valid.
+/// Returns the config to run, the keys the environment set, and the value to store.
+pub fn prepare_update(
+    mut body: Value,
+    current: &LoadedConfig,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(Config, BTreeSet<String>, Value), ConfigError> {
+    if !body.is_object() {
+        return Err(invalid("config", "the top level must be a JSON object"));
+    }
+    desanitize(&mut body, &serde_json::to_value(&current.config).unwrap_or(Value::Null));
+    let mut stored = serde_json::to_value(decode(body)?).unwrap_or(Value::Null);
+    for full in &current.env_overrides {
+        let Some((section, key)) = full.split_once('.') else { continue };
+        let old = current.stored.get(section).and_then(|s| s.get(key)).cloned();
+        if let (Some(old), Some(Value::Object(sec))) = (old, stored.get_mut(section)) {
+            sec.insert(key.to_owned(), old);
+        }
+    }
+    from_stored(stored, env)
 }
 
 /// Turn a Mattermost listen address (`:8065`, `127.0.0.1:8065`, `localhost:8065`) into a socket address.
@@ -545,25 +677,9 @@ pub fn load_with_env(
     path: &Path,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<LoadedConfig, ConfigError> {
-    let file_value = match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
-            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let defaults = serde_json::to_vec_pretty(&Config::default()).unwrap_or_default();
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| ConfigError::Write { path: path.to_owned(), source })?;
-            }
-            std::fs::write(path, defaults).map_err(|source| ConfigError::Write { path: path.to_owned(), source })?;
-            serde_json::to_value(Config::default()).unwrap_or(Value::Null)
-        }
-        Err(source) => return Err(ConfigError::Read { path: path.to_owned(), source }),
-    };
-    // Normalise: decode the file (type errors name the section), then work on the full value.
-    let mut value = serde_json::to_value(decode(file_value)?).unwrap_or(Value::Null);
-    let env_overrides = apply_env(&mut value, env)?;
-    let config = decode(value)?;
-    config.validate()?;
-    Ok(LoadedConfig { config, env_overrides, path: path.to_owned() })
+    let file_value = source::read_file(path)?;
+    let (config, env_overrides, stored) = from_stored(file_value, env)?;
+    Ok(LoadedConfig { config, env_overrides, stored, source: source::ConfigSource::File(path.to_owned()) })
 }
 
 fn decode(value: Value) -> Result<Config, ConfigError> {
@@ -676,6 +792,9 @@ fn env_value(key: &str, var: &str, current: &Value, raw: &str) -> Result<Value, 
         _ => serde_json::from_str(raw).map_err(|_| bad("JSON"))?,
     })
 }
+
+pub mod service;
+pub mod source;
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,8 @@ use clap::{Parser, Subcommand};
 /// bursts of password hashing.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::path::PathBuf;
+use starling::config::source::{load_at_start, ConfigSource};
+use starling::config::ConfigError;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -20,50 +21,91 @@ struct Cli {
 enum Command {
     /// Run a node.
     Serve {
-        /// The config file; created from defaults if missing.
+        /// The config: a file (created from defaults if missing) or a database URL
+        /// (`postgres://...`: the config is kept in its `configurations` table, shared by every node).
         #[arg(long, short = 'c', env = "MM_CONFIG", default_value = "config.json")]
-        config: PathBuf,
+        config: String,
     },
-    /// Check a config file (with the environment's overrides) and print the effective config.
+    /// Check a config (with the environment's overrides) and print the effective config.
     CheckConfig {
         #[arg(long, short = 'c', env = "MM_CONFIG", default_value = "config.json")]
-        config: PathBuf,
+        config: String,
     },
+    /// Config operations.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Copy a config from one place to another, e.g. from config.json into the database:
+    /// `starling config migrate config.json postgres://...`. Environment overrides are not copied.
+    Migrate { from: String, to: String },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => serve(config),
-        Command::CheckConfig { config } => match starling::config::load(&config) {
-            Ok(loaded) => {
-                println!("{}", serde_json::to_string_pretty(&loaded.config).unwrap_or_default());
-                ExitCode::SUCCESS
+        Command::Serve { config } => serve(ConfigSource::parse(&config)),
+        Command::CheckConfig { config } => block_on(async move {
+            match load_at_start(&ConfigSource::parse(&config)).await {
+                Ok(loaded) => {
+                    println!("{}", serde_json::to_string_pretty(&loaded.config).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => invalid(e),
             }
-            Err(e) => {
-                eprintln!("starling: invalid config: {e}");
-                ExitCode::from(2)
+        }),
+        Command::Config { action: ConfigAction::Migrate { from, to } } => block_on(async move {
+            let (from, to) = (ConfigSource::parse(&from), ConfigSource::parse(&to));
+            // Check it decodes and is valid (without the environment), then store it as it was.
+            let stored = match from.read().await {
+                Ok(v) => v,
+                Err(e) => return invalid(e),
+            };
+            let stored = match starling::config::from_stored(stored, std::iter::empty()) {
+                Ok((_, _, stored)) => stored,
+                Err(e) => return invalid(e),
+            };
+            match to.write(&stored).await {
+                Ok(()) => {
+                    println!("config copied from {} to {}", from.describe(), to.describe());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("starling: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }),
     }
 }
 
-fn serve(path: PathBuf) -> ExitCode {
-    let loaded = match starling::config::load(&path) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("starling: invalid config: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let (log, guard) = match starling::logging::build(&loaded.config.log_settings) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("starling: cannot open the log file: {e}");
-            return ExitCode::from(2);
-        }
-    };
+fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    actix_web::rt::System::new().block_on(f)
+}
+
+fn invalid(e: ConfigError) -> ExitCode {
+    eprintln!("starling: invalid config: {e}");
+    // An unreachable config database is not a config mistake.
+    ExitCode::from(if matches!(e, ConfigError::Database { .. }) { 1 } else { 2 })
+}
+
+fn serve(source: ConfigSource) -> ExitCode {
     actix_web::rt::System::new().block_on(async move {
+        let loaded = match load_at_start(&source).await {
+            Ok(l) => l,
+            Err(e) => return invalid(e),
+        };
+        let (log, guard) = match starling::logging::build(&loaded.config.log_settings) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("starling: cannot open the log file: {e}");
+                return ExitCode::from(2);
+            }
+        };
         match starling::server::run(loaded, log.clone()).await {
             Ok(()) => {
                 drop(log);

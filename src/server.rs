@@ -48,7 +48,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     let cfg = loaded.config.clone();
     let node_id = starling_protocol::new_id();
     let log = log.new(o!("node_id" => node_id.clone()));
-    info!(log, "starting node"; "version" => crate::VERSION, "config" => %loaded.path.display(), "env_overrides" => loaded.env_overrides.len());
+    info!(log, "starting node"; "version" => crate::VERSION, "config" => loaded.source.describe(), "env_overrides" => loaded.env_overrides.len());
 
     let store = Store::with_logger(&cfg.sql_settings, log.clone()).context("SqlSettings.DataSource")?;
     store
@@ -133,6 +133,15 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
         hooks: crate::jobs::TestHooks::from_env(),
         log: log.clone(),
     });
+    let config_source = loaded.source.clone();
+    let config_service = crate::config::service::ConfigService::new(
+        loaded,
+        shared_config.clone(),
+        cluster.as_ref().map(|c| c.me.config_hash.clone()),
+        cluster.as_ref().map(|c| c.cluster.clone()),
+        log.clone(),
+    )
+    .start();
     let ws = Arc::new(WsContext {
         sessions: sessions.clone(),
         hubs,
@@ -148,7 +157,8 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     let state = web::Data::new(AppState {
         store: store.clone(),
         config: shared_config,
-        config_path: loaded.path.clone(),
+        config_service,
+        config_source,
         files,
         sessions,
         events: crate::events::Events::new(bus),

@@ -78,7 +78,8 @@ async fn unreachable_database_fails_start_with_a_clear_error() {
     c.sql_settings.data_source = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1".into();
     c.sql_settings.connect_attempts = 2;
     c.sql_settings.connect_retry_seconds = 0;
-    let loaded = starling::config::LoadedConfig { config: c, env_overrides: Default::default(), path: "x".into() };
+    let loaded =
+        starling::config::LoadedConfig::from_config(c, starling::config::source::ConfigSource::File("x".into()));
     let err = starling::server::start(loaded, test_logger()).await.err().expect("start fails");
     assert!(format!("{err:#}").contains("SqlSettings.DataSource"), "{err:#}");
 }

@@ -377,8 +377,10 @@ async fn an_s3_outage_fails_uploads_cleanly_and_they_work_again_after() {
 async fn start_error(db: &TestDb, change: impl FnOnce(&mut Config)) -> String {
     let mut config = test_config(db);
     change(&mut config);
-    let loaded =
-        starling::config::LoadedConfig { config, env_overrides: Default::default(), path: "test-config.json".into() };
+    let loaded = starling::config::LoadedConfig::from_config(
+        config,
+        starling::config::source::ConfigSource::File("test-config.json".into()),
+    );
     match starling::server::start(loaded, test_logger()).await {
         Ok(_) => panic!("the node started"),
         Err(e) => format!("{e:#}"),

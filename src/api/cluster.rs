@@ -38,12 +38,13 @@ pub struct NodeRow {
 pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
     let Some(c) = &state.cluster else { return Ok(vec![]) };
     let me = &c.me;
+    let my_hash = me.config_hash.get();
     let leader = state.jobs.leader_state().await;
     let mut out = vec![NodeRow {
         id: me.node_id.clone(),
         version: me.app_version.clone(),
         schema_version: me.schema_version.to_string(),
-        config_hash: me.config_hash.clone(),
+        config_hash: my_hash.clone(),
         ipaddress: me.gossip_addr.clone(),
         hostname: me.hostname.clone(),
         status: "green".into(),
@@ -58,7 +59,7 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
             PeerState::Connecting if p.node_id.is_empty() => ("red", "down: never reached".to_owned()),
             PeerState::Connecting => ("red", format!("down: reconnecting ({})", p.reason)),
             _ if p.app_version != me.app_version => ("red", format!("version mismatch: {}", p.app_version)),
-            _ if p.config_hash != me.config_hash => ("red", "config mismatch".to_owned()),
+            _ if p.config_hash != my_hash => ("red", "config mismatch".to_owned()),
             PeerState::Suspect => ("green", "suspect: slow to answer".to_owned()),
             PeerState::Up => ("green", String::new()),
         };

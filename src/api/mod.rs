@@ -3,6 +3,7 @@
 
 mod channels;
 pub mod cluster;
+mod config;
 mod database;
 mod files;
 mod jobs;
@@ -44,8 +45,10 @@ pub struct ClusterInfo {
 pub struct AppState {
     pub store: Store,
     pub config: Arc<RwLock<Config>>,
-    /// The file `POST /config/reload` re-reads.
-    pub config_path: std::path::PathBuf,
+    /// Reloads and saves the config, and keeps it in step across the cluster.
+    pub config_service: Addr<crate::config::service::ConfigService>,
+    /// Where the config is kept (a file or the database).
+    pub config_source: crate::config::source::ConfigSource,
     pub files: FileStore,
     pub sessions: Addr<SessionCache>,
     pub events: crate::events::Events,
@@ -96,6 +99,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(jobs::configure)
             .configure(system::configure)
             .configure(database::configure)
+            .configure(config::configure)
             .configure(websocket::configure)
             .default_service(web::to(not_found)),
     )

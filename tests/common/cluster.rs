@@ -59,9 +59,13 @@ impl NodeProc {
         let out =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("console.log")).expect("log file");
         let err = out.try_clone().expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_starling"))
-            .args(["serve", "--config"])
-            .arg(self.dir.join("config.json"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_starling"));
+        cmd.arg("serve");
+        // MM_CONFIG (a database URL, say) names the config; otherwise a file of the node's own.
+        if !self.env.iter().any(|(k, _)| k == "MM_CONFIG") {
+            cmd.arg("--config").arg(self.dir.join("config.json"));
+        }
+        let child = cmd
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(out)

@@ -12,6 +12,7 @@ pub mod ws;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use starling::config::source::ConfigSource;
 use starling::config::{Config, LoadedConfig};
 use starling::server::Node;
 use std::path::PathBuf;
@@ -98,7 +99,10 @@ pub fn test_logger() -> slog::Logger {
 }
 
 pub async fn start_node(config: Config) -> Node {
-    let loaded = LoadedConfig { config, env_overrides: Default::default(), path: PathBuf::from("test-config.json") };
+    // A real file, so `POST /config/reload` and `PUT /config` have something to work on.
+    let path = temp_dir("config").join("config.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).expect("config json")).expect("write config");
+    let loaded = LoadedConfig::from_config(config, ConfigSource::File(path));
     starling::server::start(loaded, test_logger()).await.expect("node starts")
 }
 
@@ -174,6 +178,11 @@ impl Client {
 
     pub fn with_token(&self, token: &str) -> Client {
         Client { token: Some(token.to_owned()), ..self.clone() }
+    }
+
+    /// The same session against another node.
+    pub fn clone_to(&self, base: &str) -> Client {
+        Client { base: base.to_owned(), ..self.clone() }
     }
 
     pub async fn raw(&self, method: Method, path: &str, body: Option<Vec<u8>>, content_type: &str) -> Resp {

@@ -4,8 +4,8 @@
 
 use super::peer::{read_frame, MAX_HANDSHAKE};
 use super::{
-    membership_from_wire, Cluster, ClusterCounters, HeardTable, LocalParts, NodeInfo, PeerSeen, TransportSettings,
-    SUSPECT_AFTER,
+    membership_from_wire, Cluster, ClusterCounters, HeardTable, LocalParts, NodeInfo, PeerSeen, RemoteConfigChanged,
+    TransportSettings, SUSPECT_AFTER,
 };
 use crate::event_bus::{ApplyRemoteMembership, CloseWebsockets, DeliverRemoteEvent};
 use crate::hub::{GetHubStats, GetUserConnectionCount, SessionTarget, TakeQueue};
@@ -125,7 +125,7 @@ async fn handle(stream: TcpStream, ib: &Arc<Inbound>) -> Result<(), String> {
     if hello.app_version != me.app_version {
         slog::warn!(ib.log, "peer runs another version"; "node_id" => &hello.node_id, "version" => &hello.app_version);
     }
-    if hello.config_hash != me.config_hash {
+    if hello.config_hash != me.config_hash.get() {
         slog::warn!(ib.log, "peer has a different config"; "node_id" => &hello.node_id);
     }
     let mine = me.hello();
@@ -224,7 +224,8 @@ async fn apply(ib: &Arc<Inbound>, origin: &str, items: Vec<Decoded>) -> Result<V
                 l.sessions.send(ClearSessions).await.map_err(not_applied)?;
             }
             ClusterMessage::ConfigChanged { config_hash } => {
-                slog::info!(ib.log, "peer reports a config change"; "node_id" => origin, "config_hash" => config_hash);
+                slog::info!(ib.log, "peer reports a config change"; "node_id" => origin, "config_hash" => &config_hash);
+                ib.cluster.do_send(RemoteConfigChanged { node_id: origin.to_owned(), config_hash });
             }
             ClusterMessage::Ping { nonce, sent_ms } => {
                 replies.push(Envelope { id: 0, message: ClusterMessage::Pong { nonce, sent_ms } })

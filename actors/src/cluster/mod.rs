@@ -35,7 +35,7 @@ use starling_protocol::message::{ClusterMessage, MembershipChangeWire, Request, 
 use starling_protocol::WsEvent;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -50,6 +50,29 @@ pub const RETRY_INTERVAL: Duration = Duration::from_secs(15);
 /// How long a revocation waits for every reachable peer to confirm.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// This node's config hash, shared by everything that shows it (handshakes, cluster status) so a
+/// reloaded config is announced with its new hash.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigHash(Arc<RwLock<String>>);
+
+impl ConfigHash {
+    pub fn new(hash: impl Into<String>) -> Self {
+        Self(Arc::new(RwLock::new(hash.into())))
+    }
+    pub fn get(&self) -> String {
+        self.0.read().map(|h| h.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+    /// Replace the hash; true when it changed.
+    pub fn set(&self, hash: &str) -> bool {
+        let mut h = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if *h == hash {
+            return false;
+        }
+        *h = hash.to_owned();
+        true
+    }
+}
+
 /// Who this node is, as peers see it in the handshake and in cluster status.
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
@@ -57,7 +80,7 @@ pub struct NodeInfo {
     pub cluster_name: String,
     pub app_version: String,
     pub schema_version: i32,
-    pub config_hash: String,
+    pub config_hash: ConfigHash,
     /// host:port peers dial.
     pub gossip_addr: String,
     pub hostname: String,
@@ -75,7 +98,7 @@ impl NodeInfo {
             max_version: starling_protocol::frame::MAX_PROTOCOL_VERSION,
             app_version: self.app_version.clone(),
             schema_version: self.schema_version,
-            config_hash: self.config_hash.clone(),
+            config_hash: self.config_hash.get(),
             gossip_addr: self.gossip_addr.clone(),
             hostname: self.hostname.clone(),
             random,
@@ -195,6 +218,29 @@ pub struct PeerSeen {
 #[rtype(result = "Vec<PeerStatus>")]
 pub struct GetPeerStatuses;
 
+/// This node's config changed (saved or reloaded): tell every peer the new hash, reliably, so
+/// they reload too (a database-kept config) and show the new hash in cluster status.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AnnounceConfig {
+    pub config_hash: String,
+}
+
+/// A peer announced a new config hash; told to config subscribers.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RemoteConfigChanged {
+    pub node_id: String,
+    pub config_hash: String,
+}
+
+/// Hear about peers' config changes (the node's config service reloads on them).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribeConfig {
+    pub subscriber: Recipient<RemoteConfigChanged>,
+}
+
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SubscribeView {
@@ -229,6 +275,7 @@ pub struct Cluster {
     peers: HashMap<String, Addr<ClusterPeer>>,
     statuses: HashMap<String, PeerStatus>,
     subscribers: Vec<Recipient<ClusterViewChanged>>,
+    config_subscribers: Vec<Recipient<RemoteConfigChanged>>,
     last_view: Option<(Vec<String>, bool)>,
     log: slog::Logger,
     leaving: bool,
@@ -252,6 +299,7 @@ impl Cluster {
             peers: HashMap::new(),
             statuses: HashMap::new(),
             subscribers: Vec::new(),
+            config_subscribers: Vec::new(),
             last_view: None,
             log,
             leaving: false,
@@ -485,6 +533,40 @@ impl Handler<SubscribeView> for Cluster {
             msg.subscriber.do_send(ClusterViewChanged { up: up.clone(), all_up: *all_up });
         }
         self.subscribers.push(msg.subscriber);
+    }
+}
+
+impl Handler<AnnounceConfig> for Cluster {
+    type Result = ();
+    fn handle(&mut self, msg: AnnounceConfig, _ctx: &mut Self::Context) {
+        let message = ClusterMessage::ConfigChanged { config_hash: msg.config_hash };
+        self.counters.count_event(message.name());
+        for p in self.peers.values() {
+            p.do_send(peer::Enqueue { message: message.clone(), ack: None });
+        }
+    }
+}
+
+impl Handler<RemoteConfigChanged> for Cluster {
+    type Result = ();
+    fn handle(&mut self, msg: RemoteConfigChanged, _ctx: &mut Self::Context) {
+        for (addr, st) in self.statuses.iter_mut().filter(|(_, s)| s.node_id == msg.node_id) {
+            st.config_hash = msg.config_hash.clone();
+            if let Some(p) = self.peers.get(addr) {
+                p.do_send(peer::SetRemoteConfigHash { config_hash: msg.config_hash.clone() });
+            }
+        }
+        self.config_subscribers.retain(|s| s.connected());
+        for s in &self.config_subscribers {
+            s.do_send(msg.clone());
+        }
+    }
+}
+
+impl Handler<SubscribeConfig> for Cluster {
+    type Result = ();
+    fn handle(&mut self, msg: SubscribeConfig, _ctx: &mut Self::Context) {
+        self.config_subscribers.push(msg.subscriber);
     }
 }
 

@@ -75,6 +75,13 @@ pub struct GetStatus;
 #[rtype(result = "()")]
 pub struct RedialNow;
 
+/// The peer announced a new config hash (it reloaded its config).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetRemoteConfigHash {
+    pub config_hash: String,
+}
+
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StopPeer;
@@ -522,6 +529,15 @@ impl Handler<GetStatus> for ClusterPeer {
     type Result = MessageResult<GetStatus>;
     fn handle(&mut self, _msg: GetStatus, _ctx: &mut Self::Context) -> Self::Result {
         MessageResult(self.status())
+    }
+}
+
+impl Handler<SetRemoteConfigHash> for ClusterPeer {
+    type Result = ();
+    fn handle(&mut self, msg: SetRemoteConfigHash, _ctx: &mut Self::Context) {
+        if let Some(r) = self.remote.as_mut() {
+            r.config_hash = msg.config_hash;
+        }
     }
 }
 
