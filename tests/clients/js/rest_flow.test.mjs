@@ -382,4 +382,32 @@ describe('Client4 REST flow', {skip: URL ? false : 'STARLING_URL is not set'}, (
         const me = await alice.client.getMe(); // the other session still works
         assert.equal(me.id, alice.user.id);
     });
+    // The runner keeps this server's config in the database (MM_CONFIG): the config API works
+    // the same way, and what is saved is what the server then runs.
+    step('reads, patches, saves and reloads the config as system admin only', ['admin', 'users'], async () => {
+        const admin = s.admin.client;
+        const cfg = await admin.getConfig();
+        assert.equal(cfg.SqlSettings.DataSource, '********************************', 'secrets are hidden');
+        assert.equal(typeof cfg.ServiceSettings.ListenAddress, 'string');
+        const env = await admin.getEnvironmentConfig();
+        assert.equal(env.ServiceSettings.ListenAddress, true, JSON.stringify(env));
+
+        const patched = await admin.patchConfig({PasswordSettings: {MinimumLength: 20}});
+        assert.equal(patched.PasswordSettings.MinimumLength, 20);
+        const name = unique('shortpw');
+        await rejectsWith(admin.createUser({username: name, email: `${name}@example.com`, password: 'seventeen-chars!!'}), 400);
+
+        const saved = await admin.updateConfig({...patched, PasswordSettings: {...patched.PasswordSettings, MinimumLength: 8}});
+        assert.equal(saved.PasswordSettings.MinimumLength, 8);
+        assert.equal(saved.SqlSettings.DataSource, '********************************');
+        const res = await admin.reloadConfig();
+        assert.equal(res.status, 'OK');
+        assert.equal((await admin.getConfig()).PasswordSettings.MinimumLength, 8, 'the saved config survives a reload');
+        await admin.createUser({username: name, email: `${name}@example.com`, password: 'seventeen-chars!!'});
+
+        const {alice} = s.users;
+        await rejectsWith(alice.client.getConfig(), 403);
+        await rejectsWith(alice.client.patchConfig({PasswordSettings: {MinimumLength: 5}}), 403);
+        await rejectsWith(admin.patchConfig({PasswordSettings: {MinimumLength: 'long'}}), 400);
+    });
 });
