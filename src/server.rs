@@ -12,7 +12,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use slog::{info, o, Logger};
-use starling_actors::cluster::LocalParts;
+use starling_actors::cluster::{ClusterBroadcast, LocalParts};
 use starling_actors::event_bus::SetCluster;
 use starling_actors::presence::SetPresenceCluster;
 use starling_actors::{
@@ -101,6 +101,8 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
     } else {
         None
     };
+    // Which sessions wrote lately (reads go to the master for them), shared with the cluster.
+    let read_your_writes = Arc::new(store::routing::ReadYourWrites::default());
     let cluster = if cfg.cluster_settings.enable {
         let handle = crate::cluster::start(crate::cluster::Start {
             config: &cfg,
@@ -113,10 +115,16 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
                 sessions: sessions.clone(),
                 hubs: hubs.clone(),
                 presence: presence.clone(),
+                session_wrote: Some({
+                    let ryw = read_your_writes.clone();
+                    Arc::new(move |session| ryw.mark_remote(session))
+                }),
             },
             log: log.clone(),
         })
         .await?;
+        let c = handle.cluster.clone();
+        read_your_writes.set_announcer(move |session| c.do_send(ClusterBroadcast::SessionWrote { session }));
         bus.do_send(SetCluster { cluster: handle.cluster.clone().recipient() });
         presence.do_send(SetPresenceCluster { cluster: handle.cluster.clone() });
         Some(handle)
@@ -179,7 +187,6 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
 
     let app_state = state.clone();
     let request_metrics = metrics.clone();
-    let read_your_writes = Arc::new(store::routing::ReadYourWrites::default());
     let server = HttpServer::new(move || {
         let m = request_metrics.clone();
         let ryw = read_your_writes.clone();

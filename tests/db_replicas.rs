@@ -197,6 +197,59 @@ async fn replay_paused_author_still_reads_own_post() {
     assert!(messages(&r.body).contains(&"while paused".to_owned()), "{}", r.body);
 }
 
+/// Behind a load balancer a session's next request may land on another node: the node where it
+/// wrote tells its peers, so the session's reads there use the master too.
+#[actix_web::test]
+async fn a_session_that_wrote_on_one_node_reads_its_write_on_another() {
+    use common::cluster::NodeProc;
+    let pair = PgPair::start().await;
+    let db = pair.create_db().await;
+    let files = common::temp_dir("files");
+    let name = format!("c{}", &starling_protocol::new_id()[..8]);
+    let replica = pair.replica_url(&db);
+    let extra = [("MM_SQLSETTINGS_DATASOURCEREPLICAS", replica.as_str())];
+    let nodes: Vec<NodeProc> =
+        (1..=2).map(|i| NodeProc::spawn_on(&pair.primary_url(&db), &format!("n{i}"), &name, &files, &extra)).collect();
+    for n in &nodes {
+        n.ready().await;
+    }
+    let anon = Client::new(&nodes[0].url());
+    let (author1, _) = anon.new_user("author").await;
+    let (reader, reader_id) = anon.new_user("reader").await;
+    let author2 = author1.clone_to(&nodes[1].url());
+    let reader2 = reader.clone_to(&nodes[1].url());
+    let linked = common::wait_until(Duration::from_secs(20), || async {
+        let s = author2.get("/cluster/status").await.body;
+        s.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|n| n["status"] == "green"))
+    })
+    .await;
+    assert!(linked, "the two nodes see each other");
+    let team_id = author1.create_team(true).await;
+    let channel_id = author1.create_channel(&team_id, false).await;
+    author1
+        .post(&format!("/teams/{team_id}/members"), serde_json::json!({"team_id": team_id, "user_id": reader_id}))
+        .await
+        .expect(201);
+    author1
+        .post(&format!("/channels/{channel_id}/members"), serde_json::json!({"user_id": reader_id}))
+        .await
+        .expect(201);
+    pair.wait_caught_up().await;
+
+    pair.pause_replay().await;
+    author1.create_post(&channel_id, "written on node 1").await;
+    let path = format!("/channels/{channel_id}/posts");
+    let r = author2.get(&path).await.expect(200);
+    assert!(messages(&r.body).contains(&"written on node 1".to_owned()), "the author reads it on node 2: {}", r.body);
+    // Someone who has not written reads node 2's lagging replica (proof that it lags).
+    let r = reader2.get(&path).await.expect(200);
+    assert!(!messages(&r.body).contains(&"written on node 1".to_owned()), "{}", r.body);
+    pair.resume_replay().await;
+    pair.wait_caught_up().await;
+    let r = reader2.get(&path).await.expect(200);
+    assert!(messages(&r.body).contains(&"written on node 1".to_owned()), "{}", r.body);
+}
+
 /// Write `config` to a file and start a node that reloads from it.
 async fn start_node_with_file(config: &Config) -> (Node, std::path::PathBuf) {
     let path = common::temp_dir("config").join("config.json");

@@ -96,6 +96,7 @@ pub const TYPE_ACK: u16 = 9;
 pub const TYPE_REQUEST: u16 = 10;
 pub const TYPE_RESPONSE: u16 = 11;
 pub const TYPE_STATUS_UPDATE: u16 = 12;
+pub const TYPE_SESSION_WROTE: u16 = 13;
 
 // ONLY APPEND: request kinds inside a TYPE_REQUEST body, never reused.
 pub const REQUEST_GET_STATS: u16 = 1;
@@ -168,6 +169,11 @@ pub enum ClusterMessage {
         manual: bool,
         last_activity_at: i64,
     },
+    /// A session wrote through the sending node: for a short window its reads on any node go to
+    /// the master (read your writes). `session` is a one-way digest of the token, not the token.
+    SessionWrote {
+        session: u64,
+    },
 }
 
 impl ClusterMessage {
@@ -186,6 +192,7 @@ impl ClusterMessage {
             ClusterMessage::Request { .. } => TYPE_REQUEST,
             ClusterMessage::Response { .. } => TYPE_RESPONSE,
             ClusterMessage::StatusUpdate { .. } => TYPE_STATUS_UPDATE,
+            ClusterMessage::SessionWrote { .. } => TYPE_SESSION_WROTE,
         }
     }
 
@@ -205,6 +212,7 @@ impl ClusterMessage {
             ClusterMessage::Request { .. } => "request",
             ClusterMessage::Response { .. } => "response",
             ClusterMessage::StatusUpdate { .. } => "update_status",
+            ClusterMessage::SessionWrote { .. } => "session_wrote",
         }
     }
 
@@ -223,7 +231,8 @@ impl ClusterMessage {
             ClusterMessage::Ping { .. }
             | ClusterMessage::Pong { .. }
             | ClusterMessage::Ack { .. }
-            | ClusterMessage::StatusUpdate { .. } => false,
+            | ClusterMessage::StatusUpdate { .. }
+            | ClusterMessage::SessionWrote { .. } => false,
         }
     }
 }
@@ -291,6 +300,11 @@ struct PingBody {
 #[derive(Serialize, Deserialize)]
 struct AckBody {
     up_to: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionWroteBody {
+    session: u64,
 }
 
 /// The start of a Request or Response body; the kind's own struct follows.
@@ -467,6 +481,7 @@ fn encode_body(message: &ClusterMessage, out: &mut Vec<u8>) {
                 last_activity_at: *last_activity_at,
             },
         ),
+        ClusterMessage::SessionWrote { session } => put(out, &SessionWroteBody { session: *session }),
     }
 }
 
@@ -588,6 +603,10 @@ fn decode_body(type_id: u16, body: &[u8]) -> Result<Option<ClusterMessage>, Prot
                 manual,
                 last_activity_at,
             }
+        }
+        TYPE_SESSION_WROTE => {
+            let SessionWroteBody { session } = get(body)?;
+            ClusterMessage::SessionWrote { session }
         }
         _ => return Ok(None),
     };

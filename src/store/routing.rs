@@ -13,8 +13,11 @@
 //! - Read your writes: replicas are used only inside a request scope that [`ReadYourWrites`] chose
 //!   as `Replica`. A request that is not a read ([`is_read_request`]: GET, HEAD and the two POST
 //!   searches) is a write: its reads use the master, and so do the reads of every request carrying
-//!   the same token for [`READ_YOUR_WRITES_WINDOW`] after that token's last write. The window is per
-//!   node: behind a load balancer, keep a session on one node or accept the replica lag there.
+//!   the same token for [`READ_YOUR_WRITES_WINDOW`] after that token's last write, on every node: a
+//!   node where a session writes tells its peers (a best-effort cluster message carrying a digest
+//!   of the token, sent when the write starts and at most once a second per session), so behind a
+//!   load balancer the session's next reads on another node use the master too. A peer that is
+//!   unreachable misses the message; its reads for that session may then lag like anyone's.
 //!   Reads outside any request scope (actors, jobs, websocket) use the master.
 //! - Searches ([`Router::search`]) use the healthy search replicas, then the read replicas, then the
 //!   master, with the same skipping, retrying and read-your-writes rule.
@@ -27,9 +30,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use slog::{info, warn, Logger};
 use std::collections::HashMap;
 use std::future::Future;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// How long after a write a session's reads go to the master.
@@ -76,11 +78,17 @@ pub fn is_read_request(method: &str, path: &str) -> bool {
     }
 }
 
-/// Remembers which sessions wrote recently (by a hash of their token, never the token).
+/// Remembers which sessions wrote recently (by a digest of their token, never the token), here and,
+/// through the cluster, on the other nodes.
 pub struct ReadYourWrites {
     recent: Mutex<HashMap<u64, Instant>>,
     window: Duration,
+    /// Tells the other nodes that a session wrote (set once the cluster is up).
+    announce: OnceLock<Box<dyn Fn(u64) + Send + Sync>>,
 }
+
+/// A session is announced again after this long, so peers' windows stay within this of ours.
+const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 
 impl Default for ReadYourWrites {
     /// [`READ_YOUR_WRITES_WINDOW`], or `STARLING_TEST_READ_YOUR_WRITES_MS` (a test hook).
@@ -90,35 +98,42 @@ impl Default for ReadYourWrites {
             .and_then(|v| v.parse().ok())
             .map(Duration::from_millis)
             .unwrap_or(READ_YOUR_WRITES_WINDOW);
-        Self { recent: Mutex::default(), window }
+        Self { recent: Mutex::default(), window, announce: OnceLock::new() }
     }
 }
 
+/// The digest a session is known by: the first 8 bytes of SHA-256 of its token (the same on
+/// every node, and not reversible).
+pub fn session_digest(token: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(token.as_bytes());
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
 impl ReadYourWrites {
+    /// From now on, tell the cluster about each writing session (at most every [`ANNOUNCE_EVERY`]).
+    pub fn set_announcer(&self, f: impl Fn(u64) + Send + Sync + 'static) {
+        let _ = self.announce.set(Box::new(f));
+    }
+
     /// The route for a request: `is_read` is true for GET and HEAD.
     pub fn route(&self, is_read: bool, token: Option<&str>) -> ReadRoute {
         let now = Instant::now();
         let Some(token) = token else {
             return if is_read { ReadRoute::Replica } else { ReadRoute::Master };
         };
-        let key = {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            token.hash(&mut h);
-            h.finish()
-        };
+        let key = session_digest(token);
+        if !is_read {
+            if self.mark(key, now) {
+                if let Some(f) = self.announce.get() {
+                    f(key);
+                }
+            }
+            return ReadRoute::Master;
+        }
         let Ok(mut recent) = self.recent.lock() else {
             return ReadRoute::Master;
         };
-        if !is_read {
-            if recent.len() >= RECENT_WRITERS_MAX {
-                recent.retain(|_, t| now.duration_since(*t) < self.window);
-                if recent.len() >= RECENT_WRITERS_MAX {
-                    recent.clear();
-                }
-            }
-            recent.insert(key, now);
-            return ReadRoute::Master;
-        }
         match recent.get(&key) {
             Some(t) if now.duration_since(*t) < self.window => ReadRoute::Master,
             Some(_) => {
@@ -126,6 +141,29 @@ impl ReadYourWrites {
                 ReadRoute::Replica
             }
             None => ReadRoute::Replica,
+        }
+    }
+
+    /// Another node says this session wrote there just now.
+    pub fn mark_remote(&self, key: u64) {
+        self.mark(key, Instant::now());
+    }
+
+    /// Record a write at `now`; true when the session's previous mark is older than
+    /// [`ANNOUNCE_EVERY`] (so it is worth telling the other nodes).
+    fn mark(&self, key: u64, now: Instant) -> bool {
+        let Ok(mut recent) = self.recent.lock() else {
+            return false;
+        };
+        if recent.len() >= RECENT_WRITERS_MAX {
+            recent.retain(|_, t| now.duration_since(*t) < self.window);
+            if recent.len() >= RECENT_WRITERS_MAX {
+                recent.clear();
+            }
+        }
+        match recent.insert(key, now) {
+            Some(prev) => now.saturating_duration_since(prev) >= ANNOUNCE_EVERY,
+            None => true,
         }
     }
 }

@@ -23,10 +23,15 @@ pub struct NodeProc {
 impl NodeProc {
     /// Start a clustered node on `db` named `name` in cluster `cluster`, sharing `files`.
     pub fn spawn(db: &TestDb, name: &str, cluster: &str, files: &std::path::Path, extra: &[(&str, &str)]) -> NodeProc {
+        Self::spawn_on(&db.url, name, cluster, files, extra)
+    }
+
+    /// [`NodeProc::spawn`] with the master at `dsn`.
+    pub fn spawn_on(dsn: &str, name: &str, cluster: &str, files: &std::path::Path, extra: &[(&str, &str)]) -> NodeProc {
         let dir = super::temp_dir(&format!("node-{name}"));
         let (http_port, gossip_port, metrics_port) = (free_port(), free_port(), free_port());
         let mut env: Vec<(String, String)> = vec![
-            ("MM_SQLSETTINGS_DATASOURCE", db.url.clone()),
+            ("MM_SQLSETTINGS_DATASOURCE", dsn.to_owned()),
             ("MM_SQLSETTINGS_MAXOPENCONNS", "20".into()),
             ("MM_SERVICESETTINGS_LISTENADDRESS", format!("127.0.0.1:{http_port}")),
             ("MM_METRICSSETTINGS_ENABLE", "true".into()),

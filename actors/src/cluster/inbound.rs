@@ -237,6 +237,11 @@ async fn apply(ib: &Arc<Inbound>, origin: &str, items: Vec<Decoded>) -> Result<V
             ClusterMessage::StatusUpdate { user_id, status, manual, last_activity_at } => {
                 l.presence.do_send(ApplyRemoteStatus { status: Status { user_id, status, manual, last_activity_at } })
             }
+            ClusterMessage::SessionWrote { session } => {
+                if let Some(hook) = &l.session_wrote {
+                    hook(session);
+                }
+            }
             ClusterMessage::Pong { .. } | ClusterMessage::Ack { .. } | ClusterMessage::Response { .. } => {}
         }
         if id != 0 {

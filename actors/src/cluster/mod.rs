@@ -141,6 +141,9 @@ impl ClusterCounters {
 /// When this node last heard each peer (by node id), on any link: for indirect probes.
 pub type HeardTable = Arc<Mutex<HashMap<String, Instant>>>;
 
+/// Told the digest of a session that wrote through another node (read your writes).
+pub type SessionWroteHook = Arc<dyn Fn(u64) + Send + Sync>;
+
 /// What inbound links and the coordinator apply peers' messages to.
 #[derive(Clone)]
 pub struct LocalParts {
@@ -148,6 +151,8 @@ pub struct LocalParts {
     pub sessions: Addr<SessionCache>,
     pub hubs: HubSet,
     pub presence: Addr<Presence>,
+    /// Where peers' [`ClusterMessage::SessionWrote`] go (the node's read routing), if anywhere.
+    pub session_wrote: Option<SessionWroteHook>,
 }
 
 /// One peer's row in cluster status.
@@ -179,8 +184,20 @@ pub struct ClusterViewChanged {
 #[rtype(result = "()")]
 pub enum ClusterBroadcast {
     Event(WsEvent),
-    Membership { user_id: String, change: MembershipChange },
-    StatusUpdate { user_id: String, status: String, manual: bool, last_activity_at: i64 },
+    Membership {
+        user_id: String,
+        change: MembershipChange,
+    },
+    StatusUpdate {
+        user_id: String,
+        status: String,
+        manual: bool,
+        last_activity_at: i64,
+    },
+    /// A session wrote here (best effort: a lost one only costs a replica read).
+    SessionWrote {
+        session: u64,
+    },
 }
 
 /// Send a reliable message to every peer and wait until each reachable one has applied it (or
@@ -440,6 +457,7 @@ impl Handler<ClusterBroadcast> for Cluster {
             ClusterBroadcast::StatusUpdate { user_id, status, manual, last_activity_at } => {
                 ClusterMessage::StatusUpdate { user_id, status, manual, last_activity_at }
             }
+            ClusterBroadcast::SessionWrote { session } => ClusterMessage::SessionWrote { session },
         };
         self.counters.count_event(message.name());
         for p in self.peers.values() {

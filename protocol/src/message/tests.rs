@@ -119,6 +119,11 @@ fn golden_status_update() {
 }
 
 #[test]
+fn golden_session_wrote() {
+    golden(0, ClusterMessage::SessionWrote { session: 300 }, "0100000d02ac02");
+}
+
+#[test]
 fn a_batch_keeps_order_and_ids() {
     let batch = vec![
         Envelope { id: 1, message: ClusterMessage::Publish { event: event() } },
@@ -235,6 +240,7 @@ fn metadata_per_type() {
             "update_status",
             false,
         ),
+        (ClusterMessage::SessionWrote { session: 1 }, 13, "session_wrote", false),
     ];
     for (m, id, name, reliable) in all {
         assert_eq!(m.type_id(), id, "{m:?}");
@@ -346,6 +352,7 @@ pub(crate) fn cluster_message() -> impl Strategy<Value = ClusterMessage> {
         (text(), text(), any::<bool>(), any::<i64>()).prop_map(|(user_id, status, manual, last_activity_at)| {
             ClusterMessage::StatusUpdate { user_id, status, manual, last_activity_at }
         }),
+        any::<u64>().prop_map(|session| ClusterMessage::SessionWrote { session }),
     ]
 }
 
