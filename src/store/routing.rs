@@ -552,7 +552,8 @@ mod tests {
 
     #[test]
     fn a_session_reads_from_the_master_after_it_writes() {
-        let ryw = ReadYourWrites { recent: Mutex::default(), window: Duration::from_millis(200) };
+        let ryw =
+            ReadYourWrites { recent: Mutex::default(), window: Duration::from_millis(200), announce: OnceLock::new() };
         assert_eq!(ryw.route(true, Some("a")), ReadRoute::Replica);
         assert_eq!(ryw.route(false, Some("a")), ReadRoute::Master, "a write itself uses the master");
         assert_eq!(ryw.route(true, Some("a")), ReadRoute::Master, "reads right after the write");
@@ -561,6 +562,24 @@ mod tests {
         assert_eq!(ryw.route(true, None), ReadRoute::Replica);
         std::thread::sleep(Duration::from_millis(250));
         assert_eq!(ryw.route(true, Some("a")), ReadRoute::Replica, "the window has passed");
+    }
+
+    #[test]
+    fn writes_are_announced_at_most_once_a_second_and_peers_marks_count() {
+        let ryw =
+            ReadYourWrites { recent: Mutex::default(), window: Duration::from_millis(500), announce: OnceLock::new() };
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let t = told.clone();
+        ryw.set_announcer(move |k| t.lock().unwrap().push(k));
+        ryw.route(false, Some("tok"));
+        ryw.route(false, Some("tok"));
+        ryw.route(true, Some("tok"));
+        assert_eq!(*told.lock().unwrap(), vec![session_digest("tok")], "one announcement, a digest");
+        assert_ne!(session_digest("tok"), session_digest("tok2"));
+        // A peer's announcement makes this node route the session's reads to the master.
+        assert_eq!(ryw.route(true, Some("other")), ReadRoute::Replica);
+        ryw.mark_remote(session_digest("other"));
+        assert_eq!(ryw.route(true, Some("other")), ReadRoute::Master);
     }
 
     #[test]
