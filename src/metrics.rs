@@ -197,6 +197,17 @@ pub async fn serve(state: actix_web::web::Data<crate::api::AppState>) -> actix_w
                 let _ = writeln!(body, "starling_cluster_frames_rejected_total{{reason=\"{reason}\"}} {n}");
             }
         }
+        let _ = writeln!(
+            body,
+            "# HELP starling_cluster_peer_transitions_total Peer state changes seen by this node, by the state entered."
+        );
+        let _ = writeln!(body, "# TYPE starling_cluster_peer_transitions_total counter");
+        if let Ok(m) = k.peer_transitions.lock() {
+            for state in ["connecting", "up", "suspect", "down"] {
+                let n = m.get(state).copied().unwrap_or(0);
+                let _ = writeln!(body, "starling_cluster_peer_transitions_total{{state=\"{state}\"}} {n}");
+            }
+        }
         let _ = writeln!(body, "# TYPE starling_cluster_frames_total counter");
         let _ = writeln!(
             body,

@@ -157,6 +157,12 @@ async fn killed_node_is_marked_down_and_returns_green() {
     let m = c.nodes[0].metrics().await;
     assert!(m.contains("mattermost_cluster_cluster_health_score 0"), "{m}");
     assert!(m.contains("mattermost_cluster_event_type_totals{name=\"publish\"}"), "{m}");
+    let downs: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("starling_cluster_peer_transitions_total{state=\"down\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the peer transitions counter");
+    assert!(downs >= 1, "the kill counted as a peer going down: {m}");
 }
 
 #[actix_web::test]

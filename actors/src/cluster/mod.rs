@@ -123,12 +123,19 @@ pub struct ClusterCounters {
     pub frames_received: AtomicU64,
     pub event_types: Mutex<BTreeMap<&'static str, u64>>,
     pub rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// Peer state changes, by the state entered (`down`, `suspect`, `up`, `connecting`).
+    pub peer_transitions: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl ClusterCounters {
     pub fn count_event(&self, name: &'static str) {
         if let Ok(mut m) = self.event_types.lock() {
             *m.entry(name).or_default() += 1;
+        }
+    }
+    pub fn peer_entered(&self, state: &'static str) {
+        if let Ok(mut m) = self.peer_transitions.lock() {
+            *m.entry(state).or_default() += 1;
         }
     }
     pub fn reject(&self, reason: &'static str) {

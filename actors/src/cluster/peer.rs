@@ -206,6 +206,9 @@ impl ClusterPeer {
         let was = self.state;
         self.state = state;
         self.reason = reason.to_owned();
+        if was != state {
+            self.counters.peer_entered(state.as_str());
+        }
         match state {
             PeerState::Down => slog::error!(self.log, "peer down"; "reason" => reason, "was" => was.as_str()),
             PeerState::Up if was != PeerState::Up => slog::info!(self.log, "peer up"),
