@@ -37,6 +37,9 @@ pub enum Command {
     Latency(LatencyArgs),
     /// SIGKILL a node; time until every other node reports it red in /cluster/status.
     Killdetect(KilldetectArgs),
+    /// Watch the cluster for a long time with no node killed and count "down" verdicts (false
+    /// ones, by construction); `scripts/soak` adds packet loss and a CPU-starved node.
+    Soak(SoakArgs),
     /// Internal: a child process holding websocket clients, driven over stdin/stdout JSON lines.
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -364,4 +367,23 @@ pub struct WorkerArgs {
     /// Exit after this many seconds even if the parent is still there.
     #[arg(long)]
     pub max_duration: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SoakArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Each node's metrics URL (http://host:port/metrics), in --url order: exact transition
+    /// counts. Without them, only what polling sees is counted.
+    #[arg(long = "metrics")]
+    pub metrics: Vec<String>,
+    /// Seconds to watch.
+    #[arg(long, default_value_t = 3_600)]
+    pub duration: u64,
+    /// How often each node's /cluster/status is polled.
+    #[arg(long, default_value_t = 200)]
+    pub interval_ms: u64,
+    /// What the cluster is put through (free text, copied into the report).
+    #[arg(long)]
+    pub conditions: Option<String>,
 }

@@ -2,7 +2,7 @@
 //!
 //! Module map:
 //! - `cli`: the subcommands and their options (`setup`, `idle`, `fanout`, `run`, `throughput`,
-//!   `revoke`, `latency`, `killdetect`, hidden `worker`).
+//!   `revoke`, `latency`, `killdetect`, `soak`, hidden `worker`).
 //! - `api`: the Mattermost API v4 calls the harness makes while setting up.
 //! - `setup`: the fixture (admin, team, channel, users logged in), built concurrently.
 //! - `ws`: the websocket client (source address, auth on upgrade, `hello`, frame parsing) and
@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => runtime().and_then(|rt| rt.block_on(micro::revoke::run(args))),
         Command::Latency(args) => runtime().and_then(|rt| rt.block_on(micro::latency::run(args))),
         Command::Killdetect(args) => runtime().and_then(|rt| rt.block_on(micro::killdetect::run(args))),
+        Command::Soak(args) => runtime().and_then(|rt| rt.block_on(micro::soak::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,12 @@
 //! Cluster micro-benchmarks, each a subcommand: `throughput` (post creation against raw
 //! INSERTs), `revoke` (logout on A, rejected on B), `latency` (post on A, `posted` on B) and
-//! `killdetect` (SIGKILL a node, time until the others report it red).
+//! `killdetect` (SIGKILL a node, time until the others report it red) and `soak` (no kill: count
+//! false "down" verdicts over a long run).
 
 pub mod killdetect;
 pub mod latency;
 pub mod revoke;
+pub mod soak;
 pub mod throughput;
 
 use crate::api::Api;
