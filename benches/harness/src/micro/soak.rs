@@ -141,7 +141,7 @@ pub async fn run(a: SoakArgs) -> Result<()> {
         "suspect_transitions": suspects,
         "red_episodes_polled": episodes,
         "target_false_down": TARGET_FALSE_DOWN,
-        "met": false_down <= TARGET_FALSE_DOWN,
+        "met": false_down == TARGET_FALSE_DOWN,
         "nodes": watch,
     });
     super::finish(c, "soak", &machine, figures)
