@@ -203,6 +203,72 @@ async fn resume_on_another_node_misses_nothing() {
     assert_eq!(got, ids, "every missed post, once, in order");
 }
 
+/// A client hopping between nodes (as behind NGINX) while posts keep arriving from both nodes:
+/// every hop resumes without a new hello, and across all hops every post arrives exactly once.
+#[actix_web::test]
+async fn resume_hopping_between_nodes_under_constant_posting_misses_and_repeats_nothing() {
+    const PER_POSTER: usize = 120;
+    const HOPS: usize = 8;
+    let c = cluster(2).await;
+    let w = world(&c).await;
+    assert!(all_green(&w.admins[0], 2).await);
+    let token = w.bob_on[0].token.clone().unwrap();
+    let mut ws = Ws::connect(&c.nodes[0].url(), &token).await;
+    let hello = ws.event().await;
+    let conn = hello["data"]["connection_id"].as_str().unwrap().to_owned();
+    let mut last = hello["seq"].as_i64().unwrap();
+    // One poster on each node, steadily (bounded).
+    let posters: Vec<_> = (0..2)
+        .map(|n| {
+            let (admin, channel) = (w.admins[n].clone(), w.channel.clone());
+            actix_web::rt::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..PER_POSTER {
+                    ids.push(
+                        admin.create_post(&channel, &format!("n{n} {i}")).await["id"].as_str().unwrap().to_owned(),
+                    );
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut seen: Vec<String> = Vec::new();
+    let mut take = |ev: &Value, last: &mut i64, seen: &mut Vec<String>| {
+        assert_ne!(ev["event"], "hello", "a hop resumed without a new hello: {ev}");
+        assert_eq!(ev["seq"], json!(*last + 1), "seq continues across hops: {ev}");
+        *last += 1;
+        if ev["event"] == "posted" {
+            seen.push(post_of(ev)["id"].as_str().unwrap().to_owned());
+        }
+    };
+    for hop in 0..HOPS {
+        // Read a few posts here, then hop to the other node mid-stream.
+        let target = seen.len() + 10;
+        while seen.len() < target {
+            let ev = ws.event().await;
+            take(&ev, &mut last, &mut seen);
+        }
+        ws.close().await;
+        ws = Ws::resume(&c.nodes[(hop + 1) % 2].url(), &token, &conn, last + 1).await;
+    }
+    let mut expected = Vec::new();
+    for p in posters {
+        expected.extend(p.await.expect("poster finished"));
+    }
+    while seen.len() < expected.len() {
+        match ws.next(Duration::from_secs(10)).await {
+            common::ws::Got::Json(ev) if ev.get("event").is_some() => take(&ev, &mut last, &mut seen),
+            common::ws::Got::Json(_) => {}
+            other => panic!("stream ended after {} of {} posts: {other:?}", seen.len(), expected.len()),
+        }
+    }
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no post twice");
+    let missing: Vec<&String> = expected.iter().filter(|id| !unique.contains(id)).collect();
+    assert!(missing.is_empty(), "missed {} posts: {missing:?}", missing.len());
+}
+
 #[actix_web::test]
 async fn other_cluster_names_stay_apart_and_config_drift_is_flagged() {
     let c = cluster(2).await;

@@ -3,8 +3,11 @@
 //! an extra actor can watch a node's events by sending [`Subscribe`].
 
 use crate::cluster::ClusterBroadcast;
-use crate::hub::{ApplyMembership, CloseSessions, Deliver, Hub, MembershipChange, PreparedEvent, SessionTarget};
+use crate::hub::{
+    ApplyMembership, CloseSessions, Deliver, Hub, MembershipChange, PreparedEvent, SessionTarget, TakeQueue,
+};
 use actix::prelude::*;
+use starling_protocol::message::ConnectionQueue;
 use starling_protocol::{UserId, WsEvent};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -188,6 +191,21 @@ impl Handler<CloseWebsockets> for EventBus {
                 }
             }
         }
+    }
+}
+
+/// Take a connection's queue for a peer (cross-node resume) through the bus: the hub gets the
+/// request after every event the bus handed it before, so those are all in the queue taken.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<ConnectionQueue>")]
+pub struct TakeQueueInOrder(pub TakeQueue);
+
+impl Handler<TakeQueueInOrder> for EventBus {
+    type Result = ResponseFuture<Option<ConnectionQueue>>;
+    fn handle(&mut self, msg: TakeQueueInOrder, _ctx: &mut Self::Context) -> Self::Result {
+        // Queued on the hub now, behind the deliveries already sent to it.
+        let answer = self.hubs.hub_for(&msg.0.user_id).send(msg.0);
+        Box::pin(async move { answer.await.ok().flatten() })
     }
 }
 

@@ -6,6 +6,15 @@
 //! reconnects with its `connection_id` and `sequence_number` resumes without loss. A disconnected
 //! connection keeps receiving into that queue for [`INACTIVE_TTL`]; a connection whose send queue
 //! ([`SEND_QUEUE`] frames) is full is disconnected, never buffered without bound.
+//!
+//! Cross-node resume (a client that reconnects through the load balancer to another node): the new
+//! node first holds the connection's place ([`BeginImport`]), so events reaching it meanwhile are
+//! kept; then the old node hands over the whole queue ([`TakeQueue`], ordered behind every event
+//! its bus already delivered); the new node replays from the client's `sequence_number`, then
+//! delivers the kept events, and for [`IMPORT_DEDUPE`] skips events equal to one in the queue (the
+//! old node may have queued events that reach the new one later). Residual case: an event from a
+//! third node that reached the new node before the handover began and the old node only after it
+//! is missed (it needs that third node's link to the old node to lag behind the whole handover).
 
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
@@ -104,6 +113,19 @@ pub struct Register {
 #[rtype(result = "bool")]
 pub struct HasConnection {
     pub connection_id: ConnectionId,
+}
+
+/// A client reconnected here with a connection id this hub does not hold: hold its place while its
+/// queue is fetched from the peer that has it. Events for the connection that arrive meanwhile
+/// are kept (up to [`SEND_QUEUE`]) and delivered after the imported queue, less the ones the
+/// queue already holds, so the handover neither drops nor repeats events that reach both nodes.
+/// False when this hub holds the connection already (a local resume).
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct BeginImport {
+    pub connection_id: ConnectionId,
+    pub user_id: UserId,
+    pub session_token: String,
 }
 
 /// Hand a connection's queue to another node where its client reconnected, and forget it here.
@@ -218,7 +240,16 @@ struct Connection {
     queue: VecDeque<(i64, Arc<PreparedEvent>)>,
     active: Option<(Outbox, Recipient<CloseConnection>)>,
     inactive_since: Option<Instant>,
+    /// While the queue is imported from a peer ([`BeginImport`]): events that arrived meanwhile,
+    /// and whether more arrived than were kept.
+    importing: Option<(Vec<Arc<PreparedEvent>>, bool)>,
+    /// After an import, until this instant, an event equal to one in the queue is not delivered
+    /// again: the node the queue came from may have queued events that reach this node later.
+    dedupe_until: Option<Instant>,
 }
+
+/// How long after a cross-node resume events are checked against the imported queue.
+pub const IMPORT_DEDUPE: Duration = Duration::from_secs(5);
 
 pub struct Hub {
     store: Arc<dyn MembershipStore>,
@@ -252,6 +283,21 @@ impl Hub {
     /// Queue an event for one connection and write it if the socket is live.
     fn push(&mut self, conn_id: &ConnectionId, event: &Arc<PreparedEvent>) {
         let Some(c) = self.connections.get_mut(conn_id) else { return };
+        if let Some((held, overflow)) = &mut c.importing {
+            if held.len() < SEND_QUEUE {
+                held.push(event.clone());
+            } else {
+                *overflow = true;
+            }
+            return;
+        }
+        if let Some(until) = c.dedupe_until {
+            if Instant::now() >= until {
+                c.dedupe_until = None;
+            } else if c.queue.iter().rev().any(|(_, x)| x.event == event.event) {
+                return;
+            }
+        }
         let seq = c.next_seq;
         c.next_seq += 1;
         if c.queue.len() == DEAD_QUEUE {
@@ -421,8 +467,42 @@ impl Handler<Register> for Hub {
     type Result = MessageResult<Register>;
 
     fn handle(&mut self, msg: Register, ctx: &mut Self::Context) -> Self::Result {
-        let Register { user_id, session_token, resume, outbox, control, mut hello, imported } = msg;
+        let Register { user_id, session_token, resume, outbox, control, mut hello, mut imported } = msg;
         let was_online = self.active_count(&user_id) > 0;
+        // A place held by BeginImport: fill it with the imported queue, or give it up.
+        if let Some((cid, seq)) = &resume {
+            let held = self.connections.get_mut(cid).filter(|c| c.user_id == user_id).and_then(|c| c.importing.take());
+            if let Some((held, overflow)) = held {
+                match imported.take().filter(|(i, q)| i == cid && q.user_id == user_id.as_str() && !overflow) {
+                    Some((_, q)) => {
+                        let queue: VecDeque<(i64, Arc<PreparedEvent>)> =
+                            q.events.into_iter().map(|e| (e.seq, PreparedEvent::new(e.event))).collect();
+                        let from = *seq;
+                        if let Some(c) = self.connections.get_mut(cid) {
+                            for (s, e) in queue.iter().filter(|(s, _)| *s >= from) {
+                                let _ = outbox.try_send(Outgoing::Text(e.frame(*s)));
+                            }
+                            c.next_seq = q.next_seq;
+                            c.queue = queue;
+                            c.active = Some((outbox, control));
+                            c.inactive_since = None;
+                            c.session_token = session_token;
+                            c.dedupe_until = Some(Instant::now() + IMPORT_DEDUPE);
+                        }
+                        // What reached this node during the handover, unless the queue has it
+                        // (push checks while `dedupe_until` holds).
+                        for e in held {
+                            self.push(cid, &e);
+                        }
+                        if !was_online {
+                            self.presence_changed(&user_id, true);
+                        }
+                        return MessageResult(Registered { connection_id: cid.clone(), resumed: true });
+                    }
+                    None => self.drop_connection(cid),
+                }
+            }
+        }
         if let Some((cid, q)) =
             imported.filter(|(cid, q)| q.user_id == user_id.as_str() && !self.connections.contains_key(cid))
         {
@@ -443,6 +523,8 @@ impl Handler<Register> for Hub {
                     queue,
                     active: Some((outbox, control)),
                     inactive_since: None,
+                    importing: None,
+                    dedupe_until: None,
                 },
             );
             let needs_load = !self.users.contains_key(&user_id);
@@ -493,6 +575,8 @@ impl Handler<Register> for Hub {
                 queue: VecDeque::new(),
                 active: Some((outbox, control)),
                 inactive_since: None,
+                importing: None,
+                dedupe_until: None,
             },
         );
         let needs_load = !self.users.contains_key(&user_id);
@@ -607,6 +691,39 @@ impl Handler<HasConnection> for Hub {
     }
 }
 
+impl Handler<BeginImport> for Hub {
+    type Result = bool;
+    fn handle(&mut self, msg: BeginImport, ctx: &mut Self::Context) -> bool {
+        if self.connections.contains_key(&msg.connection_id) {
+            return false;
+        }
+        self.connections.insert(
+            msg.connection_id.clone(),
+            Connection {
+                user_id: msg.user_id.clone(),
+                session_token: msg.session_token,
+                next_seq: 0,
+                queue: VecDeque::new(),
+                active: None,
+                // Purged like any inactive connection if the import never completes.
+                inactive_since: Some(Instant::now()),
+                importing: Some((Vec::new(), false)),
+                dedupe_until: None,
+            },
+        );
+        let needs_load = !self.users.contains_key(&msg.user_id);
+        let entry = self
+            .users
+            .entry(msg.user_id.clone())
+            .or_insert_with(|| UserEntry { connections: Vec::new(), membership: MembershipState::Loading(Vec::new()) });
+        entry.connections.push(msg.connection_id);
+        if needs_load {
+            self.load_memberships(msg.user_id, ctx);
+        }
+        true
+    }
+}
+
 impl Handler<TakeQueue> for Hub {
     type Result = MessageResult<TakeQueue>;
     fn handle(&mut self, msg: TakeQueue, _ctx: &mut Self::Context) -> Self::Result {
@@ -620,12 +737,9 @@ impl Handler<TakeQueue> for Hub {
         let q = ConnectionQueue {
             user_id: c.user_id.as_str().to_owned(),
             next_seq: c.next_seq,
-            events: c
-                .queue
-                .iter()
-                .filter(|(s, _)| *s >= seq)
-                .map(|(s, e)| QueuedEvent { seq: *s, event: e.event.clone() })
-                .collect(),
+            // All of it, the events the client has seen too: the new node replays from
+            // `sequence_number` and recognises what reaches it during the handover.
+            events: c.queue.iter().map(|(s, e)| QueuedEvent { seq: *s, event: e.event.clone() }).collect(),
         };
         self.drop_connection(&msg.connection_id);
         MessageResult(Some(q))

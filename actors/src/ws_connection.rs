@@ -148,7 +148,14 @@ impl WsConnection {
         let lookup = async move {
             // A connection id this node does not hold may live on a peer: take its queue over.
             if let (Some((cid, seq)), Some(cluster)) = (resume, cluster) {
-                if !hub.send(crate::hub::HasConnection { connection_id: cid.clone() }).await.unwrap_or(true) {
+                // Hold its place here first: events reaching this node during the handover wait
+                // there instead of missing the connection.
+                let begin = crate::hub::BeginImport {
+                    connection_id: cid.clone(),
+                    user_id: session.user_id.clone(),
+                    session_token: session.token.clone(),
+                };
+                if hub.send(begin).await.unwrap_or(false) {
                     let ask = crate::cluster::AskPeers {
                         request: starling_protocol::message::Request::TakeConnectionQueue {
                             connection_id: cid.as_str().to_owned(),

@@ -7,7 +7,7 @@ use super::{
     membership_from_wire, Cluster, ClusterCounters, HeardTable, LocalParts, NodeInfo, PeerSeen, RemoteConfigChanged,
     TransportSettings, SUSPECT_AFTER,
 };
-use crate::event_bus::{ApplyRemoteMembership, CloseWebsockets, DeliverRemoteEvent};
+use crate::event_bus::{ApplyRemoteMembership, CloseWebsockets, DeliverRemoteEvent, TakeQueueInOrder};
 use crate::hub::{GetHubStats, GetUserConnectionCount, SessionTarget, TakeQueue};
 use crate::presence::ApplyRemoteStatus;
 use crate::session_cache::{ClearSessions, InvalidateSession, InvalidateUserSessions};
@@ -278,12 +278,8 @@ async fn answer(ib: &Arc<Inbound>, request: Request) -> Response {
         }
         Request::TakeConnectionQueue { connection_id, user_id, sequence_number } => {
             let user_id = UserId::from(user_id);
-            let taken = hubs
-                .hub_for(&user_id)
-                .send(TakeQueue { connection_id: ConnectionId::from(connection_id), user_id, sequence_number })
-                .await
-                .ok()
-                .flatten();
+            let take = TakeQueue { connection_id: ConnectionId::from(connection_id), user_id, sequence_number };
+            let taken = ib.local.bus.send(TakeQueueInOrder(take)).await.ok().flatten();
             Response::ConnectionQueue(taken)
         }
         Request::Probe { target_node_id } => {
