@@ -234,7 +234,7 @@ async fn resume_hopping_between_nodes_under_constant_posting_misses_and_repeats_
         })
         .collect();
     let mut seen: Vec<String> = Vec::new();
-    let mut take = |ev: &Value, last: &mut i64, seen: &mut Vec<String>| {
+    let take = |ev: &Value, last: &mut i64, seen: &mut Vec<String>| {
         assert_ne!(ev["event"], "hello", "a hop resumed without a new hello: {ev}");
         assert_eq!(ev["seq"], json!(*last + 1), "seq continues across hops: {ev}");
         *last += 1;
