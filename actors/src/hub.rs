@@ -675,12 +675,19 @@ impl Handler<GetUserConnectionCount> for Hub {
 }
 
 impl Handler<GetIsChannelMember> for Hub {
-    type Result = bool;
-    fn handle(&mut self, msg: GetIsChannelMember, _ctx: &mut Self::Context) -> bool {
-        self.users.get(&msg.user_id).is_some_and(|u| match &u.membership {
-            MembershipState::Ready(m) => m.channels.contains(&msg.channel_id),
-            MembershipState::Loading(_) => false,
-        })
+    type Result = ResponseFuture<bool>;
+    fn handle(&mut self, msg: GetIsChannelMember, _ctx: &mut Self::Context) -> Self::Result {
+        let answer = match self.users.get(&msg.user_id).map(|u| &u.membership) {
+            Some(MembershipState::Ready(m)) => m.channels.contains(&msg.channel_id),
+            // Still loading (a socket that just connected): ask the store rather than say no.
+            Some(MembershipState::Loading(_)) => {
+                let lookup = self.store.memberships(msg.user_id.as_str().to_owned());
+                let channel_id = msg.channel_id;
+                return Box::pin(async move { lookup.await.is_ok_and(|m| m.channels.contains(&channel_id)) });
+            }
+            None => false,
+        };
+        Box::pin(async move { answer })
     }
 }
 

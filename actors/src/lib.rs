@@ -50,7 +50,7 @@ pub use jobs::{JobScheduler, JobStore, JobWorker};
 pub use leader::{GetLeader, Leader, LeaderChanged};
 pub use presence::{Presence, Status, StatusStore};
 pub use session_cache::{
-    ClearSessions, GetSession, InvalidateSession, InvalidateUserSessions, Session, SessionCache, SessionCacheError,
-    SessionStore,
+    ClearSessions, GetSession, InvalidateSession, InvalidateUserSessions, RevokeSession, Session, SessionCache,
+    SessionCacheError, SessionStore,
 };
 pub use ws_connection::{WsConnection, WsContext};

@@ -58,6 +58,20 @@ pub struct InvalidateSession {
     pub token: String,
 }
 
+/// A session was revoked (logout, revoke): forget it, and refuse its token for [`REVOKED_TTL`]
+/// even if the database still holds the row. So a revocation can be announced to every node at
+/// the same time as the row is deleted, and no lookup in between can bring the session back.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RevokeSession {
+    pub token: String,
+}
+
+/// How long a revoked token is refused without asking the database (the row is gone long before).
+pub const REVOKED_TTL: Duration = Duration::from_secs(120);
+/// Revoked tokens remembered at most (expired ones are pruned first).
+const REVOKED_MAX: usize = 100_000;
+
 /// Forget every session of a user (password change, deactivation, revoke all).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -83,6 +97,8 @@ pub struct SessionCache {
     by_user: HashMap<UserId, HashSet<String>>,
     /// Bumped by every invalidation; a lookup started under an older generation is not cached.
     generation: u64,
+    /// Revoked tokens, refused until the instant given.
+    revoked: HashMap<String, Instant>,
     /// False while this node has lost contact with a peer: a revocation it sent could not reach us,
     /// so every lookup goes to the database until contact is back (then the cache starts empty).
     trusted: bool,
@@ -97,6 +113,7 @@ impl SessionCache {
             entries: HashMap::new(),
             by_user: HashMap::new(),
             generation: 0,
+            revoked: HashMap::new(),
             trusted: true,
         }
     }
@@ -162,6 +179,12 @@ impl Handler<GetSession> for SessionCache {
     type Result = ResponseActFuture<Self, Result<Option<Session>, SessionCacheError>>;
 
     fn handle(&mut self, msg: GetSession, _ctx: &mut Self::Context) -> Self::Result {
+        if let Some(until) = self.revoked.get(&msg.token) {
+            if *until > Instant::now() {
+                return Box::pin(fut::ready(Ok(None)));
+            }
+            self.revoked.remove(&msg.token);
+        }
         if !self.trusted {
             let lookup = self.store.session_by_token(msg.token);
             return Box::pin(lookup.into_actor(self).map(|res, _, _| res.map_err(SessionCacheError::Store)));
@@ -194,6 +217,23 @@ impl Handler<InvalidateSession> for SessionCache {
     fn handle(&mut self, msg: InvalidateSession, _ctx: &mut Self::Context) {
         self.generation += 1;
         self.remove(&msg.token);
+    }
+}
+
+impl Handler<RevokeSession> for SessionCache {
+    type Result = ();
+    fn handle(&mut self, msg: RevokeSession, _ctx: &mut Self::Context) {
+        self.generation += 1;
+        self.remove(&msg.token);
+        let now = Instant::now();
+        if self.revoked.len() >= REVOKED_MAX {
+            self.revoked.retain(|_, until| *until > now);
+            if self.revoked.len() >= REVOKED_MAX {
+                // Only under a flood of revocations; by now their rows are long gone.
+                self.revoked.clear();
+            }
+        }
+        self.revoked.insert(msg.token, now + REVOKED_TTL);
     }
 }
 

@@ -8,7 +8,7 @@ use crate::store::Session;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use starling_actors::cluster::BroadcastAndWait;
-use starling_actors::{CloseWebsockets, InvalidateSession, InvalidateUserSessions, SessionTarget};
+use starling_actors::{CloseWebsockets, InvalidateUserSessions, RevokeSession, SessionTarget};
 use starling_protocol::message::ClusterMessage;
 use starling_protocol::UserId;
 
@@ -28,11 +28,26 @@ pub enum Revoked {
     User(String),
 }
 
-/// Drop sessions everywhere this node can reach: cache entries and websockets. The database rows
-/// must already be gone, so a cache miss cannot bring them back.
+/// Drop sessions everywhere this node can reach: cache entries and websockets.
+///
+/// Revoked tokens are refused here at once and on every reachable node before this returns (a
+/// node out of contact with us does not trust its cache until contact is back). A revoked token
+/// is refused even while its row still exists, so callers may delete the rows concurrently
+/// ([`revoke_tokens_with`]). A user's sessions (`Revoked::User`) are forgotten by user, so their
+/// rows must be gone first, or a lookup could bring them back.
 pub async fn revoke(state: &State, what: Revoked) -> ApiResult<()> {
-    // Every reachable node drops them before this returns (a node out of contact with us does not
-    // trust its cache until contact is back).
+    // This node first: it refuses the tokens before anyone is told.
+    match &what {
+        Revoked::Tokens(tokens) => {
+            for token in tokens {
+                state.sessions.send(RevokeSession { token: token.clone() }).await.map_err(AppError::internal)?;
+            }
+        }
+        Revoked::User(user_id) => {
+            let user_id = UserId::from(user_id.clone());
+            state.sessions.send(InvalidateUserSessions { user_id }).await.map_err(AppError::internal)?;
+        }
+    }
     if let Some(c) = &state.cluster {
         let messages: Vec<ClusterMessage> = match &what {
             Revoked::Tokens(tokens) => {
@@ -48,21 +63,24 @@ pub async fn revoke(state: &State, what: Revoked) -> ApiResult<()> {
     match what {
         Revoked::Tokens(tokens) => {
             for token in tokens {
-                state.sessions.send(InvalidateSession { token: token.clone() }).await.map_err(AppError::internal)?;
                 state.events.bus().do_send(CloseWebsockets { target: SessionTarget::Token(token) });
             }
         }
         Revoked::User(user_id) => {
-            let user_id = UserId::from(user_id);
-            state
-                .sessions
-                .send(InvalidateUserSessions { user_id: user_id.clone() })
-                .await
-                .map_err(AppError::internal)?;
-            state.events.bus().do_send(CloseWebsockets { target: SessionTarget::User(user_id) });
+            state.events.bus().do_send(CloseWebsockets { target: SessionTarget::User(UserId::from(user_id)) });
         }
     }
     Ok(())
+}
+
+/// Revoke `tokens` everywhere while `delete` removes their rows: the revocation does not wait for
+/// the database (a revoked token is refused even while its row exists). Both must succeed.
+pub async fn revoke_tokens_with<F>(state: &State, tokens: Vec<String>, delete: F) -> ApiResult<()>
+where
+    F: std::future::Future<Output = ApiResult<()>>,
+{
+    let (deleted, revoked) = futures_util::join!(delete, revoke(state, Revoked::Tokens(tokens)));
+    deleted.and(revoked)
 }
 
 /// A session as the API shows it: never its token.

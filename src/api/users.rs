@@ -222,8 +222,9 @@ const DUMMY_HASH: &str =
 async fn logout(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     if let Some(token) = request_token(&req) {
         if let Ok(session) = authenticate(&state, token.clone()).await {
-            state.store.delete_session(session.id.as_str()).await?;
-            super::sessions::revoke(&state, super::sessions::Revoked::Tokens(vec![token])).await?;
+            // Every node refuses the token while the row is deleted, not after.
+            let delete = async { state.store.delete_session(session.id.as_str()).await.map_err(AppError::from) };
+            super::sessions::revoke_tokens_with(&state, vec![token], delete).await?;
             slog::info!(state.log, "user logged out"; "user_id" => session.user_id.as_str());
         }
     }

@@ -10,7 +10,7 @@ use super::{
 use crate::event_bus::{ApplyRemoteMembership, CloseWebsockets, DeliverRemoteEvent, TakeQueueInOrder};
 use crate::hub::{GetHubStats, GetUserConnectionCount, SessionTarget, TakeQueue};
 use crate::presence::ApplyRemoteStatus;
-use crate::session_cache::{ClearSessions, InvalidateSession, InvalidateUserSessions};
+use crate::session_cache::{ClearSessions, InvalidateUserSessions, RevokeSession};
 use crate::Status;
 use actix::Addr;
 use starling_protocol::envelope::{Opener, Sealer};
@@ -212,7 +212,7 @@ async fn apply(ib: &Arc<Inbound>, origin: &str, items: Vec<Decoded>) -> Result<V
                 change: membership_from_wire(change),
             }),
             ClusterMessage::ClearSession { token } => {
-                l.sessions.send(InvalidateSession { token: token.clone() }).await.map_err(not_applied)?;
+                l.sessions.send(RevokeSession { token: token.clone() }).await.map_err(not_applied)?;
                 l.bus.do_send(CloseWebsockets { target: SessionTarget::Token(token) });
             }
             ClusterMessage::ClearUserSessions { user_id } => {

@@ -60,6 +60,17 @@ async fn invalidated_session_is_read_again() {
 }
 
 #[actix::test]
+async fn a_revoked_token_is_refused_even_while_its_row_still_exists() {
+    let (store, addr) = setup();
+    addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap();
+    // The row is still in the store (its delete runs concurrently with the announcement).
+    addr.send(RevokeSession { token: "t1".into() }).await.unwrap();
+    assert!(addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap().is_none());
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 1, "refused without asking the store");
+    assert!(addr.send(GetSession { token: "t2".into() }).await.unwrap().unwrap().is_some(), "others unaffected");
+}
+
+#[actix::test]
 async fn user_invalidation_drops_only_that_users_sessions() {
     let (store, addr) = setup();
     for t in ["t1", "t2", "t3"] {
