@@ -201,6 +201,13 @@ async fn create_post_rejects_bad_input_and_writes_nothing() {
     check(w.teammate.post("/posts", body.clone()).await, 403, "team member outside the channel");
     check(w.outsider.post("/posts", body.clone()).await, 403, "outsider");
     check(w.admin.post("/posts", body.clone()).await, 403, "system admin outside the channel");
+    // Permissions come before validation, as in Mattermost.
+    let empty = json!({"channel_id": ch, "message": " "});
+    check(w.teammate.post("/posts", empty).await, 403, "empty message outside the channel");
+    let unknown_empty = json!({"channel_id": new_id(), "message": ""});
+    check(w.author.post("/posts", unknown_empty).await, 404, "empty message to an unknown channel");
+    let reply_out = json!({"channel_id": ch, "message": "m", "root_id": new_id()});
+    check(w.teammate.post("/posts", reply_out).await, 403, "reply to an unknown root outside the channel");
     check(w.server.client().post("/posts", body.clone()).await, 401, "no token");
     check(w.author.with_token(&new_id()).post("/posts", body.clone()).await, 401, "bogus token");
     let huge = json!({"channel_id": ch, "message": "m", "props": {"pad": "x".repeat(300_001)}}).to_string();

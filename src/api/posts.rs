@@ -1,8 +1,8 @@
 //! `/posts`: create, edit, delete, read posts, threads and channel history.
 
-use super::{created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, Auth, State};
+use super::{created, id_param, ok, read_json, readable_channel, status_ok, Auth, State};
 use crate::error::{ApiResult, AppError};
-use crate::store::{NewPost, Post, PostPage, PostQuery};
+use crate::store::{Channel, NewPost, Post, PostPage, PostQuery};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -115,8 +115,7 @@ struct CreatePost {
 async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: CreatePost = read_json(&state, body).await?;
     let channel_id = input.channel_id.ok_or_else(|| AppError::invalid_param("channel_id"))?;
-    let channel = postable_channel(&state, &auth, &channel_id).await?;
-    let event_channel = channel.clone();
+    let channel = postable(&state, &auth, &channel_id).await?;
     let message = input.message.unwrap_or_default();
     check_message(&message)?;
     let file_ids = input.file_ids.unwrap_or_default();
@@ -142,17 +141,19 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
     let root_id = input.root_id.unwrap_or_default();
     if !root_id.is_empty() {
         id_param("root_id", &root_id)?;
-        let root = state.store.post(&root_id).await?;
-        let ok = root.is_some_and(|r| r.channel_id == channel.id && r.delete_at == 0 && r.root_id.is_empty());
+        let root = state.store.reply_target(&root_id).await?;
+        let ok = root.is_some_and(|(root_channel, delete_at, root_of_root)| {
+            root_channel == channel.id && delete_at == 0 && root_of_root.is_empty()
+        });
         if !ok {
             return Err(AppError::bad_request("api.post.create_post.root_id.app_error", "Invalid RootId parameter."));
         }
     }
-    let post = state
+    let (post, sender) = state
         .store
         .create_post(NewPost {
             user_id: auth.user_id().to_owned(),
-            channel_id: channel.id,
+            channel_id: channel.id.clone(),
             root_id,
             hashtags: hashtags(&message),
             message,
@@ -162,9 +163,30 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
             pending_post_id,
         })
         .await?;
-    let sender = state.store.user(auth.user_id()).await?.map(|u| u.username).unwrap_or_default();
-    state.events.posted(&post, &event_channel, &sender);
+    state.events.posted(&post, &channel, &sender);
     Ok(created(&post))
+}
+
+/// The channel, if the caller may post in it: members only (404 if there is no such channel, 403
+/// if the caller is not a member), and not in a deleted channel (400). `postable_channel` with the
+/// channel and the membership read in one query.
+async fn postable(state: &State, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
+    id_param("channel_id", channel_id)?;
+    let (channel, is_member) = state
+        .store
+        .channel_with_membership(channel_id, auth.user_id())
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    if !is_member {
+        return Err(AppError::forbidden("You do not have the appropriate permissions."));
+    }
+    if channel.delete_at != 0 {
+        return Err(AppError::bad_request(
+            "api.post.create_post.can_not_post_to_deleted.error",
+            "Can not post to deleted channel.",
+        ));
+    }
+    Ok(channel)
 }
 
 /// A live post the caller may read.

@@ -36,6 +36,14 @@ pub struct Channel {
 const CHANNEL_COLS: &str = "id, create_at, update_at, delete_at, team_id, type, display_name, name, header, purpose, \
     last_post_at, total_msg_count, extra_update_at, creator_id, total_msg_count_root, last_root_post_at";
 
+/// A channel with whether a user is a member: `$1` the channel, `$2` the user.
+static CHANNEL_WITH_MEMBERSHIP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {CHANNEL_COLS}, EXISTS (SELECT 1 FROM channelmembers m WHERE m.channel_id = $1::varchar \
+         AND m.user_id = $2::varchar) AS is_member FROM channels WHERE id = $1::varchar"
+    )
+});
+
 impl Channel {
     fn from_row(r: &Row) -> Self {
         Self {
@@ -185,6 +193,17 @@ impl Store {
         self.read(async |c| {
             let row = c.query_opt(&format!("SELECT {CHANNEL_COLS} FROM channels WHERE id = $1"), &[&id]).await?;
             Ok(row.as_ref().map(Channel::from_row))
+        })
+        .await
+    }
+
+    /// A channel and whether `user_id` is one of its members, in one query (the post path's
+    /// permission check).
+    pub async fn channel_with_membership(&self, id: &str, user_id: &str) -> StoreResult<Option<(Channel, bool)>> {
+        self.read(async |c| {
+            let stmt = c.prepare_cached(&CHANNEL_WITH_MEMBERSHIP).await?;
+            let row = c.query_opt(&stmt, &[&id, &user_id]).await?;
+            Ok(row.as_ref().map(|r| (Channel::from_row(r), r.get("is_member"))))
         })
         .await
     }
