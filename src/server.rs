@@ -217,6 +217,10 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
             .default_service(web::to(api::not_found))
     })
     .workers(worker_count())
+    // Websocket events go out as small frames, often back to back: without TCP_NODELAY, Nagle
+    // holds the second until the client's delayed ACK (up to 40 ms). Go's net package (and so
+    // Mattermost) disables Nagle by default too.
+    .tcp_nodelay(true)
     .disable_signals()
     .client_request_timeout(Duration::from_secs(cfg.service_settings.read_timeout.max(1)))
     .keep_alive(Duration::from_secs(cfg.service_settings.idle_timeout.max(1)))
