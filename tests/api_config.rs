@@ -109,3 +109,21 @@ async fn secrets_are_hidden_and_kept_and_bad_configs_change_nothing() {
     assert_eq!(server.node.state.config().password_settings.minimum_length, 14, "a broken file changes nothing");
     assert_eq!(admin.get("/config/environment").await.expect(200).body, json!({}));
 }
+
+#[actix_web::test]
+async fn client_config_and_license_need_the_old_format_and_hide_secrets() {
+    let server = TestServer::start_with(|c| {
+        c.password_settings.minimum_length = 9;
+        c.team_settings.enable_open_server = false;
+    })
+    .await;
+    let anon = server.client();
+    let cfg = anon.get("/config/client?format=old").await.expect(200).body;
+    assert_eq!(cfg["PasswordMinimumLength"], json!("9"), "{cfg}");
+    assert_eq!(cfg["EnableOpenServer"], json!("false"));
+    assert!(cfg.as_object().unwrap().values().all(Value::is_string), "every value a string: {cfg}");
+    assert!(!cfg.to_string().contains("postgres://"));
+    anon.get("/config/client").await.expect(501);
+    assert_eq!(anon.get("/license/client?format=old").await.expect(200).body, json!({"IsLicensed": "false"}));
+    anon.get("/license/client?format=new").await.expect(501);
+}

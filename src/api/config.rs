@@ -17,7 +17,67 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/config", web::put().to(update_config))
         .route("/config/patch", web::put().to(patch_config))
         .route("/config/reload", web::post().to(reload))
-        .route("/config/environment", web::get().to(environment));
+        .route("/config/environment", web::get().to(environment))
+        .route("/config/client", web::get().to(client_config))
+        .route("/license/client", web::get().to(client_license));
+}
+
+#[derive(serde::Deserialize)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+fn old_format_only(q: &FormatQuery) -> ApiResult<()> {
+    if q.format.as_deref() == Some("old") {
+        return Ok(());
+    }
+    Err(AppError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "api.config.client.old_format.app_error",
+        "New format for the client configuration is not supported yet. Please specify format=old in the query string.",
+    ))
+}
+
+/// `GET /config/client?format=old`: what clients read before logging in (sign-up and password
+/// rules, limits, names), every value a string as Mattermost sends it. Nothing secret.
+async fn client_config(state: State, q: web::Query<FormatQuery>) -> ApiResult<HttpResponse> {
+    old_format_only(&q)?;
+    let c = state.config();
+    let b = |v: bool| Value::String(v.to_string());
+    let mut m = Map::new();
+    for (k, v) in [
+        ("Version", Value::String(crate::VERSION.to_owned())),
+        ("BuildNumber", Value::String(crate::VERSION.to_owned())),
+        ("BuildDate", Value::String(String::new())),
+        ("BuildHash", Value::String(String::new())),
+        ("BuildEnterpriseReady", b(false)),
+        ("SiteURL", Value::String(c.service_settings.site_url.clone())),
+        ("SiteName", Value::String(c.team_settings.site_name.clone())),
+        ("EnableUserCreation", b(c.team_settings.enable_user_creation)),
+        ("EnableOpenServer", b(c.team_settings.enable_open_server)),
+        ("EnableSignUpWithEmail", b(true)),
+        ("EnableSignInWithEmail", b(true)),
+        ("EnableSignInWithUsername", b(true)),
+        ("PasswordMinimumLength", Value::String(c.password_settings.minimum_length.to_string())),
+        ("PasswordRequireLowercase", b(c.password_settings.lowercase)),
+        ("PasswordRequireUppercase", b(c.password_settings.uppercase)),
+        ("PasswordRequireNumber", b(c.password_settings.number)),
+        ("PasswordRequireSymbol", b(c.password_settings.symbol)),
+        ("EnableFileAttachments", b(c.file_settings.enable_file_attachments)),
+        ("MaxFileSize", Value::String(c.file_settings.max_file_size.to_string())),
+        ("MaxPostSize", Value::String("16383".into())),
+        ("EnableCluster", b(c.cluster_settings.enable)),
+        ("DiagnosticsEnabled", b(false)),
+    ] {
+        m.insert(k.to_owned(), v);
+    }
+    Ok(ok(&Value::Object(m)))
+}
+
+/// `GET /license/client?format=old`: Starling carries no Mattermost license.
+async fn client_license(q: web::Query<FormatQuery>) -> ApiResult<HttpResponse> {
+    old_format_only(&q)?;
+    Ok(ok(&serde_json::json!({"IsLicensed": "false"})))
 }
 
 async fn get_config(state: State, auth: Auth) -> ApiResult<HttpResponse> {

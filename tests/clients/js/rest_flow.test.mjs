@@ -386,6 +386,10 @@ describe('Client4 REST flow', {skip: URL ? false : 'STARLING_URL is not set'}, (
     // the same way, and what is saved is what the server then runs.
     step('reads, patches, saves and reloads the config as system admin only', ['admin', 'users'], async () => {
         const admin = s.admin.client;
+        const clientConfig = await newClient().getClientConfig();
+        assert.equal(typeof clientConfig.Version, 'string');
+        assert.equal(clientConfig.PasswordMinimumLength, String((await admin.getConfig()).PasswordSettings.MinimumLength));
+        assert.equal((await newClient().getClientLicenseOld()).IsLicensed, 'false');
         const cfg = await admin.getConfig();
         assert.equal(cfg.SqlSettings.DataSource, '********************************', 'secrets are hidden');
         assert.equal(typeof cfg.ServiceSettings.ListenAddress, 'string');
