@@ -269,6 +269,70 @@ async fn resume_hopping_between_nodes_under_constant_posting_misses_and_repeats_
     assert!(missing.is_empty(), "missed {} posts: {missing:?}", missing.len());
 }
 
+/// A partition between two live nodes (the link goes silent, nobody is killed): each marks the
+/// other down; a post made during it reaches the other node's clients once the link is back,
+/// exactly once.
+#[actix_web::test]
+async fn a_post_made_during_a_partition_arrives_after_it_heals() {
+    use common::proxy::Proxy;
+    let db = TestDb::new().await;
+    let files = temp_dir("shared-files");
+    let name = format!("c{}", &starling_protocol::new_id()[..8]);
+    // Each node advertises 127.0.0.N:G and listens on 127.0.0.1:G; a proxy joins the two.
+    let mut nodes = Vec::new();
+    let mut proxies = Vec::new();
+    for i in 0..2 {
+        let g = common::cluster::free_port();
+        let host = format!("127.0.0.{}", i + 2);
+        proxies.push(Proxy::start(&format!("{host}:{g}"), &format!("127.0.0.1:{g}")).await);
+        let extra =
+            [("MM_CLUSTERSETTINGS_GOSSIPPORT", g.to_string()), ("MM_CLUSTERSETTINGS_OVERRIDEHOSTNAME", host.clone())];
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut n = NodeProc::spawn(&db, &format!("p{i}"), &name, &files, &extra);
+        n.gossip_port = g;
+        nodes.push(n);
+    }
+    for n in &nodes {
+        n.ready().await;
+    }
+    let c = Cluster { db, files, nodes, name };
+    let w = world(&c).await;
+    assert!(all_green(&w.admins[0], 2).await, "{:?}", status(&w.admins[0]).await);
+    assert!(all_green(&w.admins[1], 2).await);
+    let mut ws = Ws::connect(&c.nodes[1].url(), w.bob_on[1].token.as_deref().unwrap()).await;
+    assert_eq!(ws.event().await["event"], "hello");
+
+    for p in &proxies {
+        p.freeze(true);
+    }
+    let id = w.admins[0].create_post(&w.channel, "during the partition").await["id"].as_str().unwrap().to_owned();
+    for a in &w.admins {
+        let red = wait_until(Duration::from_secs(20), || async {
+            status(a).await.iter().skip(1).any(|n| n["status"] == "red")
+        })
+        .await;
+        assert!(red, "each side marks the other down: {:?}", status(a).await);
+    }
+    // Bob's own status events are local; no post crosses.
+    loop {
+        match ws.next(Duration::from_millis(500)).await {
+            common::ws::Got::Timeout => break,
+            common::ws::Got::Json(ev) => assert_ne!(ev["event"], "posted", "nothing crosses the partition: {ev}"),
+            other => panic!("the socket stays open: {other:?}"),
+        }
+    }
+
+    for p in &proxies {
+        p.freeze(false);
+    }
+    let (ev, _) = ws.until_event("posted").await; // bounded: 10 s per frame
+    assert_eq!(post_of(&ev)["id"], json!(id), "the post made during the partition arrives");
+    assert!(all_green(&w.admins[0], 2).await && all_green(&w.admins[1], 2).await, "green again");
+    w.admins[0].create_post(&w.channel, "after").await;
+    let (ev, _) = ws.until_event("posted").await;
+    assert_eq!(post_of(&ev)["message"], "after", "and only once: the next post comes next");
+}
+
 #[actix_web::test]
 async fn other_cluster_names_stay_apart_and_config_drift_is_flagged() {
     let c = cluster(2).await;

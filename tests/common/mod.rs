@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod nginx;
+pub mod proxy;
 pub mod replica;
 pub mod s3;
 pub mod ws;
