@@ -55,8 +55,16 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// SIGTERM first: the master then stops its workers (a SIGKILLed master leaves them running).
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            for _ in 0..100 {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
