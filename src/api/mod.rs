@@ -283,11 +283,16 @@ pub async fn readable_channel(state: &AppState, auth: &Auth, channel_id: &str) -
     }
 }
 
-/// The channel, if the user may post in it: members only, and not in a deleted channel.
+/// The channel, if the user may post in it: members only (404 if there is no such channel, 403 if
+/// the caller is not a member), and not in a deleted channel (400). One query.
 pub async fn postable_channel(state: &AppState, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
     id_param("channel_id", channel_id)?;
-    let channel = state.store.channel(channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
-    if state.store.channel_member(channel_id, auth.user_id()).await?.is_none() {
+    let (channel, is_member) = state
+        .store
+        .channel_with_membership(channel_id, auth.user_id())
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    if !is_member {
         return Err(AppError::forbidden("You do not have the appropriate permissions."));
     }
     if channel.delete_at != 0 {

@@ -1,8 +1,8 @@
 //! `/posts`: create, edit, delete, read posts, threads and channel history.
 
-use super::{created, id_param, ok, read_json, readable_channel, status_ok, Auth, State};
+use super::{created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, Auth, State};
 use crate::error::{ApiResult, AppError};
-use crate::store::{Channel, NewPost, Post, PostPage, PostQuery};
+use crate::store::{NewPost, Post, PostPage, PostQuery};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -115,7 +115,7 @@ struct CreatePost {
 async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: CreatePost = read_json(&state, body).await?;
     let channel_id = input.channel_id.ok_or_else(|| AppError::invalid_param("channel_id"))?;
-    let channel = postable(&state, &auth, &channel_id).await?;
+    let channel = postable_channel(&state, &auth, &channel_id).await?;
     let message = input.message.unwrap_or_default();
     check_message(&message)?;
     let file_ids = input.file_ids.unwrap_or_default();
@@ -165,28 +165,6 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
         .await?;
     state.events.posted(&post, &channel, &sender);
     Ok(created(&post))
-}
-
-/// The channel, if the caller may post in it: members only (404 if there is no such channel, 403
-/// if the caller is not a member), and not in a deleted channel (400). `postable_channel` with the
-/// channel and the membership read in one query.
-async fn postable(state: &State, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
-    id_param("channel_id", channel_id)?;
-    let (channel, is_member) = state
-        .store
-        .channel_with_membership(channel_id, auth.user_id())
-        .await?
-        .ok_or_else(|| AppError::not_found("channel"))?;
-    if !is_member {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
-    if channel.delete_at != 0 {
-        return Err(AppError::bad_request(
-            "api.post.create_post.can_not_post_to_deleted.error",
-            "Can not post to deleted channel.",
-        ));
-    }
-    Ok(channel)
 }
 
 /// A live post the caller may read.
