@@ -259,6 +259,13 @@ async fn every_job_runs_exactly_once_across_three_nodes_with_one_killed_midway()
     assert!(midway, "jobs are under way on every node");
     c.nodes[1].kill9();
     let killed = Instant::now();
+    // What the dead node held at the moment it died (its running job may have just finished).
+    let held_at_kill = count(
+        &db,
+        "SELECT count(*) FROM jobs WHERE type = 'test_sleep' AND status = 'in_progress' AND node_id = $1",
+        &[&victim],
+    )
+    .await;
 
     let all_done = wait_until(Duration::from_secs(60), || async {
         let left = count(&db, "SELECT count(*) FROM jobs WHERE type = 'test_sleep' AND status <> 'success'", &[]).await;
@@ -308,7 +315,9 @@ async fn every_job_runs_exactly_once_across_three_nodes_with_one_killed_midway()
         assert_eq!(successes.get(id), Some(&1), "job {id} ran to success exactly once");
     }
     assert_eq!(successes.len(), JOBS);
-    assert!(!abandoned.is_empty(), "the killed node's running job was taken back");
+    if held_at_kill > 0 {
+        assert!(!abandoned.is_empty(), "the killed node's running job was taken back");
+    }
     for (job_id, _, node) in &abandoned {
         assert_eq!(node, &victim, "only the killed node abandoned work");
         let final_node: String =
