@@ -108,13 +108,6 @@ pub struct Register {
     pub imported: Option<(ConnectionId, ConnectionQueue)>,
 }
 
-/// Whether this hub holds a connection (to resume locally rather than ask the cluster).
-#[derive(Debug, Message)]
-#[rtype(result = "bool")]
-pub struct HasConnection {
-    pub connection_id: ConnectionId,
-}
-
 /// A client reconnected here with a connection id this hub does not hold: hold its place while its
 /// queue is fetched from the peer that has it. Events for the connection that arrive meanwhile
 /// are kept (up to [`SEND_QUEUE`]) and delivered after the imported queue, less the ones the
@@ -688,13 +681,6 @@ impl Handler<GetIsChannelMember> for Hub {
             None => false,
         };
         Box::pin(async move { answer })
-    }
-}
-
-impl Handler<HasConnection> for Hub {
-    type Result = bool;
-    fn handle(&mut self, msg: HasConnection, _ctx: &mut Self::Context) -> bool {
-        self.connections.contains_key(&msg.connection_id)
     }
 }
 
