@@ -72,20 +72,33 @@ impl fmt::Display for AppError {
     }
 }
 
+/// What a 5xx answer keeps from its client: the error's id and detail, for the node's log (the
+/// request middleware logs it with the request id and route). Internal text never reaches a client.
+#[derive(Debug, Clone)]
+pub struct HiddenError {
+    pub id: &'static str,
+    pub detail: String,
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         self.status
     }
     fn error_response(&self) -> HttpResponse {
         let request_id = starling_protocol::new_id();
+        let hidden = self.status.is_server_error();
         let body = Body {
             id: self.id,
             message: &self.message,
-            detailed_error: &self.detailed_error,
+            detailed_error: if hidden { "" } else { &self.detailed_error },
             request_id: &request_id,
             status_code: self.status.as_u16(),
         };
-        HttpResponse::build(self.status).insert_header(("X-Request-ID", request_id.as_str())).json(body)
+        let mut res = HttpResponse::build(self.status).insert_header(("X-Request-ID", request_id.as_str())).json(body);
+        if hidden {
+            res.extensions_mut().insert(HiddenError { id: self.id, detail: self.detailed_error.clone() });
+        }
+        res
     }
 }
 
@@ -95,6 +108,11 @@ impl From<crate::store::StoreError> for AppError {
             crate::store::StoreError::Unavailable(d) => {
                 AppError::unavailable("app.store.unavailable.app_error", "The database is unavailable.").detail(d)
             }
+            // Text PostgreSQL cannot store (a NUL that got past validation): the input's fault.
+            ref other if other.is_unstorable_text() => AppError::bad_request(
+                "api.context.invalid_body_param.app_error",
+                "The request contains characters that cannot be stored.",
+            ),
             other => AppError::internal(other),
         }
     }

@@ -187,28 +187,53 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
 
     let app_state = state.clone();
     let request_metrics = metrics.clone();
+    let request_log = log.new(o!("component" => "http"));
     let server = HttpServer::new(move || {
         let m = request_metrics.clone();
         let ryw = read_your_writes.clone();
+        let log = request_log.clone();
         App::new()
             .app_data(app_state.clone())
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let method = req.method().to_string();
+                // Input no handler should see (a NUL in the URL) is answered here.
+                let refused = api::url_input_error(req.uri().path(), req.query_string());
                 // Which source this request's plain reads use (store::routing has the rules).
                 let is_read = store::routing::is_read_request(req.method().as_str(), req.path());
                 let route = ryw.route(is_read, api::request_token(req.request()).as_deref());
-                let fut = store::routing::sync_read_route(route, || srv.call(req));
+                let fut = match refused {
+                    Some(e) => {
+                        let (req, _) = req.into_parts();
+                        let res = actix_web::ResponseError::error_response(&e);
+                        futures_util::future::Either::Left(std::future::ready(Ok(
+                            actix_web::dev::ServiceResponse::new(req, res),
+                        )))
+                    }
+                    None => {
+                        futures_util::future::Either::Right(store::routing::sync_read_route(route, || srv.call(req)))
+                    }
+                };
                 let m = m.clone();
+                let log = log.clone();
                 async move {
                     let mut res = store::routing::with_read_route(route, fut).await?;
                     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-                    m.observe(&route, &method, res.status().as_u16(), started.elapsed().as_secs_f64());
+                    let status = res.status().as_u16();
+                    m.observe(&route, &method, status, started.elapsed().as_secs_f64());
                     let rid = HeaderName::from_static("x-request-id");
                     if !res.headers().contains_key(&rid) {
                         if let Ok(v) = HeaderValue::from_str(&starling_protocol::new_id()) {
-                            res.headers_mut().insert(rid, v);
+                            res.headers_mut().insert(rid.clone(), v);
                         }
+                    }
+                    if res.status().is_server_error() {
+                        let request_id = res.headers().get(&rid).and_then(|v| v.to_str().ok()).unwrap_or("");
+                        let hidden = res.response().extensions().get::<crate::error::HiddenError>().cloned();
+                        let (error_id, error) = hidden.map(|h| (h.id, h.detail)).unwrap_or_default();
+                        slog::error!(log, "request failed";
+                            "request_id" => request_id, "route" => &route, "method" => &method, "status" => status,
+                            "error_id" => error_id, "error" => error);
                     }
                     Ok(res)
                 }

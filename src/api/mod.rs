@@ -220,10 +220,56 @@ pub async fn read_json<T: DeserializeOwned>(state: &AppState, mut payload: web::
         }
         body.extend_from_slice(&chunk);
     }
+    if json_has_nul(&body) {
+        return Err(AppError::bad_request(
+            "api.context.invalid_body_param.app_error",
+            "Invalid or missing data in request body.",
+        )
+        .detail("the body contains a NUL character (U+0000)"));
+    }
     serde_json::from_slice(&body).map_err(|e| {
         AppError::bad_request("api.context.invalid_body_param.app_error", "Invalid or missing data in request body.")
             .detail(e.to_string())
     })
+}
+
+/// Whether JSON text holds a NUL character, raw or escaped as `\u0000` (PostgreSQL cannot store
+/// one in text). Escapes are read pairwise, so an escaped backslash followed by `u0000` is text.
+pub fn json_has_nul(body: &[u8]) -> bool {
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            0 => return true,
+            b'\\' => {
+                if body.get(i + 1) == Some(&b'u') && body.get(i + 2..i + 6) == Some(b"0000") {
+                    return true;
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// What the URL of a request must not carry before any handler sees it: a NUL (`%00`). In the
+/// path it names nothing (404, as Mattermost answers for a user, team or channel name with one);
+/// in the query it is an invalid parameter (400).
+pub fn url_input_error(raw_path: &str, raw_query: &str) -> Option<AppError> {
+    if raw_path.contains("%00") {
+        return Some(AppError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "api.context.404.app_error",
+            "Sorry, we could not find the page.",
+        ));
+    }
+    if raw_query.contains("%00") {
+        return Some(
+            AppError::bad_request("api.context.invalid_url_param.app_error", "Invalid query parameter.")
+                .detail("a query parameter contains a NUL character (U+0000)"),
+        );
+    }
+    None
 }
 
 pub fn ok<T: Serialize>(v: &T) -> HttpResponse {
@@ -322,5 +368,27 @@ pub fn resolve_user_id<'a>(auth: &'a Auth, id: &'a str) -> ApiResult<&'a str> {
     } else {
         id_param("user_id", id)?;
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_is_found_raw_and_escaped_but_not_in_an_escaped_backslash() {
+        assert!(json_has_nul(b"{\"m\":\"a\\u0000b\"}"));
+        assert!(json_has_nul(b"{\"m\":\"\0\"}"));
+        assert!(!json_has_nul(b"{\"m\":\"a\\\\u0000b\"}"), "an escaped backslash, then text");
+        assert!(json_has_nul(b"{\"m\":\"\\\\\\u0000\"}"), "an escaped backslash, then a NUL");
+        assert!(!json_has_nul(b"{\"m\":\"\\u0001 \\n\"}"));
+        assert!(!json_has_nul(b"{\"m\":\"trailing\\"));
+    }
+
+    #[test]
+    fn a_nul_in_the_url_is_404_in_the_path_and_400_in_the_query() {
+        assert_eq!(url_input_error("/api/v4/users/username/a%00b", "").map(|e| e.status.as_u16()), Some(404));
+        assert_eq!(url_input_error("/api/v4/users", "term=a%00").map(|e| e.status.as_u16()), Some(400));
+        assert!(url_input_error("/api/v4/users/username/a%20b", "term=%2000").is_none());
     }
 }

@@ -47,6 +47,17 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 }
 
 impl StoreError {
+    /// Whether PostgreSQL refused text it cannot hold (a NUL character, or bytes that are not UTF-8).
+    pub fn is_unstorable_text(&self) -> bool {
+        use tokio_postgres::error::SqlState;
+        match self {
+            StoreError::Db(e) => e.as_db_error().is_some_and(|d| {
+                *d.code() == SqlState::CHARACTER_NOT_IN_REPERTOIRE || *d.code() == SqlState::UNTRANSLATABLE_CHARACTER
+            }),
+            _ => false,
+        }
+    }
+
     /// The constraint a unique violation hit, if this is one.
     pub fn unique_violation(&self) -> Option<&str> {
         match self {
