@@ -3,17 +3,17 @@
 
 use crate::config::{ClusterSettings, Config};
 use crate::store::Store;
-use actix::{Actor, Addr};
+use actix::{Actor, Addr, Context, Handler};
 use anyhow::Context as _;
 use base64::Engine;
 use starling_actors::cluster::discovery::{Discovery, DiscoveryRow, Unregister};
-use starling_actors::cluster::inbound::{self, Inbound};
 use starling_actors::cluster::{
-    Cluster, ClusterCounters, ConfigHash, HeardTable, LeaveCluster, LocalParts, NodeInfo, SubscribeView,
-    TransportSettings,
+    Cluster, ClusterCounters, ConfigHash, JoinSettings, Joined, NodeInfo, Tcp, TransportSettings,
 };
+use starling_actors::{BusEvent, Filter, Origin, Published, Realtime, Subscribe, Supervisor};
+use starling_protocol::NodeId;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The discovery row type of Starling nodes.
 pub const NODE_TYPE: &str = "starling_app";
@@ -24,7 +24,7 @@ pub struct ClusterHandle {
     pub me: NodeInfo,
     pub counters: Arc<ClusterCounters>,
     pub gossip_listen: SocketAddr,
-    listener_task: Option<tokio::task::JoinHandle<()>>,
+    joined: Joined,
 }
 
 /// The host peers should dial: OverrideHostname; with UseIPAddress, AdvertiseAddress, the IP of
@@ -81,10 +81,11 @@ pub async fn shared_key(store: &Store) -> anyhow::Result<[u8; 32]> {
 pub struct Start<'a> {
     pub config: &'a Config,
     pub store: &'a Store,
-    pub node_id: &'a str,
+    pub node_id: &'a NodeId,
     pub schema_version: i32,
     pub http_port: u16,
-    pub local: LocalParts,
+    pub realtime: &'a Realtime,
+    pub supervisor: &'a Supervisor,
     pub log: slog::Logger,
 }
 
@@ -107,41 +108,28 @@ pub async fn start(s: Start<'_>) -> anyhow::Result<ClusterHandle> {
     let gossip_addr =
         if host.contains(':') { format!("[{host}]:{}", listen.port()) } else { format!("{host}:{}", listen.port()) };
     let me = NodeInfo {
-        node_id: s.node_id.to_owned(),
+        node_id: s.node_id.clone(),
         cluster_name: cs.cluster_name.clone(),
         app_version: crate::VERSION.to_owned(),
         schema_version: s.schema_version,
         config_hash: ConfigHash::new(s.config.hash()),
         gossip_addr,
         hostname: crate::server::hostname(),
+        protocol: (starling_protocol::MIN_PROTOCOL_VERSION, starling_protocol::MAX_PROTOCOL_VERSION),
     };
     let transport = TransportSettings {
         key,
         encrypt: cs.enable_experimental_gossip_encryption,
         compress: cs.enable_gossip_compression,
     };
-    let counters = Arc::new(ClusterCounters::default());
-    let heard: HeardTable = Arc::new(Mutex::new(Default::default()));
     let log = s.log.new(slog::o!("gossip_addr" => me.gossip_addr.clone()));
-    let cluster =
-        Cluster::new(me.clone(), transport.clone(), s.local.clone(), counters.clone(), heard.clone(), log.clone())
-            .start();
-    // A node out of contact with a peer stops trusting its session cache.
-    cluster.do_send(SubscribeView { subscriber: s.local.sessions.clone().recipient() });
-    let inbound = Arc::new(Inbound {
-        me: me.clone(),
-        transport,
-        cluster: cluster.clone(),
-        local: s.local.clone(),
-        counters: counters.clone(),
-        heard,
-        applied: Mutex::new(Default::default()),
-        active: Default::default(),
-        log: log.clone(),
-    });
-    let listener_task = actix::spawn(inbound::serve(listener, inbound));
+    let joined = s.realtime.join_cluster(
+        s.supervisor,
+        JoinSettings { me: me.clone(), transport, network: Arc::new(Tcp), log: log.clone() },
+        listener,
+    );
     let row = DiscoveryRow {
-        id: s.node_id.to_owned(),
+        id: s.node_id.as_str().to_owned(),
         kind: NODE_TYPE.into(),
         cluster_name: cs.cluster_name.clone(),
         hostname: host,
@@ -150,19 +138,61 @@ pub async fn start(s: Start<'_>) -> anyhow::Result<ClusterHandle> {
         create_at: crate::store::now_ms(),
         last_ping_at: crate::store::now_ms(),
     };
-    let discovery = Discovery::new(Arc::new(s.store.clone()), row, cluster.clone(), log.clone()).start();
+    let discovery = {
+        let (store, peers, log) = (Arc::new(s.store.clone()), joined.cluster.clone().recipient(), log.clone());
+        s.supervisor.start("discovery", move |_| Discovery::new(store, row, peers, log))
+    };
     slog::info!(log, "cluster joined"; "cluster_name" => &cs.cluster_name, "gossip_listen" => %listen,
         "encrypt" => cs.enable_experimental_gossip_encryption, "compress" => cs.enable_gossip_compression);
-    Ok(ClusterHandle { cluster, discovery, me, counters, gossip_listen: listen, listener_task: Some(listener_task) })
+    Ok(ClusterHandle {
+        cluster: joined.cluster.clone(),
+        discovery,
+        me,
+        counters: joined.counters.clone(),
+        gossip_listen: listen,
+        joined,
+    })
 }
 
 impl ClusterHandle {
+    /// The node's part of the cluster, as the actors see it.
+    pub fn joined(&self) -> &Joined {
+        &self.joined
+    }
+
     /// Leave: remove our discovery row, close the links, stop accepting. Safe to call twice.
     pub async fn leave(&mut self) {
-        let _ = self.discovery.send(Unregister).await;
-        let _ = self.cluster.send(LeaveCluster).await;
-        if let Some(t) = self.listener_task.take() {
-            t.abort();
+        let _ = self.discovery.send(Unregister).await; // already gone: nothing to remove
+        self.joined.leave().await;
+    }
+}
+
+/// Tells the node's read routing which sessions wrote through other nodes (read your writes):
+/// a subscriber of the bus for peers' [`BusEvent::SessionWrote`].
+pub struct RemoteWrites {
+    pub mark: Arc<dyn Fn(u64) + Send + Sync>,
+}
+
+impl RemoteWrites {
+    /// What it hears.
+    pub fn filter() -> Filter {
+        Filter::new(|e, o| matches!(e, BusEvent::SessionWrote { .. }) && *o != Origin::Local)
+    }
+
+    pub fn subscribe(self, bus: &Addr<starling_actors::EventBus>) {
+        bus.do_send(Subscribe { subscriber: self.start().recipient(), filter: Self::filter() });
+    }
+}
+
+impl Actor for RemoteWrites {
+    type Context = Context<Self>;
+}
+
+impl Handler<Published> for RemoteWrites {
+    type Result = ();
+    fn handle(&mut self, msg: Published, _ctx: &mut Self::Context) {
+        if let BusEvent::SessionWrote { session } = &*msg.event {
+            (self.mark)(*session);
         }
     }
 }

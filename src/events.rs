@@ -5,8 +5,8 @@
 use crate::store::{Channel, Post};
 use actix::Addr;
 use serde_json::json;
-use starling_actors::{EventBus, MembershipChange, PublishEvent, PublishMembership};
-use starling_protocol::{Broadcast, UserId, WsEvent};
+use starling_actors::{BusEvent, EventBus, MembershipChange, Publish};
+use starling_protocol::{Broadcast, ChannelId, TeamId, UserId, WsEvent};
 
 /// A cheap handle on the node's event bus.
 #[derive(Clone)]
@@ -35,12 +35,14 @@ impl Events {
         &self.bus
     }
 
+    /// Publish a websocket event (one of a handful per request: bounded by requests in flight).
     fn publish(&self, event: &str, data: serde_json::Value, broadcast: Broadcast) {
-        self.bus.do_send(PublishEvent { event: WsEvent::new(event, data.to_string(), broadcast) });
+        self.bus.do_send(Publish::ws(WsEvent::new(event, data.to_string(), broadcast)));
     }
 
+    /// A membership change, through the bus so it is ordered with the events around it.
     fn membership(&self, user_id: &str, change: MembershipChange) {
-        self.bus.do_send(PublishMembership { user_id: UserId::from(user_id), change });
+        self.bus.do_send(Publish::local(BusEvent::Membership { user_id: UserId::from(user_id), change }));
     }
 
     pub fn posted(&self, post: &Post, channel: &Channel, sender_name: &str) {
@@ -79,7 +81,7 @@ impl Events {
         if creator_id.is_empty() {
             return;
         }
-        self.membership(creator_id, MembershipChange::JoinedChannel(channel.id.clone()));
+        self.membership(creator_id, MembershipChange::JoinedChannel(ChannelId::from(channel.id.as_str())));
         self.publish(
             "channel_created",
             json!({"channel_id": channel.id, "team_id": channel.team_id}),
@@ -88,22 +90,22 @@ impl Events {
     }
 
     pub fn user_added(&self, channel: &Channel, user_id: &str) {
-        self.membership(user_id, MembershipChange::JoinedChannel(channel.id.clone()));
+        self.membership(user_id, MembershipChange::JoinedChannel(ChannelId::from(channel.id.as_str())));
         self.publish("user_added", json!({"user_id": user_id, "team_id": channel.team_id}), to_channel(&channel.id));
     }
 
     pub fn user_removed(&self, channel_id: &str, user_id: &str, remover_id: &str) {
         // The remaining members hear who left; then the user, who no longer gets channel events.
         self.publish("user_removed", json!({"user_id": user_id, "remover_id": remover_id}), to_channel(channel_id));
-        self.membership(user_id, MembershipChange::LeftChannel(channel_id.to_owned()));
+        self.membership(user_id, MembershipChange::LeftChannel(ChannelId::from(channel_id)));
         self.publish("user_removed", json!({"channel_id": channel_id, "remover_id": remover_id}), to_user(user_id));
     }
 
     /// A user joined a team (and with it these channels).
     pub fn added_to_team(&self, team_id: &str, user_id: &str, channel_ids: &[String]) {
-        self.membership(user_id, MembershipChange::JoinedTeam(team_id.to_owned()));
+        self.membership(user_id, MembershipChange::JoinedTeam(TeamId::from(team_id)));
         for c in channel_ids {
-            self.membership(user_id, MembershipChange::JoinedChannel(c.clone()));
+            self.membership(user_id, MembershipChange::JoinedChannel(ChannelId::from(c.as_str())));
         }
         self.publish("added_to_team", json!({"team_id": team_id, "user_id": user_id}), to_user(user_id));
     }
@@ -111,9 +113,9 @@ impl Events {
     /// A user left a team (and so these channels).
     pub fn left_team(&self, team_id: &str, user_id: &str, channel_ids: &[String]) {
         self.publish("leave_team", json!({"team_id": team_id, "user_id": user_id}), to_team(team_id));
-        self.membership(user_id, MembershipChange::LeftTeam(team_id.to_owned()));
+        self.membership(user_id, MembershipChange::LeftTeam(TeamId::from(team_id)));
         for c in channel_ids {
-            self.membership(user_id, MembershipChange::LeftChannel(c.clone()));
+            self.membership(user_id, MembershipChange::LeftChannel(ChannelId::from(c.as_str())));
         }
         self.publish("leave_team", json!({"team_id": team_id, "user_id": user_id}), to_user(user_id));
     }

@@ -106,7 +106,9 @@ fn serve(source: ConfigSource) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        match starling::server::run(loaded, log.clone()).await {
+        let builder =
+            starling::server::NodeBuilder::new(loaded, log.clone()).test_hooks(starling::jobs::TestHooks::from_env());
+        match starling::server::run(builder).await {
             Ok(()) => {
                 drop(log);
                 drop(guard);

@@ -158,7 +158,7 @@ pub async fn serve(state: actix_web::web::Data<crate::api::AppState>) -> actix_w
     let _ = writeln!(body, "mattermost_http_websockets_total {websockets}");
     if let Some(c) = &state.cluster {
         let peers = c.cluster.send(starling_actors::cluster::GetPeerStatuses).await.unwrap_or_default();
-        let unhealthy = peers.iter().filter(|p| p.state != starling_actors::cluster::peer::PeerState::Up).count();
+        let unhealthy = peers.iter().filter(|p| p.state != starling_actors::cluster::PeerState::Up).count();
         let k = &c.counters;
         let _ = writeln!(body, "# HELP mattermost_cluster_cluster_health_score Peers not up (0 is healthy).");
         let _ = writeln!(body, "# TYPE mattermost_cluster_cluster_health_score gauge");

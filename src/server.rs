@@ -1,27 +1,116 @@
-//! Assembling a node: database, migrations, file store, actors, the API and metrics servers, and
-//! one ordered shutdown.
+//! Assembling a node: database, migrations, file store, the actors (through [`Realtime`] and
+//! the cluster), the API and metrics servers, and one ordered shutdown. Everything a node is made
+//! of goes through [`NodeBuilder`]: `starling serve` uses it as it is, tests and other binaries
+//! add job types, HTTP route groups and parts of their own before starting it.
 
 use crate::api::{self, AppState};
-use crate::config::{parse_listen_address, LoadedConfig};
-use crate::filestore;
+use crate::config::{parse_listen_address, Config, LoadedConfig};
+use crate::filestore::{self, FileStore};
+use crate::jobs::JobType;
 use crate::metrics::Metrics;
 use crate::store::{self, Store};
-use actix::Actor;
+use actix::Recipient;
 use actix_web::dev::{ServerHandle, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use futures_util::future::LocalBoxFuture;
 use slog::{info, o, Logger};
-use starling_actors::cluster::{ClusterBroadcast, LocalParts};
-use starling_actors::event_bus::SetCluster;
-use starling_actors::presence::SetPresenceCluster;
+use starling_actors::leader;
 use starling_actors::{
-    CloseWebsockets, DbSupervisor, EventBus, Hub, HubSet, Presence, SessionCache, SessionTarget, StopDbSupervisor,
-    WsContext,
+    CloseWebsockets, DbSupervisor, Publish, Realtime, RealtimeSettings, RealtimeStores, SessionTarget, Subscribe,
+    Supervisor,
 };
+use starling_protocol::NodeId;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+
+/// A group of HTTP routes a binary adds (registered at the root, after the API's own).
+pub type RouteGroup = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// What a part added to a node is given: the store, the node's event bus (publish, subscribe),
+/// the leader election, the supervisor to start its actors under, and a logger.
+pub struct NodeParts {
+    pub node_id: NodeId,
+    pub store: Store,
+    pub files: FileStore,
+    pub config: Arc<RwLock<Config>>,
+    pub publish: Recipient<Publish>,
+    pub subscribe: Recipient<Subscribe>,
+    pub leader: Recipient<leader::Subscribe>,
+    pub supervisor: Supervisor,
+    pub log: Logger,
+}
+
+/// Something added to a node. The node stops its parts, last added first, after HTTP and before
+/// the jobs drain; a part's actors (started under `NodeParts::supervisor`) stop for good then.
+pub trait NodePart {
+    fn stop(&mut self) -> LocalBoxFuture<'_, ()>;
+}
+
+type MakePart = Box<dyn FnOnce(&NodeParts) -> Box<dyn NodePart>>;
+
+/// Builds a node.
+pub struct NodeBuilder {
+    loaded: LoadedConfig,
+    log: Logger,
+    job_types: Vec<Arc<dyn JobType>>,
+    routes: Vec<RouteGroup>,
+    parts: Vec<MakePart>,
+    force_leader: bool,
+}
+
+impl NodeBuilder {
+    /// A node with the built-in job types and routes.
+    pub fn new(loaded: LoadedConfig, log: Logger) -> Self {
+        Self {
+            loaded,
+            log,
+            job_types: crate::jobs::builtin_types(),
+            routes: Vec::new(),
+            parts: Vec::new(),
+            force_leader: false,
+        }
+    }
+
+    /// Run jobs of this type too (and schedule them, if it recurs).
+    pub fn job_type(mut self, t: impl JobType) -> Self {
+        self.job_types.push(Arc::new(t));
+        self
+    }
+
+    /// Serve these routes too.
+    pub fn routes(mut self, group: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static) -> Self {
+        self.routes.push(Arc::new(group));
+        self
+    }
+
+    /// Add a part, made once the node's actors run.
+    pub fn part(mut self, make: impl FnOnce(&NodeParts) -> Box<dyn NodePart> + 'static) -> Self {
+        self.parts.push(Box::new(make));
+        self
+    }
+
+    /// Test-only: lead whatever the cluster says (to test two leaders at once).
+    pub fn force_leader(mut self, on: bool) -> Self {
+        self.force_leader = on;
+        self
+    }
+
+    /// The switches `starling serve` reads from the environment for tests of node processes.
+    pub fn test_hooks(mut self, hooks: crate::jobs::TestHooks) -> Self {
+        if hooks.test_jobs {
+            self = self.job_type(crate::jobs::TestSleep);
+        }
+        self.force_leader(hooks.force_leader)
+    }
+
+    /// Start the node. Returns once it is serving.
+    pub async fn start(self) -> anyhow::Result<Node> {
+        start_built(self).await
+    }
+}
 
 /// A running node.
 pub struct Node {
@@ -29,10 +118,12 @@ pub struct Node {
     pub http_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     pub state: web::Data<AppState>,
+    pub supervisor: Supervisor,
     http: ServerHandle,
     metrics: Option<ServerHandle>,
     tasks: Vec<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
     pub cluster: Option<crate::cluster::ClusterHandle>,
+    parts: Vec<Box<dyn NodePart>>,
     db_supervisor: actix::Addr<DbSupervisor>,
     log: Logger,
 }
@@ -43,48 +134,57 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-/// Start a node from its config. Returns once it is serving.
+/// Start a node with the built-in parts only. Returns once it is serving.
 pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
+    NodeBuilder::new(loaded, log).start().await
+}
+
+async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
+    let NodeBuilder { loaded, log, job_types, routes, parts, force_leader } = b;
     let cfg = loaded.config.clone();
-    let node_id = starling_protocol::new_id();
-    let log = log.new(o!("node_id" => node_id.clone()));
+    let node_id = NodeId::new();
+    let log = log.new(o!("node_id" => node_id.as_str().to_owned()));
     info!(log, "starting node"; "version" => crate::VERSION, "config" => loaded.source.describe(), "env_overrides" => loaded.env_overrides.len());
+    let supervisor = Supervisor::new(log.new(o!("component" => "supervisor")));
 
     let store = Store::with_logger(&cfg.sql_settings, log.clone()).context("SqlSettings.DataSource")?;
     store
         .wait_until_reachable(&cfg.sql_settings, &log)
         .await
         .context("cannot reach the database at SqlSettings.DataSource")?;
-    let version = store.migrate(&node_id, &log).await.context("schema migration failed")?;
+    let version = store.migrate(node_id.as_str(), &log).await.context("schema migration failed")?;
     store::log_ready(&log, version);
 
     let files = filestore::from_settings(&cfg.file_settings).context("FileSettings")?;
     files.check().await.with_context(|| format!("the file store ({}) is not usable", files.describe()))?;
 
-    let db_supervisor = DbSupervisor::new(
-        Arc::new(store.clone()),
-        Duration::from_secs(cfg.sql_settings.replica_monitor_interval_seconds.max(1) as u64),
-    )
-    .start();
-    let ttl = Duration::from_secs(cfg.service_settings.session_cache_in_minutes.max(0) as u64 * 60);
-    let sessions = SessionCache::new(Arc::new(store.clone()), ttl, 100_000).start();
+    let db_supervisor = {
+        let (monitor, every) = (
+            Arc::new(store.clone()),
+            Duration::from_secs(cfg.sql_settings.replica_monitor_interval_seconds.max(1) as u64),
+        );
+        supervisor.start("db_supervisor", move |_| DbSupervisor::new(monitor, every))
+    };
     let metrics = Metrics::new();
 
-    // Realtime: presence needs the bus, the bus needs the hubs, the hubs report to presence.
-    let presence_ctx = actix::Context::<Presence>::new();
-    let presence = actix::AsyncContext::address(&presence_ctx);
-    let hub_count = match cfg.service_settings.websocket_hubs {
-        0 => worker_count(),
-        n => n as usize,
-    };
-    let hubs = {
-        let store = Arc::new(store.clone());
-        let presence = presence.clone().recipient();
-        let log = log.clone();
-        HubSet::start(hub_count, move || Hub::new(store.clone(), Some(presence.clone()), log.clone()))
-    };
-    let bus = EventBus::new(hubs.clone()).start();
-    presence_ctx.run(Presence::new(Arc::new(store.clone()), bus.clone(), log.clone()));
+    let realtime = Realtime::start(
+        &supervisor,
+        RealtimeStores {
+            sessions: Arc::new(store.clone()),
+            memberships: Arc::new(store.clone()),
+            statuses: Arc::new(store.clone()),
+        },
+        &RealtimeSettings {
+            hubs: match cfg.service_settings.websocket_hubs {
+                0 => worker_count(),
+                n => n as usize,
+            },
+            hubs_on_own_threads: true,
+            session_ttl: Duration::from_secs(cfg.service_settings.session_cache_in_minutes.max(0) as u64 * 60),
+            session_capacity: 100_000,
+        },
+        &log,
+    );
 
     let listen = parse_listen_address(&cfg.service_settings.listen_address)
         .map_err(|e| anyhow::anyhow!("ServiceSettings.ListenAddress: {e}"))?;
@@ -110,23 +210,19 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
             node_id: &node_id,
             schema_version: version,
             http_port: listen.port(),
-            local: LocalParts {
-                bus: bus.clone(),
-                sessions: sessions.clone(),
-                hubs: hubs.clone(),
-                presence: presence.clone(),
-                session_wrote: Some({
-                    let ryw = read_your_writes.clone();
-                    Arc::new(move |session| ryw.mark_remote(session))
-                }),
-            },
+            realtime: &realtime,
+            supervisor: &supervisor,
             log: log.clone(),
         })
         .await?;
-        let c = handle.cluster.clone();
-        read_your_writes.set_announcer(move |session| c.do_send(ClusterBroadcast::SessionWrote { session }));
-        bus.do_send(SetCluster { cluster: handle.cluster.clone().recipient() });
-        presence.do_send(SetPresenceCluster { cluster: handle.cluster.clone() });
+        let bus = realtime.bus.clone();
+        read_your_writes.set_announcer(move |session| {
+            // Best effort, at most once a second per session: bounded by requests.
+            bus.do_send(Publish::local(starling_actors::BusEvent::SessionWrote { session }))
+        });
+        let ryw = read_your_writes.clone();
+        crate::cluster::RemoteWrites { mark: Arc::new(move |session| ryw.mark_remote(session)) }
+            .subscribe(&realtime.bus);
         Some(handle)
     } else {
         None
@@ -138,29 +234,44 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
         store: &store,
         files: &files,
         cluster: cluster.as_ref().map(|c| &c.cluster),
-        hooks: crate::jobs::TestHooks::from_env(),
+        types: job_types,
+        force_leader,
+        supervisor: &supervisor,
         log: log.clone(),
     });
     let config_source = loaded.source.clone();
-    let config_service = crate::config::service::ConfigService::new(
-        loaded,
-        shared_config.clone(),
-        cluster.as_ref().map(|c| c.me.config_hash.clone()),
-        cluster.as_ref().map(|c| c.cluster.clone()),
-        log.clone(),
-    )
-    .start();
-    let ws = Arc::new(WsContext {
-        sessions: sessions.clone(),
-        hubs,
-        bus: bus.clone(),
-        presence: presence.clone(),
-        cluster: cluster.as_ref().map(|c| c.cluster.clone()),
+    let config_service = {
+        let (shared, hash, peers, log) = (
+            shared_config.clone(),
+            cluster.as_ref().map(|c| c.me.config_hash.clone()),
+            cluster.as_ref().map(|c| c.cluster.clone()),
+            log.clone(),
+        );
+        supervisor.start("config_service", move |_| {
+            crate::config::service::ConfigService::new(loaded, shared, hash, peers, log)
+        })
+    };
+    let ws = Arc::new(realtime.ws_context(
+        cluster.as_ref().map(|c| c.joined()),
+        &node_id,
+        crate::VERSION,
+        &hostname(),
+        &log,
+    ));
+
+    // Parts a binary added, now that the actors they use run.
+    let node_parts = NodeParts {
         node_id: node_id.clone(),
-        version: crate::VERSION.to_owned(),
-        hostname: hostname(),
+        store: store.clone(),
+        files: files.clone(),
+        config: shared_config.clone(),
+        publish: realtime.bus.clone().recipient(),
+        subscribe: realtime.bus.clone().recipient(),
+        leader: jobs.leader.clone().recipient(),
+        supervisor: supervisor.clone(),
         log: log.clone(),
-    });
+    };
+    let parts: Vec<Box<dyn NodePart>> = parts.into_iter().map(|make| make(&node_parts)).collect();
 
     let state = web::Data::new(AppState {
         store: store.clone(),
@@ -168,9 +279,9 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
         config_service,
         config_source,
         files,
-        sessions,
-        events: crate::events::Events::new(bus),
-        presence,
+        sessions: realtime.sessions.clone(),
+        events: crate::events::Events::new(realtime.bus.clone()),
+        presence: realtime.presence.clone(),
         ws,
         cluster: cluster.as_ref().map(|c| crate::api::ClusterInfo {
             cluster: c.cluster.clone(),
@@ -180,7 +291,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
         jobs,
         schema_version: version,
         metrics: metrics.clone(),
-        node_id: node_id.clone(),
+        node_id: node_id.as_str().to_owned(),
         hostname: hostname(),
         log: log.clone(),
     });
@@ -239,6 +350,11 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
                 }
             })
             .configure(api::configure)
+            .configure(|cfg| {
+                for group in &routes {
+                    group(cfg);
+                }
+            })
             .default_service(web::to(api::not_found))
     })
     .workers(worker_count())
@@ -277,14 +393,16 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
 
     info!(log, "node serving"; "http_addr" => %http_addr, "metrics_addr" => ?metrics_addr, "schema_version" => version);
     Ok(Node {
-        node_id,
+        node_id: node_id.as_str().to_owned(),
         http_addr,
         metrics_addr,
         state,
+        supervisor,
         http,
         metrics: metrics_handle,
         tasks,
         cluster,
+        parts,
         db_supervisor,
         log,
     })
@@ -298,13 +416,18 @@ fn worker_count() -> usize {
 }
 
 impl Node {
-    /// Ordered shutdown: stop accepting HTTP (finishing requests in flight), then close the pool.
+    /// Ordered shutdown: no more restarts; websockets closed (with a close frame, so their clients
+    /// reconnect to another node); HTTP stopped, finishing requests in flight; added parts
+    /// stopped; no more scheduling; the cluster left; running jobs handed back; pools closed.
     /// Safe to call more than once.
     pub async fn stop(&mut self) {
         info!(self.log, "node stopping");
-        // Websockets first, with a close frame, so their clients reconnect to another node.
+        self.supervisor.shut_down();
         self.state.events.bus().do_send(CloseWebsockets { target: SessionTarget::All });
         self.http.stop(true).await;
+        while let Some(mut part) = self.parts.pop() {
+            part.stop().await;
+        }
         // A leaving node schedules nothing more; its running jobs go back to pending for the others.
         self.state.jobs.stop_scheduler().await;
         if let Some(c) = self.cluster.as_mut() {
@@ -315,17 +438,17 @@ impl Node {
             m.stop(true).await;
         }
         for t in self.tasks.drain(..) {
-            let _ = t.await;
+            let _ = t.await; // a server task that failed has logged why
         }
-        self.db_supervisor.do_send(StopDbSupervisor {});
+        let _ = self.db_supervisor.send(starling_actors::db_supervisor::StopDbSupervisor {}).await; // gone already: fine
         self.state.store.close();
         info!(self.log, "node stopped");
     }
 }
 
 /// Run a node until SIGTERM or SIGINT, then shut it down in order.
-pub async fn run(loaded: LoadedConfig, log: Logger) -> anyhow::Result<()> {
-    let mut node = start(loaded, log.clone()).await?;
+pub async fn run(builder: NodeBuilder) -> anyhow::Result<()> {
+    let mut node = builder.start().await?;
     wait_for_signal().await;
     node.stop().await;
     Ok(())

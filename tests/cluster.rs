@@ -375,7 +375,7 @@ async fn gossip_port_rejects_garbage_and_wrong_keys() {
     assert_eq!(n, 0, "garbage gets no answer, the link is closed");
     // A well-formed hello sealed with the wrong key.
     let hello = starling_protocol::handshake::Hello {
-        node_id: starling_protocol::new_id(),
+        node_id: starling_protocol::NodeId::new(),
         cluster_name: c.name.clone(),
         min_version: 1,
         max_version: 1,

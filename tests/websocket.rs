@@ -387,13 +387,11 @@ async fn resume_from_too_old_or_unknown_starts_afresh() {
     // More than the dead queue holds.
     let events = starling_actors::hub::DEAD_QUEUE + 10;
     for i in 0..events {
-        r.s.node.state.events.bus().do_send(starling_actors::PublishEvent {
-            event: starling_protocol::WsEvent::new(
-                "custom_test",
-                json!({"i": i}).to_string(),
-                starling_protocol::Broadcast { user_id: r.bob_id.clone(), ..Default::default() },
-            ),
-        });
+        r.s.node.state.events.bus().do_send(starling_actors::Publish::ws(starling_protocol::WsEvent::new(
+            "custom_test",
+            json!({"i": i}).to_string(),
+            starling_protocol::Broadcast { user_id: r.bob_id.clone(), ..Default::default() },
+        )));
     }
     r.alice.create_post(&r.channel, "sync").await; // orders after the custom events on the bus
     loop {
@@ -433,13 +431,11 @@ async fn slow_consumer_is_disconnected_while_others_keep_receiving() {
     // Publish in batches while the fast client reads; the slow one never reads.
     for batch in 0..(total / 100) {
         for i in 0..100 {
-            publisher.do_send(starling_actors::PublishEvent {
-                event: starling_protocol::WsEvent::new(
-                    "custom_load",
-                    json!({"i": batch * 100 + i, "pad": big}).to_string(),
-                    starling_protocol::Broadcast { user_id: bob.clone(), ..Default::default() },
-                ),
-            });
+            publisher.do_send(starling_actors::Publish::ws(starling_protocol::WsEvent::new(
+                "custom_load",
+                json!({"i": batch * 100 + i, "pad": big}).to_string(),
+                starling_protocol::Broadcast { user_id: bob.clone(), ..Default::default() },
+            )));
         }
         while got < (batch + 1) * 100 {
             let ev = fast.event().await;

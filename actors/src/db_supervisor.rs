@@ -26,6 +26,14 @@ impl DbSupervisor {
     }
 }
 
+impl actix::Supervised for DbSupervisor {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.checking = false; // the round in flight went with the old context
+    }
+}
+
+crate::restartable!(DbSupervisor);
+
 impl Actor for DbSupervisor {
     type Context = Context<Self>;
 

@@ -1,82 +1,98 @@
-//! `EventBus`: where every websocket event of this node is published. It renders the event once,
-//! hands it to the hub that owns the target user (or to every hub), and tells its subscribers, so
-//! an extra actor can watch a node's events by sending [`Subscribe`].
+//! `EventBus`: where every fact this node must spread is published, from its own API and actors
+//! ([`Origin::Local`]) or from a peer ([`Origin::Peer`]). For each [`BusEvent`] it:
+//! 1. applies it here: websocket events (and `status_change` for a status) to the hub that owns
+//!    the target user, or to every hub; membership changes to the user's hub, in order with the
+//!    events around them;
+//! 2. tells each subscriber whose [`Filter`] matches, in order. The cluster coordinator is one
+//!    (events of local origin go to every peer); presence hears peers' statuses; extensions hear
+//!    what they ask for.
+//!
+//! Bounds: the mailbox holds [`BUS_MAILBOX`](crate::mailbox::BUS_MAILBOX) messages; peers' links
+//! wait while it is full, and the bus itself waits while a hub or a subscriber is full.
 
-use crate::cluster::ClusterBroadcast;
-use crate::hub::{
-    ApplyMembership, CloseSessions, Deliver, Hub, MembershipChange, PreparedEvent, SessionTarget, TakeQueue,
-};
+use crate::hub::{ApplyMembership, CloseSessions, Deliver, HubSet, PreparedEvent, SessionTarget, TakeQueue};
+use crate::mailbox::{Forwarder, BUS_MAILBOX};
 use actix::prelude::*;
 use starling_protocol::message::ConnectionQueue;
-use starling_protocol::{UserId, WsEvent};
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use starling_protocol::{Broadcast, BusEvent, NodeId, UserStatus, WsEvent};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// This node's hubs; a user's connections all live in one of them.
+/// Where a published event comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// This node (its API or one of its actors).
+    Local,
+    /// A peer published it on its bus.
+    Peer(NodeId),
+}
+
+/// Publish an event on this node's bus.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Publish {
+    pub event: BusEvent,
+    pub origin: Origin,
+}
+
+impl Publish {
+    /// An event of this node's own.
+    pub fn local(event: BusEvent) -> Self {
+        Self { event, origin: Origin::Local }
+    }
+
+    /// A websocket event of this node's own.
+    pub fn ws(event: WsEvent) -> Self {
+        Self::local(BusEvent::Ws(event))
+    }
+}
+
+/// Told to subscribers after the event was applied here.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Published {
+    pub event: Arc<BusEvent>,
+    pub origin: Origin,
+}
+
+type Matcher = dyn Fn(&BusEvent, &Origin) -> bool + Send + Sync;
+
+/// Which published events a subscriber hears.
 #[derive(Clone)]
-pub struct HubSet {
-    hubs: Arc<Vec<Addr<Hub>>>,
-}
+pub struct Filter(Arc<Matcher>);
 
-impl HubSet {
-    /// Start `count` hubs, each on an arbiter (thread) of its own.
-    pub fn start(count: usize, make: impl Fn() -> Hub) -> Self {
-        let hubs = (0..count.max(1))
-            .map(|_| {
-                let hub = make();
-                Hub::start_in_arbiter(&Arbiter::new().handle(), move |_| hub)
-            })
-            .collect();
-        Self { hubs: Arc::new(hubs) }
+impl Filter {
+    pub fn new(f: impl Fn(&BusEvent, &Origin) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
     }
-
-    pub fn hub_for(&self, user_id: &UserId) -> &Addr<Hub> {
-        let mut h = DefaultHasher::new();
-        user_id.hash(&mut h);
-        &self.hubs[(h.finish() % self.hubs.len() as u64) as usize]
+    /// Everything.
+    pub fn all() -> Self {
+        Self::new(|_, _| true)
     }
-
-    pub fn all(&self) -> &[Addr<Hub>] {
-        &self.hubs
+    /// What this node publishes itself (the cluster forwards these).
+    pub fn local() -> Self {
+        Self::new(|_, o| *o == Origin::Local)
+    }
+    /// What peers publish.
+    pub fn remote() -> Self {
+        Self::new(|_, o| *o != Origin::Local)
+    }
+    /// One extension's messages, from anywhere.
+    pub fn extension(name: &str) -> Self {
+        let name = name.to_owned();
+        Self::new(move |e, _| matches!(e, BusEvent::Extension(x) if x.extension == name))
+    }
+    fn matches(&self, e: &BusEvent, o: &Origin) -> bool {
+        (self.0)(e, o)
     }
 }
 
-/// Publish a websocket event to this node's connections.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct PublishEvent {
-    pub event: WsEvent,
-}
-
-/// A user's memberships changed; published through the bus so it is ordered with events.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct PublishMembership {
-    pub user_id: UserId,
-    pub change: MembershipChange,
-}
-
-/// An event a peer published: for this node's connections only.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DeliverRemoteEvent {
-    pub event: WsEvent,
-}
-
-/// A membership change a peer published: for this node's hubs only.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct ApplyRemoteMembership {
-    pub user_id: UserId,
-    pub change: MembershipChange,
-}
-
-/// Forward what this node publishes to the cluster from now on.
+/// Hear the published events `filter` matches.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SetCluster {
-    pub cluster: Recipient<ClusterBroadcast>,
+pub struct Subscribe {
+    pub subscriber: Recipient<Published>,
+    pub filter: Filter,
 }
 
 /// Close (and forget) the websockets of a session, a user, or everyone.
@@ -86,132 +102,126 @@ pub struct CloseWebsockets {
     pub target: SessionTarget,
 }
 
-/// Told to subscribers after each event was handed to the hubs.
-#[derive(Debug, Message, Clone)]
-#[rtype(result = "()")]
-pub struct EventPublished {
-    pub event: Arc<PreparedEvent>,
+/// Take a connection's queue for a peer (cross-node resume) through the bus: the hub gets the
+/// request after every event the bus handed it before, so those are all in the queue taken.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<ConnectionQueue>")]
+pub struct TakeQueueInOrder {
+    pub take: TakeQueue,
 }
 
-/// Receive every event this node publishes.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Subscribe {
-    pub subscriber: Recipient<EventPublished>,
+/// What the bus counts for metrics.
+#[derive(Debug, Default)]
+pub struct BusCounters {
+    /// Extension messages from peers that no subscriber here wanted.
+    pub unclaimed_extension: AtomicU64,
 }
 
 pub struct EventBus {
     hubs: HubSet,
-    subscribers: Vec<Recipient<EventPublished>>,
-    cluster: Option<Recipient<ClusterBroadcast>>,
+    subscribers: Vec<(Recipient<Published>, Filter)>,
+    counters: Arc<BusCounters>,
+    out: Forwarder,
 }
 
 impl EventBus {
-    pub fn new(hubs: HubSet) -> Self {
-        Self { hubs, subscribers: Vec::new(), cluster: None }
+    pub fn new(hubs: HubSet, counters: Arc<BusCounters>) -> Self {
+        Self { hubs, subscribers: Vec::new(), counters, out: Forwarder::default() }
     }
 
-    fn deliver(&mut self, event: WsEvent) -> Arc<PreparedEvent> {
-        let event = PreparedEvent::new(event);
+    fn deliver(&self, event: Arc<PreparedEvent>, ctx: &mut Context<Self>) {
         let b = &event.event.broadcast;
         if b.user_id.is_empty() {
             for hub in self.hubs.all() {
-                hub.do_send(Deliver { event: event.clone() });
+                self.out.forward_to(ctx, hub, Deliver { event: event.clone() });
             }
         } else {
-            self.hubs.hub_for(&UserId::from(b.user_id.as_str())).do_send(Deliver { event: event.clone() });
+            let hub = self.hubs.hub_for_str(&b.user_id).clone();
+            self.out.forward_to(ctx, &hub, Deliver { event });
         }
-        self.subscribers.retain(|s| s.connected());
-        for s in &self.subscribers {
-            s.do_send(EventPublished { event: event.clone() });
-        }
-        event
     }
+
+    /// Step 1: what this node's connections see of the event.
+    fn apply(&self, event: &BusEvent, ctx: &mut Context<Self>) {
+        match event {
+            BusEvent::Ws(e) => self.deliver(PreparedEvent::new(e.clone()), ctx),
+            BusEvent::Membership { user_id, change } => {
+                let hub = self.hubs.hub_for(user_id).clone();
+                self.out.forward_to(ctx, &hub, ApplyMembership { user_id: user_id.clone(), change: change.clone() });
+            }
+            BusEvent::Status(s) => self.deliver(PreparedEvent::new(status_change(s)), ctx),
+            BusEvent::SessionWrote { .. } | BusEvent::Extension(_) => {}
+        }
+    }
+}
+
+/// The `status_change` event every node shows for a status.
+pub fn status_change(s: &UserStatus) -> WsEvent {
+    let data = serde_json::json!({"status": s.status, "user_id": s.user_id}).to_string();
+    WsEvent::new("status_change", data, Broadcast { user_id: s.user_id.as_str().to_owned(), ..Default::default() })
 }
 
 impl Actor for EventBus {
     type Context = Context<Self>;
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(usize::MAX >> 4);
+        ctx.set_mailbox_capacity(BUS_MAILBOX);
     }
 }
 
-impl Handler<PublishEvent> for EventBus {
+impl actix::Supervised for EventBus {
+    // Nothing to reset: the bus keeps no state but its hubs and subscribers.
+}
+
+crate::restartable!(EventBus);
+
+impl Handler<Publish> for EventBus {
     type Result = ();
-    fn handle(&mut self, msg: PublishEvent, _ctx: &mut Self::Context) {
-        let event = self.deliver(msg.event);
-        if let Some(c) = &self.cluster {
-            c.do_send(ClusterBroadcast::Event(event.event.clone()));
+    fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
+        self.apply(&msg.event, ctx);
+        let event = Arc::new(msg.event);
+        self.subscribers.retain(|(s, _)| s.connected());
+        let mut claimed = false;
+        let subscribers: Vec<Recipient<Published>> =
+            self.subscribers.iter().filter(|(_, f)| f.matches(&event, &msg.origin)).map(|(s, _)| s.clone()).collect();
+        for s in subscribers {
+            claimed = true;
+            self.out.forward(ctx, &s, Published { event: event.clone(), origin: msg.origin.clone() });
         }
-    }
-}
-
-impl Handler<DeliverRemoteEvent> for EventBus {
-    type Result = ();
-    fn handle(&mut self, msg: DeliverRemoteEvent, _ctx: &mut Self::Context) {
-        self.deliver(msg.event);
-    }
-}
-
-impl Handler<ApplyRemoteMembership> for EventBus {
-    type Result = ();
-    fn handle(&mut self, msg: ApplyRemoteMembership, _ctx: &mut Self::Context) {
-        self.hubs.hub_for(&msg.user_id).do_send(ApplyMembership { user_id: msg.user_id, change: msg.change });
-    }
-}
-
-impl Handler<SetCluster> for EventBus {
-    type Result = ();
-    fn handle(&mut self, msg: SetCluster, _ctx: &mut Self::Context) {
-        self.cluster = Some(msg.cluster);
-    }
-}
-
-impl Handler<PublishMembership> for EventBus {
-    type Result = ();
-    fn handle(&mut self, msg: PublishMembership, _ctx: &mut Self::Context) {
-        if let Some(c) = &self.cluster {
-            c.do_send(ClusterBroadcast::Membership {
-                user_id: msg.user_id.as_str().to_owned(),
-                change: msg.change.clone(),
-            });
+        if !claimed && msg.origin != Origin::Local && matches!(*event, BusEvent::Extension(_)) {
+            self.counters.unclaimed_extension.fetch_add(1, Ordering::Relaxed);
         }
-        self.hubs.hub_for(&msg.user_id).do_send(ApplyMembership { user_id: msg.user_id, change: msg.change });
-    }
-}
-
-impl Handler<CloseWebsockets> for EventBus {
-    type Result = ();
-    fn handle(&mut self, msg: CloseWebsockets, _ctx: &mut Self::Context) {
-        match &msg.target {
-            SessionTarget::User(u) => self.hubs.hub_for(u).do_send(CloseSessions { target: msg.target.clone() }),
-            _ => {
-                for hub in self.hubs.all() {
-                    hub.do_send(CloseSessions { target: msg.target.clone() });
-                }
-            }
-        }
-    }
-}
-
-/// Take a connection's queue for a peer (cross-node resume) through the bus: the hub gets the
-/// request after every event the bus handed it before, so those are all in the queue taken.
-#[derive(Debug, Message)]
-#[rtype(result = "Option<ConnectionQueue>")]
-pub struct TakeQueueInOrder(pub TakeQueue);
-
-impl Handler<TakeQueueInOrder> for EventBus {
-    type Result = ResponseFuture<Option<ConnectionQueue>>;
-    fn handle(&mut self, msg: TakeQueueInOrder, _ctx: &mut Self::Context) -> Self::Result {
-        // Queued on the hub now, behind the deliveries already sent to it.
-        let answer = self.hubs.hub_for(&msg.0.user_id).send(msg.0);
-        Box::pin(async move { answer.await.ok().flatten() })
     }
 }
 
 impl Handler<Subscribe> for EventBus {
     type Result = ();
     fn handle(&mut self, msg: Subscribe, _ctx: &mut Self::Context) {
-        self.subscribers.push(msg.subscriber);
+        self.subscribers.push((msg.subscriber, msg.filter));
+    }
+}
+
+impl Handler<CloseWebsockets> for EventBus {
+    type Result = ();
+    fn handle(&mut self, msg: CloseWebsockets, ctx: &mut Self::Context) {
+        match &msg.target {
+            SessionTarget::User(u) => {
+                let hub = self.hubs.hub_for(u).clone();
+                self.out.forward_to(ctx, &hub, CloseSessions { target: msg.target.clone() });
+            }
+            _ => {
+                for hub in self.hubs.all() {
+                    self.out.forward_to(ctx, hub, CloseSessions { target: msg.target.clone() });
+                }
+            }
+        }
+    }
+}
+
+impl Handler<TakeQueueInOrder> for EventBus {
+    type Result = ResponseFuture<Option<ConnectionQueue>>;
+    fn handle(&mut self, msg: TakeQueueInOrder, _ctx: &mut Self::Context) -> Self::Result {
+        // Queued on the hub now, behind the deliveries already sent to it.
+        let answer = self.hubs.hub_for(&msg.take.user_id).send(msg.take);
+        Box::pin(async move { answer.await.ok().flatten() })
     }
 }

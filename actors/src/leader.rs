@@ -145,10 +145,19 @@ impl Actor for Leader {
     }
 }
 
+impl actix::Supervised for Leader {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        // Decide again from the next view (subscribers are told only if the leader differs).
+        self.settled = self.mode != Mode::Clustered;
+    }
+}
+
+crate::restartable!(Leader);
+
 impl Handler<ClusterViewChanged> for Leader {
     type Result = ();
     fn handle(&mut self, msg: ClusterViewChanged, _ctx: &mut Self::Context) {
-        self.up = msg.up.into_iter().filter(|id| !id.is_empty()).map(NodeId::from).collect();
+        self.up = msg.up.into_iter().filter(|id| !id.as_str().is_empty()).collect();
         if msg.all_up {
             self.settled = true;
         }

@@ -4,12 +4,16 @@
 //! own expiry. Invalidation (logout, revoke, deactivation) removes entries at once; a lookup that
 //! was reading the database while an invalidation arrived does not put its result back in the cache.
 
+use crate::error::{StoreError, StoreResult};
+use crate::mailbox::LOCAL_MAILBOX;
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
+use starling_protocol::now_ms;
 use starling_protocol::{SessionId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A login session as the node keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +40,12 @@ impl Session {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SessionCacheError {
     #[error("session store: {0}")]
-    Store(String),
+    Store(#[from] StoreError),
 }
 
 /// What the cache needs from the database.
 pub trait SessionStore: Send + Sync + 'static {
-    fn session_by_token(&self, token: String) -> BoxFuture<'static, Result<Option<Session>, String>>;
+    fn session_by_token(&self, token: String) -> BoxFuture<'static, StoreResult<Option<Session>>>;
 }
 
 /// Look a token up (cache first, then the store).
@@ -167,13 +171,23 @@ impl SessionCache {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 impl Actor for SessionCache {
     type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(LOCAL_MAILBOX);
+    }
 }
+
+impl actix::Supervised for SessionCache {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        // A cache can always start empty (lookups go to the store); revocations stay refused.
+        self.generation += 1;
+        self.entries.clear();
+        self.by_user.clear();
+    }
+}
+
+crate::restartable!(SessionCache);
 
 impl Handler<GetSession> for SessionCache {
     type Result = ResponseActFuture<Self, Result<Option<Session>, SessionCacheError>>;

@@ -4,8 +4,12 @@
 //! pings idle sockets. Events reach the socket from the hub through the connection's bounded outbox,
 //! which a writer task drains into the socket.
 
-use crate::event_bus::{EventBus, HubSet, PublishEvent};
-use crate::hub::{CloseConnection, GetIsChannelMember, Outbox, Outgoing, Register, Unregister, SEND_QUEUE};
+use crate::cluster::AskPeers;
+use crate::event_bus::{EventBus, Publish};
+use crate::hub::{
+    BeginImport, CloseConnection, GetIsChannelMember, HubSet, Imported, Outbox, Outgoing, Register, Resume, Unregister,
+    SEND_QUEUE,
+};
 use crate::presence::{GetStatuses, Presence, SetStatus, UserActive, AWAY, ONLINE};
 use crate::session_cache::{GetSession, Session, SessionCache};
 use actix::prelude::*;
@@ -13,10 +17,12 @@ use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReaso
 use serde::Deserialize;
 use serde_json::{json, Value};
 use starling_protocol::id::is_valid_id;
-use starling_protocol::{Broadcast, ConnectionId, UserId, WsEvent};
+use starling_protocol::message::{Request, Response};
+use starling_protocol::{now_ms, Broadcast, ChannelId, ConnectionId, UserId, WsEvent};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// An unauthenticated socket is closed after this long.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,6 +32,8 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
 /// The largest frame a client may send (Mattermost reads at most 8 KiB).
 pub const MAX_CLIENT_FRAME: usize = 8 * 1024;
+/// How long a resuming connection waits for a peer to hand over its queue.
+pub const TAKE_QUEUE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What every connection of a node shares.
 pub struct WsContext {
@@ -34,7 +42,7 @@ pub struct WsContext {
     pub bus: Addr<EventBus>,
     pub presence: Addr<Presence>,
     /// Set on a node that is part of a cluster: a connection id unknown here may be a peer's.
-    pub cluster: Option<Addr<crate::cluster::Cluster>>,
+    pub cluster: Option<Recipient<AskPeers>>,
     pub node_id: String,
     pub version: String,
     pub hostname: String,
@@ -47,7 +55,7 @@ pub struct WsConnection {
     writer: Option<tokio::task::JoinHandle<()>>,
     session: Option<Session>,
     connection_id: Option<ConnectionId>,
-    resume: Option<(ConnectionId, i64)>,
+    resume: Option<Resume>,
     last_heard: Instant,
     /// Requests answered while registration is under way are fine; events come from the hub.
     registering: bool,
@@ -68,7 +76,7 @@ impl WsConnection {
         ws: actix_ws::Session,
         stream: AggregatedMessageStream,
         session: Option<Session>,
-        resume: Option<(ConnectionId, i64)>,
+        resume: Option<Resume>,
     ) -> Addr<Self> {
         let (outbox, rx) = mpsc::channel(SEND_QUEUE);
         let writer = actix::spawn(write_socket(ws, rx));
@@ -119,7 +127,7 @@ impl WsConnection {
     }
 
     fn close(&mut self, code: u16, reason: &str, c: &mut Context<Self>) {
-        if self.outbox.try_send(Outgoing::Close(code, reason.to_owned())).is_err() {
+        if self.outbox.try_send(Outgoing::Close { code, reason: reason.to_owned() }).is_err() {
             self.abort(c);
         } else {
             c.stop();
@@ -147,26 +155,28 @@ impl WsConnection {
         };
         let lookup = async move {
             // A connection id this node does not hold may live on a peer: take its queue over.
-            if let (Some((cid, seq)), Some(cluster)) = (resume, cluster) {
+            if let (Some(r), Some(cluster)) = (resume, cluster) {
                 // Hold its place here first: events reaching this node during the handover wait
                 // there instead of missing the connection.
-                let begin = crate::hub::BeginImport {
-                    connection_id: cid.clone(),
+                let begin = BeginImport {
+                    connection_id: r.connection_id.clone(),
                     user_id: session.user_id.clone(),
                     session_token: session.token.clone(),
                 };
                 if hub.send(begin).await.unwrap_or(false) {
-                    let ask = crate::cluster::AskPeers {
-                        request: starling_protocol::message::Request::TakeConnectionQueue {
-                            connection_id: cid.as_str().to_owned(),
-                            user_id: session.user_id.as_str().to_owned(),
-                            sequence_number: seq,
+                    let ask = AskPeers {
+                        request: Request::TakeConnectionQueue {
+                            connection_id: r.connection_id.clone(),
+                            user_id: session.user_id.clone(),
+                            sequence_number: r.sequence_number,
                         },
-                        timeout: Duration::from_secs(1),
+                        timeout: TAKE_QUEUE_TIMEOUT,
                     };
                     let answers = cluster.send(ask).await.unwrap_or_default();
-                    msg.imported = answers.into_iter().find_map(|(_, r)| match r {
-                        starling_protocol::message::Response::ConnectionQueue(Some(q)) => Some((cid.clone(), q)),
+                    msg.imported = answers.into_iter().find_map(|(_, answer)| match answer {
+                        Response::ConnectionQueue(Some(queue)) => {
+                            Some(Imported { connection_id: r.connection_id.clone(), queue })
+                        }
                         _ => None,
                     });
                 }
@@ -230,7 +240,7 @@ impl WsConnection {
                     req.data.get("user_ids").and_then(|v| serde_json::from_value(v.clone()).ok());
                 match ids {
                     Some(ids) if !ids.is_empty() && ids.iter().all(|i| is_valid_id(i)) => {
-                        self.statuses(seq, Some(ids), c)
+                        self.statuses(seq, Some(ids.into_iter().map(UserId).collect()), c)
                     }
                     _ => self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid user_ids.", c),
                 }
@@ -293,7 +303,7 @@ impl WsConnection {
             return;
         }
         let hub = self.ctx.hubs.hub_for(&user_id).clone();
-        hub.send(GetIsChannelMember { user_id: user_id.clone(), channel_id: channel_id.clone() })
+        hub.send(GetIsChannelMember { user_id: user_id.clone(), channel_id: ChannelId(channel_id.clone()) })
             .into_actor(self)
             .then(move |res, act, c| {
                 if res.unwrap_or(false) {
@@ -302,7 +312,8 @@ impl WsConnection {
                         json!({"parent_id": parent_id, "user_id": user_id.as_str()}).to_string(),
                         Broadcast { channel_id, omit_users: vec![user_id.as_str().to_owned()], ..Default::default() },
                     );
-                    act.ctx.bus.do_send(PublishEvent { event });
+                    // One per typing action, which the socket's frames bound.
+                    act.ctx.bus.do_send(Publish::ws(event));
                     act.reply(seq, None, c);
                 } else {
                     act.reply_error(seq, "api.context.permissions.app_error", "Not a member of that channel.", c);
@@ -312,9 +323,9 @@ impl WsConnection {
             .wait(c);
     }
 
-    fn statuses(&mut self, seq: i64, ids: Option<Vec<String>>, c: &mut Context<Self>) {
+    fn statuses(&mut self, seq: i64, ids: Option<Vec<UserId>>, c: &mut Context<Self>) {
         // Without ids: the caller's own status (Mattermost returns the statuses it holds in memory).
-        let ids = ids.unwrap_or_else(|| self.user_id().map(|u| vec![u.as_str().to_owned()]).unwrap_or_default());
+        let ids = ids.unwrap_or_else(|| self.user_id().into_iter().collect());
         self.ctx
             .presence
             .send(GetStatuses { user_ids: ids })
@@ -323,7 +334,7 @@ impl WsConnection {
                 match res {
                     Ok(Ok(list)) => {
                         let map: serde_json::Map<String, Value> =
-                            list.into_iter().map(|s| (s.user_id, Value::String(s.status))).collect();
+                            list.into_iter().map(|s| (s.user_id.0, Value::String(s.status))).collect();
                         act.reply(seq, Some(Value::Object(map)), c);
                     }
                     _ => act.reply_error(seq, "api.status.get.app_error", "Statuses are unavailable.", c),
@@ -334,17 +345,13 @@ impl WsConnection {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 async fn write_socket(mut ws: actix_ws::Session, mut rx: mpsc::Receiver<Outgoing>) {
     while let Some(out) = rx.recv().await {
         let sent = match out {
             Outgoing::Text(t) => ws.text(t).await,
             Outgoing::Ping(p) => ws.ping(&p).await,
             Outgoing::Pong(p) => ws.pong(&p).await,
-            Outgoing::Close(code, reason) => {
+            Outgoing::Close { code, reason } => {
                 let _ = ws.close(Some(CloseReason { code: CloseCode::from(code), description: Some(reason) })).await;
                 return;
             }

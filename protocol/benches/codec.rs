@@ -115,7 +115,10 @@ fn codec(c: &mut Criterion) {
     let batch: Vec<Envelope> = events
         .into_iter()
         .enumerate()
-        .map(|(i, event)| Envelope { id: i as u64 + 1, message: ClusterMessage::Publish { event } })
+        .map(|(i, event)| Envelope {
+            id: i as u64 + 1,
+            message: ClusterMessage::Bus(starling_protocol::BusEvent::Ws(event)),
+        })
         .collect();
     let encoded = encode_batch(&batch);
     let key = [0x5a; 32];
@@ -183,7 +186,10 @@ fn interleaved_ratio() {
     let batch: Vec<Envelope> = events
         .into_iter()
         .enumerate()
-        .map(|(i, event)| Envelope { id: i as u64 + 1, message: ClusterMessage::Publish { event } })
+        .map(|(i, event)| Envelope {
+            id: i as u64 + 1,
+            message: ClusterMessage::Bus(starling_protocol::BusEvent::Ws(event)),
+        })
         .collect();
     let key = [0x5a; 32];
     let aead = ChaCha20Poly1305::new(&Key::from(key));

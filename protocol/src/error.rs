@@ -22,7 +22,12 @@ pub enum ProtocolError {
     Auth,
     /// An authentic frame whose counter is not the next one: replayed, reordered or dropped.
     #[error("frame counter {got} where {expected} was expected (replayed or reordered)")]
-    Replay { expected: u64, got: u64 },
+    Replay {
+        /// The counter the next frame must carry.
+        expected: u64,
+        /// The counter it carried.
+        got: u64,
+    },
     /// A compressed payload that does not decompress, or would be larger than the maximum.
     #[error("payload does not decompress")]
     Decompress,

@@ -26,8 +26,11 @@ pub struct Broadcast {
 /// (postcard has no dynamic JSON type) and be rendered without parsing it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WsEvent {
+    /// The event's name (`posted`, `typing`, ...), as Mattermost names it.
     pub event: String,
+    /// The JSON object text of its `data`.
     pub data: String,
+    /// Who receives it.
     pub broadcast: Broadcast,
 }
 

@@ -69,8 +69,11 @@ impl FrameKind {
 /// A decoded frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
+    /// The frame format's version ([`PROTOCOL_VERSION`]).
     pub version: u8,
+    /// What the body is.
     pub kind: FrameKind,
+    /// [`FLAG_COMPRESSED`], [`FLAG_ENCRYPTED`].
     pub flags: u8,
     /// Body length, without the header.
     pub len: u32,

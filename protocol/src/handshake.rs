@@ -29,17 +29,23 @@ pub const NONCE_LEN: usize = 12;
 /// bytes they do not know).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
-    pub node_id: String,
+    /// The node process (a restarted node has a new id).
+    pub node_id: crate::id::NodeId,
+    /// ClusterSettings.ClusterName: only nodes of one cluster link.
     pub cluster_name: String,
     /// Lowest protocol version this node speaks.
     pub min_version: u16,
     /// Highest protocol version this node speaks.
     pub max_version: u16,
+    /// The build's version, shown in cluster status.
     pub app_version: String,
+    /// The database schema version it migrated to.
     pub schema_version: i32,
+    /// The hash of the config it runs.
     pub config_hash: String,
     /// `host:port` of this node's gossip listener, as peers should reach it.
     pub gossip_addr: String,
+    /// The machine's hostname, shown in cluster status.
     pub hostname: String,
     /// Fresh random bytes per connection, mixed into the session keys.
     pub random: [u8; 32],
@@ -57,7 +63,9 @@ pub struct Welcome {
 /// An opened handshake frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandshakeFrame {
+    /// The dialer's opening.
     Hello(Hello),
+    /// The acceptor took the hello.
     Welcome(Welcome),
     /// The peer refused us, and says why.
     Refuse(String),
@@ -101,6 +109,7 @@ pub fn seal_refuse(key: &[u8; 32], cluster: &str, reason: &str) -> Vec<u8> {
 
 fn to_body<T: Serialize>(value: &T) -> Vec<u8> {
     // Postcard into a Vec fails only for types without a known length, which these are not.
+    #[allow(clippy::expect_used)] // provably safe: see above
     postcard::to_allocvec(value).expect("handshake structs always serialize")
 }
 
@@ -132,6 +141,7 @@ pub(crate) fn seal(
     frame.extend_from_slice(&nonce);
     frame.extend_from_slice(plaintext);
     let start = HEADER_LEN + NONCE_LEN;
+    #[allow(clippy::expect_used)] // provably safe: see below
     let tag = cipher(key)
         .encrypt_inout_detached(&Nonce::from(nonce), &aad, InOutBuf::from(&mut frame[start..]))
         // ChaCha20-Poly1305 refuses only messages past 256 GiB.

@@ -49,9 +49,11 @@ macro_rules! id_type {
         pub struct $name(pub String);
 
         impl $name {
+            /// A fresh random id.
             pub fn new() -> Self {
                 Self(new_id())
             }
+            /// The id's text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -72,6 +74,30 @@ macro_rules! id_type {
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
                 Self(s.to_owned())
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
             }
         }
     };

@@ -1,6 +1,7 @@
 //! Starling's wire vocabulary: what nodes and clients exchange, without actix and without an I/O
 //! runtime, so every piece can be tested byte for byte.
 //!
+//! - [`bus`]: what a node publishes on its event bus, the same value on the wire.
 //! - [`event`]: websocket events and their JSON rendering.
 //! - [`id`]: Mattermost-style 26-character ids and the newtypes built on them.
 //! - [`frame`]: the fixed 12-byte frame header (magic, version, kind, flags, length).
@@ -17,6 +18,11 @@
 //! carries [`encode_batch`] of a batch of [`Envelope`]s. Reading: [`parse_header`] until it has a
 //! whole frame, then [`open_handshake`] or [`Opener::open`], then [`decode_batch`].
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod bus;
 pub mod envelope;
 pub mod error;
 pub mod event;
@@ -25,6 +31,7 @@ pub mod handshake;
 pub mod id;
 pub mod message;
 
+pub use bus::{BusEvent, ExtensionMessage, MembershipChange, UserStatus};
 pub use envelope::{Opener, Sealer, SessionKey, MAX_PAYLOAD};
 pub use error::ProtocolError;
 pub use event::{Broadcast, WsEvent};
@@ -37,6 +44,11 @@ pub use handshake::{
 };
 pub use id::{new_id, ChannelId, ConnectionId, FileId, NodeId, PostId, SessionId, TeamId, UserId};
 pub use message::{
-    decode_batch, encode_batch, ClusterMessage, ConnectionQueue, Decoded, Envelope, MembershipChangeWire, NodeStats,
-    QueuedEvent, Request, Response,
+    decode_batch, encode_batch, ClusterMessage, ConnectionQueue, Decoded, Envelope, NodeStats, QueuedEvent, Request,
+    Response,
 };
+
+/// Milliseconds since the Unix epoch, as Mattermost stores every time (0 if the clock is before it).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

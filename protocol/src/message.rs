@@ -17,38 +17,39 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bus::{BusEvent, ExtensionMessage, MembershipChange, UserStatus};
 use crate::error::ProtocolError;
 use crate::event::WsEvent;
-
-/// A membership change a node tells the others about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MembershipChangeWire {
-    JoinedChannel(String),
-    LeftChannel(String),
-    JoinedTeam(String),
-    LeftTeam(String),
-}
+use crate::id::{ChannelId, ConnectionId, NodeId, TeamId, UserId};
 
 /// One event of a connection's websocket queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuedEvent {
+    /// The `seq` the connection gave it.
     pub seq: i64,
+    /// The event.
     pub event: WsEvent,
 }
 
 /// A connection's websocket state, handed to the node its client reconnected to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionQueue {
-    pub user_id: String,
+    /// Whose connection it is (the new node checks it is the same user's).
+    pub user_id: UserId,
+    /// The `seq` the next event gets.
     pub next_seq: i64,
+    /// The last events, oldest first (at most the hub's dead queue).
     pub events: Vec<QueuedEvent>,
 }
 
 /// One node's figures for the cluster stats page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStats {
-    pub node_id: String,
+    /// The node that answered.
+    pub node_id: NodeId,
+    /// Open websockets.
     pub websockets: u64,
+    /// Users with a websocket.
     pub users: u64,
     /// Tasks running (Mattermost's "goroutines").
     pub tasks: u64,
@@ -57,131 +58,186 @@ pub struct NodeStats {
 /// A question one node asks another; the answer comes back as a [`Response`] with the same `req_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
+    /// The node's figures ([`Response::Stats`]).
     GetStats,
+    /// How many websockets this user has on the node ([`Response::ConnectionCount`]).
     GetUserConnectionCount {
-        user_id: String,
+        /// The user asked about.
+        user_id: UserId,
     },
     /// Hand over (and forget) a connection's queue, for a client that reconnected elsewhere.
     TakeConnectionQueue {
-        connection_id: String,
-        user_id: String,
+        /// The connection the client resumes.
+        connection_id: ConnectionId,
+        /// Its user (a queue is only handed to the same user).
+        user_id: UserId,
+        /// The next `seq` the client expects.
         sequence_number: i64,
     },
     /// Indirect probe: is `target_node_id` alive from where you are?
     Probe {
-        target_node_id: String,
+        /// The suspect.
+        target_node_id: NodeId,
     },
 }
 
 /// The answer to a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
+    /// To [`Request::GetStats`].
     Stats(NodeStats),
+    /// To [`Request::GetUserConnectionCount`].
     ConnectionCount(u64),
+    /// To [`Request::TakeConnectionQueue`]: the queue, or None when it cannot be resumed there.
     ConnectionQueue(Option<ConnectionQueue>),
-    Probe { alive: bool },
+    /// To [`Request::Probe`].
+    Probe {
+        /// Whether the answering node heard the suspect lately.
+        alive: bool,
+    },
+    /// The request could not be answered, and why.
     Error(String),
 }
 
 // ONLY APPEND: message type ids, never reused.
+/// [`BusEvent::Ws`]
 pub const TYPE_PUBLISH: u16 = 1;
+/// [`BusEvent::Membership`]
 pub const TYPE_MEMBERSHIP: u16 = 2;
+/// [`ClusterMessage::ClearSession`]
 pub const TYPE_CLEAR_SESSION: u16 = 3;
+/// [`ClusterMessage::ClearUserSessions`]
 pub const TYPE_CLEAR_USER_SESSIONS: u16 = 4;
+/// [`ClusterMessage::InvalidateAllCaches`]
 pub const TYPE_INVALIDATE_ALL_CACHES: u16 = 5;
+/// [`ClusterMessage::ConfigChanged`]
 pub const TYPE_CONFIG_CHANGED: u16 = 6;
+/// [`ClusterMessage::Ping`]
 pub const TYPE_PING: u16 = 7;
+/// [`ClusterMessage::Pong`]
 pub const TYPE_PONG: u16 = 8;
+/// [`ClusterMessage::Ack`]
 pub const TYPE_ACK: u16 = 9;
+/// [`ClusterMessage::Request`]
 pub const TYPE_REQUEST: u16 = 10;
+/// [`ClusterMessage::Response`]
 pub const TYPE_RESPONSE: u16 = 11;
+/// [`BusEvent::Status`]
 pub const TYPE_STATUS_UPDATE: u16 = 12;
+/// [`BusEvent::SessionWrote`]
 pub const TYPE_SESSION_WROTE: u16 = 13;
+/// Reserved for extensions: [`ExtensionMessage`], routed by the extension's name.
+pub const TYPE_EXTENSION: u16 = 14;
 
 // ONLY APPEND: request kinds inside a TYPE_REQUEST body, never reused.
+/// [`Request::GetStats`]
 pub const REQUEST_GET_STATS: u16 = 1;
+/// [`Request::GetUserConnectionCount`]
 pub const REQUEST_GET_USER_CONNECTION_COUNT: u16 = 2;
+/// [`Request::TakeConnectionQueue`]
 pub const REQUEST_TAKE_CONNECTION_QUEUE: u16 = 3;
+/// [`Request::Probe`]
 pub const REQUEST_PROBE: u16 = 4;
 
 // ONLY APPEND: response kinds inside a TYPE_RESPONSE body, never reused.
+/// [`Response::Stats`]
 pub const RESPONSE_STATS: u16 = 1;
+/// [`Response::ConnectionCount`]
 pub const RESPONSE_CONNECTION_COUNT: u16 = 2;
+/// [`Response::ConnectionQueue`]
 pub const RESPONSE_CONNECTION_QUEUE: u16 = 3;
+/// [`Response::Probe`]
 pub const RESPONSE_PROBE: u16 = 4;
+/// [`Response::Error`]
 pub const RESPONSE_ERROR: u16 = 5;
 
 // ONLY APPEND: membership change kinds inside a TYPE_MEMBERSHIP body, never reused.
+/// [`MembershipChange::JoinedChannel`]
 pub const CHANGE_JOINED_CHANNEL: u8 = 1;
+/// [`MembershipChange::LeftChannel`]
 pub const CHANGE_LEFT_CHANNEL: u8 = 2;
+/// [`MembershipChange::JoinedTeam`]
 pub const CHANGE_JOINED_TEAM: u8 = 3;
+/// [`MembershipChange::LeftTeam`]
 pub const CHANGE_LEFT_TEAM: u8 = 4;
 
 /// A message between nodes.
 ///
-/// ONLY APPEND: each variant has an explicit numeric type id (`TYPE_*`), never reused, never a Rust
-/// name on the wire.
+/// ONLY APPEND: each variant (and each [`BusEvent`] kind) has an explicit numeric type id
+/// (`TYPE_*`), never reused, never a Rust name on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterMessage {
-    /// Deliver this websocket event to the receiving node's own connections.
-    Publish {
-        event: WsEvent,
-    },
-    Membership {
-        user_id: String,
-        change: MembershipChangeWire,
-    },
+    /// Something the sending node published on its bus: the receiver publishes it on its own.
+    /// Each kind has its own type id (`TYPE_PUBLISH`, `TYPE_MEMBERSHIP`, `TYPE_STATUS_UPDATE`,
+    /// `TYPE_SESSION_WROTE`, `TYPE_EXTENSION`).
+    Bus(BusEvent),
     /// Drop the session with this token from the session cache.
     ClearSession {
+        /// The revoked session's token.
         token: String,
     },
     /// Drop every session of this user from the session cache.
     ClearUserSessions {
-        user_id: String,
+        /// Whose sessions.
+        user_id: UserId,
     },
+    /// Drop every cache (the sender lost messages for this node, so caches may be stale).
     InvalidateAllCaches,
+    /// The sender runs a new config: reload (a shared config) and show the new hash.
     ConfigChanged {
+        /// The sender's config hash now.
         config_hash: String,
     },
+    /// Are you there? Answered with a [`ClusterMessage::Pong`] carrying the same values.
     Ping {
+        /// The sender's link generation.
         nonce: u64,
+        /// When the sender sent it, in its clock (ms since the epoch).
         sent_ms: i64,
     },
+    /// The answer to a [`ClusterMessage::Ping`].
     Pong {
+        /// The ping's nonce.
         nonce: u64,
+        /// The ping's `sent_ms`.
         sent_ms: i64,
     },
     /// Cumulative: every reliable envelope id <= `up_to` arrived.
     Ack {
+        /// The highest reliable id applied.
         up_to: u64,
     },
+    /// A question; answered by a [`ClusterMessage::Response`] with the same `req_id`.
     Request {
+        /// Chosen by the asker, unique on its link.
         req_id: u64,
+        /// What is asked.
         request: Request,
     },
+    /// The answer to the [`ClusterMessage::Request`] with this `req_id`.
     Response {
+        /// The request's id.
         req_id: u64,
+        /// The answer.
         response: Response,
     },
-    StatusUpdate {
-        user_id: String,
-        status: String,
-        manual: bool,
-        last_activity_at: i64,
-    },
-    /// A session wrote through the sending node: for a short window its reads on any node go to
-    /// the master (read your writes). `session` is a one-way digest of the token, not the token.
-    SessionWrote {
-        session: u64,
-    },
+}
+
+impl From<BusEvent> for ClusterMessage {
+    fn from(e: BusEvent) -> Self {
+        ClusterMessage::Bus(e)
+    }
 }
 
 impl ClusterMessage {
     /// The explicit wire id of this message's type.
     pub fn type_id(&self) -> u16 {
         match self {
-            ClusterMessage::Publish { .. } => TYPE_PUBLISH,
-            ClusterMessage::Membership { .. } => TYPE_MEMBERSHIP,
+            ClusterMessage::Bus(BusEvent::Ws(_)) => TYPE_PUBLISH,
+            ClusterMessage::Bus(BusEvent::Membership { .. }) => TYPE_MEMBERSHIP,
+            ClusterMessage::Bus(BusEvent::Status(_)) => TYPE_STATUS_UPDATE,
+            ClusterMessage::Bus(BusEvent::SessionWrote { .. }) => TYPE_SESSION_WROTE,
+            ClusterMessage::Bus(BusEvent::Extension(_)) => TYPE_EXTENSION,
             ClusterMessage::ClearSession { .. } => TYPE_CLEAR_SESSION,
             ClusterMessage::ClearUserSessions { .. } => TYPE_CLEAR_USER_SESSIONS,
             ClusterMessage::InvalidateAllCaches => TYPE_INVALIDATE_ALL_CACHES,
@@ -191,8 +247,6 @@ impl ClusterMessage {
             ClusterMessage::Ack { .. } => TYPE_ACK,
             ClusterMessage::Request { .. } => TYPE_REQUEST,
             ClusterMessage::Response { .. } => TYPE_RESPONSE,
-            ClusterMessage::StatusUpdate { .. } => TYPE_STATUS_UPDATE,
-            ClusterMessage::SessionWrote { .. } => TYPE_SESSION_WROTE,
         }
     }
 
@@ -200,8 +254,7 @@ impl ClusterMessage {
     /// it has one).
     pub fn name(&self) -> &'static str {
         match self {
-            ClusterMessage::Publish { .. } => "publish",
-            ClusterMessage::Membership { .. } => "membership",
+            ClusterMessage::Bus(e) => e.name(),
             ClusterMessage::ClearSession { .. } => "clear_session",
             ClusterMessage::ClearUserSessions { .. } => "clear_user_sessions",
             ClusterMessage::InvalidateAllCaches => "inv_all_caches",
@@ -211,8 +264,6 @@ impl ClusterMessage {
             ClusterMessage::Ack { .. } => "ack",
             ClusterMessage::Request { .. } => "request",
             ClusterMessage::Response { .. } => "response",
-            ClusterMessage::StatusUpdate { .. } => "update_status",
-            ClusterMessage::SessionWrote { .. } => "session_wrote",
         }
     }
 
@@ -220,19 +271,14 @@ impl ClusterMessage {
     /// sent once with id 0.
     pub fn is_reliable(&self) -> bool {
         match self {
-            ClusterMessage::Publish { .. }
-            | ClusterMessage::Membership { .. }
-            | ClusterMessage::ClearSession { .. }
+            ClusterMessage::Bus(e) => e.is_reliable(),
+            ClusterMessage::ClearSession { .. }
             | ClusterMessage::ClearUserSessions { .. }
             | ClusterMessage::InvalidateAllCaches
             | ClusterMessage::ConfigChanged { .. }
             | ClusterMessage::Request { .. }
             | ClusterMessage::Response { .. } => true,
-            ClusterMessage::Ping { .. }
-            | ClusterMessage::Pong { .. }
-            | ClusterMessage::Ack { .. }
-            | ClusterMessage::StatusUpdate { .. }
-            | ClusterMessage::SessionWrote { .. } => false,
+            ClusterMessage::Ping { .. } | ClusterMessage::Pong { .. } | ClusterMessage::Ack { .. } => false,
         }
     }
 }
@@ -240,18 +286,23 @@ impl ClusterMessage {
 /// A message with its reliable-delivery id (0 for best-effort messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
+    /// Reliable messages: the sender's increasing id for acks and dedupe. Best-effort: 0.
     pub id: u64,
+    /// What it carries.
     pub message: ClusterMessage,
 }
 
 /// One decoded entry of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
+    /// A message this build knows.
     Message(Envelope),
     /// A type (or a request, response or membership kind) this build does not know, skipped by its
     /// length: the caller logs and drops it (and still acknowledges a reliable id).
     Unknown {
+        /// The envelope's id.
         id: u64,
+        /// Its type id.
         type_id: u16,
     },
 }
@@ -361,6 +412,13 @@ struct ErrorBody<'a> {
 }
 
 #[derive(Serialize, Deserialize)]
+struct ExtensionBody<'a> {
+    extension: Cow<'a, str>,
+    version: u16,
+    payload: Cow<'a, [u8]>,
+}
+
+#[derive(Serialize, Deserialize)]
 struct StatusUpdateBody<'a> {
     user_id: Cow<'a, str>,
     status: Cow<'a, str>,
@@ -392,6 +450,7 @@ impl postcard::ser_flavors::Flavor for AppendTo<'_> {
 fn put<T: Serialize>(out: &mut Vec<u8>, value: &T) {
     // Appending to a Vec never runs out of room, and these bodies hold only strings, integers,
     // bools, options and sequences of known length, so postcard cannot fail here.
+    #[allow(clippy::expect_used)] // provably safe: see above
     postcard::serialize_with_flavor(value, AppendTo(out)).expect("message bodies always serialize");
 }
 
@@ -401,18 +460,34 @@ fn b(s: &str) -> Cow<'_, str> {
 
 fn encode_body(message: &ClusterMessage, out: &mut Vec<u8>) {
     match message {
-        ClusterMessage::Publish { event } => put(out, &PublishBody { event: Cow::Borrowed(event) }),
-        ClusterMessage::Membership { user_id, change } => {
+        ClusterMessage::Bus(BusEvent::Ws(event)) => put(out, &PublishBody { event: Cow::Borrowed(event) }),
+        ClusterMessage::Bus(BusEvent::Membership { user_id, change }) => {
             let (kind, target_id) = match change {
-                MembershipChangeWire::JoinedChannel(id) => (CHANGE_JOINED_CHANNEL, id),
-                MembershipChangeWire::LeftChannel(id) => (CHANGE_LEFT_CHANNEL, id),
-                MembershipChangeWire::JoinedTeam(id) => (CHANGE_JOINED_TEAM, id),
-                MembershipChangeWire::LeftTeam(id) => (CHANGE_LEFT_TEAM, id),
+                MembershipChange::JoinedChannel(id) => (CHANGE_JOINED_CHANNEL, id.as_str()),
+                MembershipChange::LeftChannel(id) => (CHANGE_LEFT_CHANNEL, id.as_str()),
+                MembershipChange::JoinedTeam(id) => (CHANGE_JOINED_TEAM, id.as_str()),
+                MembershipChange::LeftTeam(id) => (CHANGE_LEFT_TEAM, id.as_str()),
             };
-            put(out, &MembershipBody { user_id: b(user_id), kind, target_id: b(target_id) })
+            put(out, &MembershipBody { user_id: b(user_id.as_str()), kind, target_id: b(target_id) })
         }
+        ClusterMessage::Bus(BusEvent::Status(UserStatus { user_id, status, manual, last_activity_at })) => put(
+            out,
+            &StatusUpdateBody {
+                user_id: b(user_id.as_str()),
+                status: b(status),
+                manual: *manual,
+                last_activity_at: *last_activity_at,
+            },
+        ),
+        ClusterMessage::Bus(BusEvent::SessionWrote { session }) => put(out, &SessionWroteBody { session: *session }),
+        ClusterMessage::Bus(BusEvent::Extension(ExtensionMessage { extension, version, payload })) => put(
+            out,
+            &ExtensionBody { extension: b(extension), version: *version, payload: Cow::Borrowed(payload.as_slice()) },
+        ),
         ClusterMessage::ClearSession { token } => put(out, &ClearSessionBody { token: b(token) }),
-        ClusterMessage::ClearUserSessions { user_id } => put(out, &ClearUserSessionsBody { user_id: b(user_id) }),
+        ClusterMessage::ClearUserSessions { user_id } => {
+            put(out, &ClearUserSessionsBody { user_id: b(user_id.as_str()) })
+        }
         ClusterMessage::InvalidateAllCaches => put(out, &InvalidateAllCachesBody {}),
         ClusterMessage::ConfigChanged { config_hash } => put(out, &ConfigChangedBody { config_hash: b(config_hash) }),
         ClusterMessage::Ping { nonce, sent_ms } | ClusterMessage::Pong { nonce, sent_ms } => {
@@ -428,22 +503,22 @@ fn encode_body(message: &ClusterMessage, out: &mut Vec<u8>) {
                 }
                 Request::GetUserConnectionCount { user_id } => {
                     put(out, &CallHead { req_id, kind: REQUEST_GET_USER_CONNECTION_COUNT });
-                    put(out, &GetUserConnectionCountBody { user_id: b(user_id) });
+                    put(out, &GetUserConnectionCountBody { user_id: b(user_id.as_str()) });
                 }
                 Request::TakeConnectionQueue { connection_id, user_id, sequence_number } => {
                     put(out, &CallHead { req_id, kind: REQUEST_TAKE_CONNECTION_QUEUE });
                     put(
                         out,
                         &TakeConnectionQueueBody {
-                            connection_id: b(connection_id),
-                            user_id: b(user_id),
+                            connection_id: b(connection_id.as_str()),
+                            user_id: b(user_id.as_str()),
                             sequence_number: *sequence_number,
                         },
                     );
                 }
                 Request::Probe { target_node_id } => {
                     put(out, &CallHead { req_id, kind: REQUEST_PROBE });
-                    put(out, &ProbeBody { target_node_id: b(target_node_id) });
+                    put(out, &ProbeBody { target_node_id: b(target_node_id.as_str()) });
                 }
             }
         }
@@ -472,16 +547,6 @@ fn encode_body(message: &ClusterMessage, out: &mut Vec<u8>) {
                 }
             }
         }
-        ClusterMessage::StatusUpdate { user_id, status, manual, last_activity_at } => put(
-            out,
-            &StatusUpdateBody {
-                user_id: b(user_id),
-                status: b(status),
-                manual: *manual,
-                last_activity_at: *last_activity_at,
-            },
-        ),
-        ClusterMessage::SessionWrote { session } => put(out, &SessionWroteBody { session: *session }),
     }
 }
 
@@ -499,19 +564,19 @@ fn decode_body(type_id: u16, body: &[u8]) -> Result<Option<ClusterMessage>, Prot
     let message = match type_id {
         TYPE_PUBLISH => {
             let PublishBody { event } = get(body)?;
-            ClusterMessage::Publish { event: event.into_owned() }
+            ClusterMessage::Bus(BusEvent::Ws(event.into_owned()))
         }
         TYPE_MEMBERSHIP => {
             let MembershipBody { user_id, kind, target_id } = get(body)?;
             let target_id = target_id.into_owned();
             let change = match kind {
-                CHANGE_JOINED_CHANNEL => MembershipChangeWire::JoinedChannel(target_id),
-                CHANGE_LEFT_CHANNEL => MembershipChangeWire::LeftChannel(target_id),
-                CHANGE_JOINED_TEAM => MembershipChangeWire::JoinedTeam(target_id),
-                CHANGE_LEFT_TEAM => MembershipChangeWire::LeftTeam(target_id),
+                CHANGE_JOINED_CHANNEL => MembershipChange::JoinedChannel(ChannelId(target_id)),
+                CHANGE_LEFT_CHANNEL => MembershipChange::LeftChannel(ChannelId(target_id)),
+                CHANGE_JOINED_TEAM => MembershipChange::JoinedTeam(TeamId(target_id)),
+                CHANGE_LEFT_TEAM => MembershipChange::LeftTeam(TeamId(target_id)),
                 _ => return Ok(None),
             };
-            ClusterMessage::Membership { user_id: user_id.into_owned(), change }
+            ClusterMessage::Bus(BusEvent::Membership { user_id: UserId(user_id.into_owned()), change })
         }
         TYPE_CLEAR_SESSION => {
             let ClearSessionBody { token } = get(body)?;
@@ -519,7 +584,7 @@ fn decode_body(type_id: u16, body: &[u8]) -> Result<Option<ClusterMessage>, Prot
         }
         TYPE_CLEAR_USER_SESSIONS => {
             let ClearUserSessionsBody { user_id } = get(body)?;
-            ClusterMessage::ClearUserSessions { user_id: user_id.into_owned() }
+            ClusterMessage::ClearUserSessions { user_id: UserId(user_id.into_owned()) }
         }
         TYPE_INVALIDATE_ALL_CACHES => {
             let InvalidateAllCachesBody {} = get(body)?;
@@ -550,19 +615,19 @@ fn decode_body(type_id: u16, body: &[u8]) -> Result<Option<ClusterMessage>, Prot
                 }
                 REQUEST_GET_USER_CONNECTION_COUNT => {
                     let GetUserConnectionCountBody { user_id } = get(rest)?;
-                    Request::GetUserConnectionCount { user_id: user_id.into_owned() }
+                    Request::GetUserConnectionCount { user_id: UserId(user_id.into_owned()) }
                 }
                 REQUEST_TAKE_CONNECTION_QUEUE => {
                     let TakeConnectionQueueBody { connection_id, user_id, sequence_number } = get(rest)?;
                     Request::TakeConnectionQueue {
-                        connection_id: connection_id.into_owned(),
-                        user_id: user_id.into_owned(),
+                        connection_id: ConnectionId(connection_id.into_owned()),
+                        user_id: UserId(user_id.into_owned()),
                         sequence_number,
                     }
                 }
                 REQUEST_PROBE => {
                     let ProbeBody { target_node_id } = get(rest)?;
-                    Request::Probe { target_node_id: target_node_id.into_owned() }
+                    Request::Probe { target_node_id: NodeId(target_node_id.into_owned()) }
                 }
                 _ => return Ok(None),
             };
@@ -597,16 +662,24 @@ fn decode_body(type_id: u16, body: &[u8]) -> Result<Option<ClusterMessage>, Prot
         }
         TYPE_STATUS_UPDATE => {
             let StatusUpdateBody { user_id, status, manual, last_activity_at } = get(body)?;
-            ClusterMessage::StatusUpdate {
-                user_id: user_id.into_owned(),
+            ClusterMessage::Bus(BusEvent::Status(UserStatus {
+                user_id: UserId(user_id.into_owned()),
                 status: status.into_owned(),
                 manual,
                 last_activity_at,
-            }
+            }))
         }
         TYPE_SESSION_WROTE => {
             let SessionWroteBody { session } = get(body)?;
-            ClusterMessage::SessionWrote { session }
+            ClusterMessage::Bus(BusEvent::SessionWrote { session })
+        }
+        TYPE_EXTENSION => {
+            let ExtensionBody { extension, version, payload } = get(body)?;
+            ClusterMessage::Bus(BusEvent::Extension(ExtensionMessage {
+                extension: extension.into_owned(),
+                version,
+                payload: payload.into_owned(),
+            }))
         }
         _ => return Ok(None),
     };
@@ -690,13 +763,14 @@ impl<'a> Reader<'a> {
 /// About the bytes one envelope takes on the wire (a little over, to spare reallocations).
 fn size_hint(message: &ClusterMessage) -> usize {
     let strings = match message {
-        ClusterMessage::Publish { event } => event_size(event),
+        ClusterMessage::Bus(BusEvent::Ws(event)) => event_size(event),
+        ClusterMessage::Bus(BusEvent::Extension(x)) => x.extension.len() + x.payload.len() + 8,
         ClusterMessage::Response { response: Response::ConnectionQueue(Some(q)), .. } => {
-            q.user_id.len() + q.events.iter().map(|e| 10 + event_size(&e.event)).sum::<usize>()
+            q.user_id.as_str().len() + q.events.iter().map(|e| 10 + event_size(&e.event)).sum::<usize>()
         }
-        ClusterMessage::Membership { user_id, .. }
+        ClusterMessage::Bus(BusEvent::Membership { user_id, .. })
         | ClusterMessage::ClearUserSessions { user_id }
-        | ClusterMessage::StatusUpdate { user_id, .. } => user_id.len() + 16,
+        | ClusterMessage::Bus(BusEvent::Status(UserStatus { user_id, .. })) => user_id.as_str().len() + 16,
         ClusterMessage::ClearSession { token } => token.len(),
         _ => 40,
     };

@@ -5,7 +5,7 @@ use super::{ok, AppState, Auth, State};
 use crate::error::{ApiResult, AppError};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use starling_actors::cluster::peer::PeerState;
+use starling_actors::cluster::PeerState;
 use starling_actors::cluster::{GetPeerStatuses, PeerStatus};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -41,7 +41,7 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
     let my_hash = me.config_hash.get();
     let leader = state.jobs.leader_state().await;
     let mut out = vec![NodeRow {
-        id: me.node_id.clone(),
+        id: me.node_id.as_str().to_owned(),
         version: me.app_version.clone(),
         schema_version: me.schema_version.to_string(),
         config_hash: my_hash.clone(),
@@ -56,7 +56,7 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
     for p in peers {
         let (status, reason) = match p.state {
             PeerState::Down => ("red", format!("down: {}", p.reason)),
-            PeerState::Connecting if p.node_id.is_empty() => ("red", "down: never reached".to_owned()),
+            PeerState::Connecting if p.node_id.as_str().is_empty() => ("red", "down: never reached".to_owned()),
             PeerState::Connecting => ("red", format!("down: reconnecting ({})", p.reason)),
             _ if p.app_version != me.app_version => ("red", format!("version mismatch: {}", p.app_version)),
             _ if p.config_hash != my_hash => ("red", "config mismatch".to_owned()),
@@ -64,8 +64,8 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
             PeerState::Up => ("green", String::new()),
         };
         out.push(NodeRow {
-            is_leader: !p.node_id.is_empty() && leader.leader.as_ref().is_some_and(|l| l.as_str() == p.node_id),
-            id: p.node_id,
+            is_leader: !p.node_id.as_str().is_empty() && leader.leader.as_ref() == Some(&p.node_id),
+            id: p.node_id.0,
             version: p.app_version,
             schema_version: p.schema_version.to_string(),
             config_hash: p.config_hash,

@@ -53,7 +53,7 @@ pub async fn revoke(state: &State, what: Revoked) -> ApiResult<()> {
             Revoked::Tokens(tokens) => {
                 tokens.iter().map(|t| ClusterMessage::ClearSession { token: t.clone() }).collect()
             }
-            Revoked::User(u) => vec![ClusterMessage::ClearUserSessions { user_id: u.clone() }],
+            Revoked::User(u) => vec![ClusterMessage::ClearUserSessions { user_id: UserId::from(u.as_str()) }],
         };
         let waits = messages.into_iter().map(|m| c.cluster.send(BroadcastAndWait { message: m }));
         for r in futures_util::future::join_all(waits).await {

@@ -15,10 +15,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn lookup(state: &State, ids: Vec<String>) -> ApiResult<Vec<starling_actors::Status>> {
     state
         .presence
-        .send(GetStatuses { user_ids: ids })
+        .send(GetStatuses { user_ids: ids.into_iter().map(UserId).collect() })
         .await
         .map_err(AppError::internal)?
-        .map_err(|e| AppError::unavailable("api.status.get.app_error", "Statuses are unavailable.").detail(e))
+        .map_err(|e| {
+            AppError::unavailable("api.status.get.app_error", "Statuses are unavailable.").detail(e.to_string())
+        })
 }
 
 async fn get_status(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -60,6 +62,6 @@ async fn set_status(state: State, auth: Auth, path: web::Path<String>, body: web
         .send(SetStatus { user_id: UserId::from(id), status, manual: true })
         .await
         .map_err(AppError::internal)?
-        .map_err(|e| AppError::invalid_param("status").detail(e))?;
+        .map_err(|e| AppError::invalid_param("status").detail(e.to_string()))?;
     Ok(ok(&s))
 }

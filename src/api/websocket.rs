@@ -3,6 +3,7 @@
 use super::{authenticate, request_token, State};
 use crate::error::{ApiResult, AppError};
 use actix_web::{web, HttpRequest, HttpResponse};
+use starling_actors::hub::Resume;
 use starling_actors::ws_connection::MAX_CLIENT_FRAME;
 use starling_actors::WsConnection;
 use starling_protocol::id::is_valid_id;
@@ -30,7 +31,9 @@ async fn upgrade(
         None => None,
     };
     let resume = match (&q.connection_id, q.sequence_number) {
-        (Some(id), Some(seq)) if is_valid_id(id) && seq >= 0 => Some((ConnectionId::from(id.as_str()), seq)),
+        (Some(id), Some(seq)) if is_valid_id(id) && seq >= 0 => {
+            Some(Resume { connection_id: ConnectionId::from(id.as_str()), sequence_number: seq })
+        }
         _ => None,
     };
     let (response, ws, stream) = actix_ws::handle(&req, body).map_err(|e| {

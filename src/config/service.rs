@@ -32,6 +32,8 @@ struct Inner {
     current: tokio::sync::Mutex<LoadedConfig>,
     hash: Option<ConfigHash>,
     cluster: Option<Addr<Cluster>>,
+    /// Whether this service asked the cluster for peers' config changes (once, across restarts).
+    subscribed: std::sync::atomic::AtomicBool,
     /// The active row's SHA at the last poll.
     seen_sha: std::sync::Mutex<Option<String>>,
     log: slog::Logger,
@@ -81,10 +83,22 @@ impl ConfigService {
                 current: tokio::sync::Mutex::new(loaded),
                 hash,
                 cluster,
+                subscribed: Default::default(),
                 seen_sha: Default::default(),
                 log,
             }),
         }
+    }
+}
+
+impl actix::Supervised for ConfigService {
+    // Its state lives in `Inner`, behind an Arc: a restart keeps the running config.
+}
+
+impl actix::Handler<starling_actors::Restart> for ConfigService {
+    type Result = ();
+    fn handle(&mut self, _msg: starling_actors::Restart, ctx: &mut Self::Context) {
+        starling_actors::supervisor::restart(ctx);
     }
 }
 
@@ -93,7 +107,9 @@ impl Actor for ConfigService {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         if let Some(c) = &self.inner.cluster {
-            c.do_send(SubscribeConfig { subscriber: ctx.address().recipient() });
+            if !self.inner.subscribed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                c.do_send(SubscribeConfig { subscriber: ctx.address().recipient() });
+            }
         }
         let is_db = self.inner.current.try_lock().map(|c| c.source.is_database()).unwrap_or(false);
         if is_db {
@@ -231,10 +247,10 @@ impl Handler<RemoteConfigChanged> for ConfigService {
         ctx.spawn(fut::wrap_future(async move {
             match inner.reload().await {
                 Ok(hash) if hash == msg.config_hash => {
-                    slog::info!(inner.log, "config reloaded after a peer's change"; "node_id" => &msg.node_id, "config_hash" => &hash)
+                    slog::info!(inner.log, "config reloaded after a peer's change"; "node_id" => msg.node_id.as_str(), "config_hash" => &hash)
                 }
                 Ok(hash) => slog::warn!(inner.log, "config differs from a peer's after reload";
-                    "node_id" => &msg.node_id, "peer_config_hash" => &msg.config_hash, "config_hash" => &hash),
+                    "node_id" => msg.node_id.as_str(), "peer_config_hash" => &msg.config_hash, "config_hash" => &hash),
                 Err(e) => slog::warn!(inner.log, "config reload after a peer's change failed"; "error" => %e),
             }
         }));

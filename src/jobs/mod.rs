@@ -19,7 +19,7 @@ mod data_retention;
 use crate::config::Config;
 use crate::filestore::FileStore;
 use crate::store::Store;
-use actix::{Actor, Addr};
+use actix::Addr;
 use futures_util::future::LocalBoxFuture;
 use starling_actors::cluster::{Cluster, SubscribeView};
 use starling_actors::jobs::{
@@ -27,6 +27,7 @@ use starling_actors::jobs::{
     SchedulerCounters, StopScheduler, WorkerSettings, MAX_ATTEMPTS, STOPPED,
 };
 use starling_actors::leader::{self, GetLeader, Leader, LeaderState, Mode};
+use starling_actors::Supervisor;
 use starling_protocol::NodeId;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -36,13 +37,14 @@ pub const DATA_RETENTION: &str = "data_retention";
 pub const CLEANUP_EXPIRED_SESSIONS: &str = "cleanup_expired_sessions";
 pub const CLEANUP_CLUSTER_DISCOVERY: &str = "cleanup_cluster_discovery";
 pub const CLEANUP_JOBS: &str = "cleanup_jobs";
-/// Test-only (with `STARLING_TEST_JOBS=1`): sleeps `data.millis` in ten steps; fails if
-/// `data.fail` is "true".
+/// Test-only: sleeps `data.millis` in ten steps; fails if `data.fail` is "true". Registered by
+/// tests through the NodeBuilder, or (for node processes) by `STARLING_TEST_JOBS=1`.
 pub const TEST_SLEEP: &str = "test_sleep";
 
-/// Switches for tests, read from the environment only (never from config.json):
+/// Switches for tests of node processes, read from the environment by `starling serve` only:
 /// `STARLING_TEST_FORCE_LEADER=1` makes the node lead whatever the cluster says (to test two
-/// leaders at once); `STARLING_TEST_JOBS=1` adds the `test_sleep` job type.
+/// leaders at once); `STARLING_TEST_JOBS=1` adds the `test_sleep` job type. In-process tests set
+/// the same through the NodeBuilder.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TestHooks {
     pub force_leader: bool,
@@ -56,32 +58,121 @@ impl TestHooks {
     }
 }
 
-/// The job types this node knows.
-pub fn job_types(hooks: TestHooks) -> Vec<String> {
-    let mut v = vec![DATA_RETENTION, CLEANUP_EXPIRED_SESSIONS, CLEANUP_CLUSTER_DISCOVERY, CLEANUP_JOBS];
-    if hooks.test_jobs {
-        v.push(TEST_SLEEP);
-    }
-    v.into_iter().map(str::to_owned).collect()
+/// What a job runs with.
+pub struct JobContext {
+    pub store: Store,
+    pub files: FileStore,
+    /// The config as it is when the run starts.
+    pub config: Config,
+    pub log: slog::Logger,
 }
 
-/// The recurring jobs the config asks for.
-pub fn recurring(config: &Config) -> Vec<RecurringJob> {
-    let every = Recurrence::Every(Duration::from_secs(config.job_settings.cleanup_interval_seconds.max(1) as u64));
-    let mut v = vec![RecurringJob { job_type: CLEANUP_EXPIRED_SESSIONS.into(), recurrence: every }];
-    if config.cluster_settings.enable {
-        v.push(RecurringJob { job_type: CLEANUP_CLUSTER_DISCOVERY.into(), recurrence: every });
+/// Result of a run: `Ok(data)` (merged into the job's data) or the failure's message.
+pub type JobOutcome = Result<BTreeMap<String, String>, String>;
+
+/// A kind of job this node runs. The built-in types and those a binary adds register with the
+/// [`NodeBuilder`](crate::server::NodeBuilder); the job API accepts exactly the registered names.
+pub trait JobType: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    /// When the leader creates one by itself under this config (None: only on request).
+    fn recurrence(&self, _config: &Config) -> Option<Recurrence> {
+        None
     }
-    if config.job_settings.cleanup_jobs_threshold_days >= 0 {
-        v.push(RecurringJob { job_type: CLEANUP_JOBS.into(), recurrence: every });
+    /// Run one job; check `control` between steps (see [`JobControl`]).
+    fn run(&self, cx: JobContext, job: Job, control: Arc<JobControl>) -> LocalBoxFuture<'static, JobOutcome>;
+}
+
+fn cleanup_every(config: &Config) -> Recurrence {
+    Recurrence::Every(Duration::from_secs(config.job_settings.cleanup_interval_seconds.max(1) as u64))
+}
+
+struct CleanupExpiredSessions;
+impl JobType for CleanupExpiredSessions {
+    fn name(&self) -> &'static str {
+        CLEANUP_EXPIRED_SESSIONS
     }
-    let d = &config.data_retention_settings;
-    if d.enable_message_deletion || d.enable_file_deletion {
-        // Validated at load; 02:00 (the default) if it somehow is not.
-        let (hour, minute) = d.start_time().unwrap_or((2, 0));
-        v.push(RecurringJob { job_type: DATA_RETENTION.into(), recurrence: Recurrence::DailyAt { hour, minute } });
+    fn recurrence(&self, config: &Config) -> Option<Recurrence> {
+        Some(cleanup_every(config))
     }
-    v
+    fn run(&self, cx: JobContext, _job: Job, control: Arc<JobControl>) -> LocalBoxFuture<'static, JobOutcome> {
+        Box::pin(async move { cleanup::expired_sessions(&cx.store, &control).await })
+    }
+}
+
+struct CleanupClusterDiscovery;
+impl JobType for CleanupClusterDiscovery {
+    fn name(&self) -> &'static str {
+        CLEANUP_CLUSTER_DISCOVERY
+    }
+    fn recurrence(&self, config: &Config) -> Option<Recurrence> {
+        config.cluster_settings.enable.then(|| cleanup_every(config))
+    }
+    fn run(&self, cx: JobContext, _job: Job, _control: Arc<JobControl>) -> LocalBoxFuture<'static, JobOutcome> {
+        Box::pin(async move { cleanup::cluster_discovery(&cx.store).await })
+    }
+}
+
+struct CleanupJobs;
+impl JobType for CleanupJobs {
+    fn name(&self) -> &'static str {
+        CLEANUP_JOBS
+    }
+    fn recurrence(&self, config: &Config) -> Option<Recurrence> {
+        (config.job_settings.cleanup_jobs_threshold_days >= 0).then(|| cleanup_every(config))
+    }
+    fn run(&self, cx: JobContext, _job: Job, control: Arc<JobControl>) -> LocalBoxFuture<'static, JobOutcome> {
+        let days = cx.config.job_settings.cleanup_jobs_threshold_days;
+        Box::pin(async move { cleanup::jobs(&cx.store, days, &control).await })
+    }
+}
+
+struct DataRetention;
+impl JobType for DataRetention {
+    fn name(&self) -> &'static str {
+        DATA_RETENTION
+    }
+    fn recurrence(&self, config: &Config) -> Option<Recurrence> {
+        let d = &config.data_retention_settings;
+        (d.enable_message_deletion || d.enable_file_deletion).then(|| {
+            // Validated at load; 02:00 (the default) if it somehow is not.
+            let (hour, minute) = d.start_time().unwrap_or((2, 0));
+            Recurrence::DailyAt { hour, minute }
+        })
+    }
+    fn run(&self, cx: JobContext, _job: Job, control: Arc<JobControl>) -> LocalBoxFuture<'static, JobOutcome> {
+        Box::pin(async move {
+            data_retention::run(&cx.store, &cx.files, &cx.config.data_retention_settings, &control, &cx.log).await
+        })
+    }
+}
+
+/// See [`TEST_SLEEP`].
+pub struct TestSleep;
+impl JobType for TestSleep {
+    fn name(&self) -> &'static str {
+        TEST_SLEEP
+    }
+    fn run(&self, _cx: JobContext, job: Job, control: Arc<JobControl>) -> LocalBoxFuture<'static, JobOutcome> {
+        Box::pin(async move { test_sleep(&job, &control).await })
+    }
+}
+
+/// The job types every node runs, in schedule order.
+pub fn builtin_types() -> Vec<Arc<dyn JobType>> {
+    vec![
+        Arc::new(CleanupExpiredSessions),
+        Arc::new(CleanupClusterDiscovery),
+        Arc::new(CleanupJobs),
+        Arc::new(DataRetention),
+    ]
+}
+
+/// The recurring jobs the config asks for, in registration order.
+pub fn recurring(config: &Config, types: &[Arc<dyn JobType>]) -> Vec<RecurringJob> {
+    types
+        .iter()
+        .filter_map(|t| t.recurrence(config).map(|recurrence| RecurringJob { job_type: t.name().into(), recurrence }))
+        .collect()
 }
 
 /// Runs this node's job types.
@@ -89,40 +180,31 @@ struct Runner {
     store: Store,
     files: FileStore,
     config: Arc<RwLock<Config>>,
-    types: Vec<String>,
+    types: BTreeMap<&'static str, Arc<dyn JobType>>,
     log: slog::Logger,
 }
 
 impl JobRunner for Runner {
     fn job_types(&self) -> Vec<String> {
-        self.types.clone()
+        self.types.keys().map(|t| (*t).to_owned()).collect()
     }
 
-    fn run(
-        &self,
-        job: Job,
-        control: Arc<JobControl>,
-    ) -> LocalBoxFuture<'static, Result<BTreeMap<String, String>, String>> {
-        let store = self.store.clone();
-        let files = self.files.clone();
-        let config = self.config.read().map(|c| c.clone()).unwrap_or_default();
-        let log = self.log.new(slog::o!("job_id" => job.id.to_string(), "job_type" => job.job_type.clone()));
-        Box::pin(async move {
-            match job.job_type.as_str() {
-                DATA_RETENTION => {
-                    data_retention::run(&store, &files, &config.data_retention_settings, &control, &log).await
-                }
-                CLEANUP_EXPIRED_SESSIONS => cleanup::expired_sessions(&store, &control).await,
-                CLEANUP_CLUSTER_DISCOVERY => cleanup::cluster_discovery(&store).await,
-                CLEANUP_JOBS => cleanup::jobs(&store, config.job_settings.cleanup_jobs_threshold_days, &control).await,
-                TEST_SLEEP => test_sleep(&job, &control).await,
-                other => Err(format!("no worker for job type {other:?}")),
-            }
-        })
+    fn run(&self, job: Job, control: Arc<JobControl>) -> LocalBoxFuture<'static, JobOutcome> {
+        let Some(kind) = self.types.get(job.job_type.as_str()).cloned() else {
+            let message = format!("no worker for job type {:?}", job.job_type);
+            return Box::pin(async move { Err(message) });
+        };
+        let cx = JobContext {
+            store: self.store.clone(),
+            files: self.files.clone(),
+            config: self.config.read().map(|c| c.clone()).unwrap_or_default(),
+            log: self.log.new(slog::o!("job_id" => job.id.to_string(), "job_type" => job.job_type.clone())),
+        };
+        kind.run(cx, job, control)
     }
 }
 
-async fn test_sleep(job: &Job, control: &JobControl) -> Result<BTreeMap<String, String>, String> {
+async fn test_sleep(job: &Job, control: &JobControl) -> JobOutcome {
     let millis: u64 = job.data.get("millis").and_then(|v| v.parse().ok()).unwrap_or(1000);
     for step in 1..=10 {
         if !control.sleep(Duration::from_millis(millis / 10)).await {
@@ -148,32 +230,39 @@ pub struct JobsHandle {
 }
 
 pub struct Start<'a> {
-    pub node_id: &'a str,
+    pub node_id: &'a NodeId,
     pub config: Arc<RwLock<Config>>,
     pub store: &'a Store,
     pub files: &'a FileStore,
+    /// The cluster's view, for the election (None: this node leads alone).
     pub cluster: Option<&'a Addr<Cluster>>,
-    pub hooks: TestHooks,
+    pub types: Vec<Arc<dyn JobType>>,
+    /// Lead whatever the cluster says (tests of two leaders at once).
+    pub force_leader: bool,
+    pub supervisor: &'a Supervisor,
     pub log: slog::Logger,
 }
 
-/// Start the leader election, and the worker and scheduler as JobSettings asks.
+/// Start the leader election, and the worker and scheduler as JobSettings asks, supervised.
 pub fn start(s: Start<'_>) -> JobsHandle {
     let cfg = s.config.read().map(|c| c.clone()).unwrap_or_default();
-    let node_id = NodeId::from(s.node_id);
-    let mode = match (s.hooks.force_leader, s.cluster) {
+    let node_id = s.node_id.clone();
+    let mode = match (s.force_leader, s.cluster) {
         (true, _) => Mode::Forced,
         (false, Some(_)) => Mode::Clustered,
         (false, None) => Mode::Standalone,
     };
     if mode == Mode::Forced {
-        slog::warn!(s.log, "leadership forced by STARLING_TEST_FORCE_LEADER; for tests only");
+        slog::warn!(s.log, "leadership forced for a test");
     }
-    let leader = Leader::new(node_id.clone(), mode, s.log.clone()).start();
+    let leader = {
+        let (id, log) = (node_id.clone(), s.log.clone());
+        s.supervisor.start("leader", move |_| Leader::new(id, mode, log))
+    };
     if let (Mode::Clustered, Some(cluster)) = (mode, s.cluster) {
         cluster.do_send(SubscribeView { subscriber: leader.clone().recipient() });
     }
-    let types = job_types(s.hooks);
+    let names: Vec<String> = s.types.iter().map(|t| t.name().to_owned()).collect();
     let js = &cfg.job_settings;
     let ms = |v: i64| Duration::from_millis(v.max(1) as u64);
     let worker = js.run_jobs.then(|| {
@@ -181,7 +270,7 @@ pub fn start(s: Start<'_>) -> JobsHandle {
             store: s.store.clone(),
             files: s.files.clone(),
             config: s.config.clone(),
-            types: types.clone(),
+            types: s.types.iter().map(|t| (t.name(), t.clone())).collect(),
             log: s.log.clone(),
         };
         let settings = WorkerSettings {
@@ -190,24 +279,23 @@ pub fn start(s: Start<'_>) -> JobsHandle {
             stale_after: ms(js.stale_job_milliseconds),
             max_attempts: MAX_ATTEMPTS,
         };
-        JobWorker::new(node_id.clone(), Arc::new(s.store.clone()), Arc::new(runner), settings, s.log.clone()).start()
+        let (id, store, log) = (node_id.clone(), Arc::new(s.store.clone()), s.log.clone());
+        s.supervisor.start("job_worker", move |_| JobWorker::new(id, store, Arc::new(runner), settings, log))
     });
     let scheduler_counters = Arc::new(SchedulerCounters::default());
     let scheduler = js.run_scheduler.then(|| {
-        let scheduler = JobScheduler::new(
-            node_id.clone(),
-            Arc::new(s.store.clone()),
-            recurring(&cfg),
-            ms(js.scheduler_poll_milliseconds),
-            worker.as_ref().map(|w| w.clone().recipient()),
-            scheduler_counters.clone(),
-            s.log.clone(),
-        )
-        .start();
+        let jobs = recurring(&cfg, &s.types);
+        let poll = ms(js.scheduler_poll_milliseconds);
+        let nudge = worker.as_ref().map(|w| w.clone().recipient());
+        let (id, store, counters, log) =
+            (node_id.clone(), Arc::new(s.store.clone()), scheduler_counters.clone(), s.log.clone());
+        let scheduler = s
+            .supervisor
+            .start("job_scheduler", move |_| JobScheduler::new(id, store, jobs, poll, nudge, counters, log));
         leader.do_send(leader::Subscribe { subscriber: scheduler.clone().recipient() });
         scheduler
     });
-    JobsHandle { leader, scheduler, worker, scheduler_counters, types }
+    JobsHandle { leader, scheduler, worker, scheduler_counters, types: names }
 }
 
 impl JobsHandle {
@@ -253,21 +341,22 @@ mod tests {
     #[test]
     fn the_schedule_follows_the_config() {
         let mut c = Config::default();
-        let types = |c: &Config| recurring(c).into_iter().map(|r| r.job_type).collect::<Vec<_>>();
+        let all = builtin_types();
+        let types = |c: &Config| recurring(c, &all).into_iter().map(|r| r.job_type).collect::<Vec<_>>();
         assert_eq!(types(&c), vec![CLEANUP_EXPIRED_SESSIONS]);
         c.cluster_settings.enable = true;
         c.job_settings.cleanup_jobs_threshold_days = 30;
         c.data_retention_settings.enable_file_deletion = true;
         c.data_retention_settings.deletion_job_start_time = "3:05".into();
         assert_eq!(types(&c), vec![CLEANUP_EXPIRED_SESSIONS, CLEANUP_CLUSTER_DISCOVERY, CLEANUP_JOBS, DATA_RETENTION]);
-        assert_eq!(recurring(&c)[3].recurrence, Recurrence::DailyAt { hour: 3, minute: 5 });
-        assert_eq!(recurring(&c)[0].recurrence, Recurrence::Every(Duration::from_secs(86_400)));
+        assert_eq!(recurring(&c, &all)[3].recurrence, Recurrence::DailyAt { hour: 3, minute: 5 });
+        assert_eq!(recurring(&c, &all)[0].recurrence, Recurrence::Every(Duration::from_secs(86_400)));
     }
 
     #[test]
-    fn test_types_only_with_the_hook() {
-        assert!(!job_types(TestHooks::default()).contains(&TEST_SLEEP.to_owned()));
-        assert!(job_types(TestHooks { test_jobs: true, force_leader: false }).contains(&TEST_SLEEP.to_owned()));
+    fn the_test_type_is_not_built_in() {
+        assert!(!builtin_types().iter().any(|t| t.name() == TEST_SLEEP));
+        assert!(recurring(&Config::default(), &[Arc::new(TestSleep)]).is_empty(), "only on request");
     }
 
     #[test]

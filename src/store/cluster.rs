@@ -58,34 +58,40 @@ impl Store {
     }
 }
 
+impl Store {
+    async fn discovery_heartbeat(&self, id: &str, now: i64) -> StoreResult<()> {
+        let c = self.master.get().await?;
+        c.execute("UPDATE clusterdiscovery SET lastpingat = $2 WHERE id = $1", &[&id, &now]).await?;
+        Ok(())
+    }
+
+    async fn discovery_unregister(&self, id: &str) -> StoreResult<()> {
+        let c = self.master.get().await?;
+        c.execute("DELETE FROM clusterdiscovery WHERE id = $1", &[&id]).await?;
+        Ok(())
+    }
+}
+
+type ActorResult<T> = BoxFuture<'static, starling_actors::StoreResult<T>>;
+
 impl DiscoveryStore for Store {
-    fn register(&self, d: DiscoveryRow, stale_before: i64) -> BoxFuture<'static, Result<(), String>> {
+    fn register(&self, d: DiscoveryRow, stale_before: i64) -> ActorResult<()> {
         let s = self.clone();
-        Box::pin(async move { s.discovery_register(&d, stale_before).await.map_err(|e| e.to_string()) })
+        Box::pin(async move { Ok(s.discovery_register(&d, stale_before).await?) })
     }
 
-    fn heartbeat(&self, id: String, now: i64) -> BoxFuture<'static, Result<(), String>> {
+    fn heartbeat(&self, id: String, now: i64) -> ActorResult<()> {
         let s = self.clone();
-        Box::pin(async move {
-            let c = s.master.get().await.map_err(|e| e.to_string())?;
-            c.execute("UPDATE clusterdiscovery SET lastpingat = $2 WHERE id = $1", &[&id, &now])
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(())
-        })
+        Box::pin(async move { Ok(s.discovery_heartbeat(&id, now).await?) })
     }
 
-    fn list(&self, kind: String, cluster_name: String) -> BoxFuture<'static, Result<Vec<DiscoveryRow>, String>> {
+    fn list(&self, kind: String, cluster_name: String) -> ActorResult<Vec<DiscoveryRow>> {
         let s = self.clone();
-        Box::pin(async move { s.discovery_list(&kind, &cluster_name).await.map_err(|e| e.to_string()) })
+        Box::pin(async move { Ok(s.discovery_list(&kind, &cluster_name).await?) })
     }
 
-    fn unregister(&self, id: String) -> BoxFuture<'static, Result<(), String>> {
+    fn unregister(&self, id: String) -> ActorResult<()> {
         let s = self.clone();
-        Box::pin(async move {
-            let c = s.master.get().await.map_err(|e| e.to_string())?;
-            c.execute("DELETE FROM clusterdiscovery WHERE id = $1", &[&id]).await.map_err(|e| e.to_string())?;
-            Ok(())
-        })
+        Box::pin(async move { Ok(s.discovery_unregister(&id).await?) })
     }
 }

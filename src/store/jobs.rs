@@ -448,33 +448,59 @@ impl Store {
 }
 
 impl JobStore for Store {
-    fn schedule(&self, job: RecurringJob, node_id: NodeId) -> BoxFuture<'static, Result<Option<Job>, String>> {
+    fn schedule(
+        &self,
+        job: RecurringJob,
+        node_id: NodeId,
+    ) -> BoxFuture<'static, starling_actors::StoreResult<Option<Job>>> {
         let s = self.clone();
-        Box::pin(async move { s.schedule_job(&job, node_id.as_str()).await.map_err(|e| e.to_string()) })
+        Box::pin(async move { s.schedule_job(&job, node_id.as_str()).await.map_err(starling_actors::StoreError::from) })
     }
 
-    fn pending(&self, types: Vec<String>, limit: i64) -> BoxFuture<'static, Result<Vec<Job>, String>> {
+    fn pending(&self, types: Vec<String>, limit: i64) -> BoxFuture<'static, starling_actors::StoreResult<Vec<Job>>> {
         let s = self.clone();
-        Box::pin(async move { s.pending_jobs(&types, limit).await.map_err(|e| e.to_string()) })
+        Box::pin(async move { s.pending_jobs(&types, limit).await.map_err(starling_actors::StoreError::from) })
     }
 
-    fn claim(&self, id: JobId, node_id: NodeId) -> BoxFuture<'static, Result<Option<Job>, String>> {
+    fn claim(&self, id: JobId, node_id: NodeId) -> BoxFuture<'static, starling_actors::StoreResult<Option<Job>>> {
         let s = self.clone();
-        Box::pin(async move { s.claim_job(id.as_str(), node_id.as_str()).await.map_err(|e| e.to_string()) })
+        Box::pin(
+            async move { s.claim_job(id.as_str(), node_id.as_str()).await.map_err(starling_actors::StoreError::from) },
+        )
     }
 
-    fn heartbeat(&self, id: JobId, attempt: i32, progress: i64) -> BoxFuture<'static, Result<Heartbeat, String>> {
+    fn heartbeat(
+        &self,
+        id: JobId,
+        attempt: i32,
+        progress: i64,
+    ) -> BoxFuture<'static, starling_actors::StoreResult<Heartbeat>> {
         let s = self.clone();
-        Box::pin(async move { s.job_heartbeat(id.as_str(), attempt, progress).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            s.job_heartbeat(id.as_str(), attempt, progress).await.map_err(starling_actors::StoreError::from)
+        })
     }
 
-    fn finish(&self, id: JobId, attempt: i32, outcome: Outcome) -> BoxFuture<'static, Result<bool, String>> {
+    fn finish(
+        &self,
+        id: JobId,
+        attempt: i32,
+        outcome: Outcome,
+    ) -> BoxFuture<'static, starling_actors::StoreResult<bool>> {
         let s = self.clone();
-        Box::pin(async move { s.finish_job(id.as_str(), attempt, &outcome).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            s.finish_job(id.as_str(), attempt, &outcome).await.map_err(starling_actors::StoreError::from)
+        })
     }
 
-    fn reap_stale(&self, stale_after: Duration, max_attempts: i32) -> BoxFuture<'static, Result<Vec<Reaped>, String>> {
+    fn reap_stale(
+        &self,
+        stale_after: Duration,
+        max_attempts: i32,
+    ) -> BoxFuture<'static, starling_actors::StoreResult<Vec<Reaped>>> {
         let s = self.clone();
-        Box::pin(async move { s.reap_stale_jobs(stale_after, max_attempts).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            s.reap_stale_jobs(stale_after, max_attempts).await.map_err(starling_actors::StoreError::from)
+        })
     }
 }

@@ -80,10 +80,17 @@ fn db_detail(e: &tokio_postgres::Error) -> String {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Milliseconds since the epoch, as Mattermost stores time.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+/// What an actor hears of a store error: whether to retry, and the store's words (for its log).
+impl From<StoreError> for starling_actors::StoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(d) => starling_actors::StoreError::Unavailable(d),
+            other => starling_actors::StoreError::Failed(other.to_string()),
+        }
+    }
 }
+
+pub use starling_protocol::now_ms;
 
 /// The node's database access. Every query goes through a pool this owns: the master, or a read
 /// replica through [`Store::read`] (the rules are in [`routing`]).

@@ -3,6 +3,7 @@
 use super::{Store, StoreResult};
 use futures_util::future::BoxFuture;
 use starling_actors::{MembershipStore, Memberships, Status, StatusStore};
+use starling_protocol::{ChannelId, TeamId, UserId};
 
 impl Store {
     pub async fn user_memberships(&self, user_id: &str) -> StoreResult<Memberships> {
@@ -11,8 +12,8 @@ impl Store {
         let teams =
             c.query("SELECT team_id FROM teammembers WHERE user_id = $1 AND delete_at = 0", &[&user_id]).await?;
         Ok(Memberships {
-            channels: channels.iter().map(|r| r.get(0)).collect(),
-            teams: teams.iter().map(|r| r.get(0)).collect(),
+            channels: channels.iter().map(|r| ChannelId(r.get(0))).collect(),
+            teams: teams.iter().map(|r| TeamId(r.get(0))).collect(),
         })
     }
 
@@ -29,14 +30,20 @@ impl Store {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    pub async fn statuses(&self, user_ids: &[String]) -> StoreResult<Vec<Status>> {
+    pub async fn statuses(&self, user_ids: &[UserId]) -> StoreResult<Vec<Status>> {
+        let user_ids: Vec<&str> = user_ids.iter().map(UserId::as_str).collect();
         let c = self.master.get().await?;
         let rows = c
             .query("SELECT user_id, status, manual, last_activity_at FROM status WHERE user_id = ANY($1)", &[&user_ids])
             .await?;
         Ok(rows
             .iter()
-            .map(|r| Status { user_id: r.get(0), status: r.get(1), manual: r.get(2), last_activity_at: r.get(3) })
+            .map(|r| Status {
+                user_id: UserId(r.get(0)),
+                status: r.get(1),
+                manual: r.get(2),
+                last_activity_at: r.get(3),
+            })
             .collect())
     }
 
@@ -63,25 +70,25 @@ impl Store {
 }
 
 impl MembershipStore for Store {
-    fn memberships(&self, user_id: String) -> BoxFuture<'static, Result<Memberships, String>> {
-        let store = self.clone();
-        Box::pin(async move { store.user_memberships(&user_id).await.map_err(|e| e.to_string()) })
+    fn memberships(&self, user_id: &UserId) -> BoxFuture<'static, starling_actors::StoreResult<Memberships>> {
+        let (store, user_id) = (self.clone(), user_id.clone());
+        Box::pin(async move { Ok(store.user_memberships(user_id.as_str()).await?) })
     }
 }
 
 impl StatusStore for Store {
-    fn load_statuses(&self, user_ids: Vec<String>) -> BoxFuture<'static, Result<Vec<Status>, String>> {
+    fn load_statuses(&self, user_ids: Vec<UserId>) -> BoxFuture<'static, starling_actors::StoreResult<Vec<Status>>> {
         let store = self.clone();
         Box::pin(async move {
             if user_ids.is_empty() {
                 return Ok(vec![]);
             }
-            store.statuses(&user_ids).await.map_err(|e| e.to_string())
+            Ok(store.statuses(&user_ids).await?)
         })
     }
 
-    fn save_statuses(&self, statuses: Vec<Status>) -> BoxFuture<'static, Result<(), String>> {
+    fn save_statuses(&self, statuses: Vec<Status>) -> BoxFuture<'static, starling_actors::StoreResult<()>> {
         let store = self.clone();
-        Box::pin(async move { Store::save_statuses(&store, &statuses).await.map_err(|e| e.to_string()) })
+        Box::pin(async move { Ok(Store::save_statuses(&store, &statuses).await?) })
     }
 }

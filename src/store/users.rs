@@ -266,9 +266,11 @@ fn session_from_row(r: &Row) -> Session {
 }
 
 impl SessionStore for Store {
-    fn session_by_token(&self, token: String) -> BoxFuture<'static, Result<Option<Session>, String>> {
+    fn session_by_token(&self, token: String) -> BoxFuture<'static, starling_actors::StoreResult<Option<Session>>> {
         let store = self.clone();
-        Box::pin(async move { Store::session_by_token(&store, &token).await.map_err(|e| e.to_string()) })
+        Box::pin(
+            async move { Store::session_by_token(&store, &token).await.map_err(starling_actors::StoreError::from) },
+        )
     }
 }
 

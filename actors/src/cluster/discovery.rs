@@ -3,7 +3,8 @@
 //! itself, refreshes `LastPingAt` every [`HEARTBEAT`], reads the table every [`POLL`] and deletes
 //! its row when it stops cleanly.
 
-use super::{Cluster, SetPeers};
+use super::SetPeers;
+use crate::error::StoreResult;
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -41,10 +42,10 @@ impl DiscoveryRow {
 /// What discovery needs from the database.
 pub trait DiscoveryStore: Send + Sync + 'static {
     /// Remove stale rows and this address's old row, then insert `row`.
-    fn register(&self, row: DiscoveryRow, stale_before: i64) -> BoxFuture<'static, Result<(), String>>;
-    fn heartbeat(&self, id: String, now: i64) -> BoxFuture<'static, Result<(), String>>;
-    fn list(&self, kind: String, cluster_name: String) -> BoxFuture<'static, Result<Vec<DiscoveryRow>, String>>;
-    fn unregister(&self, id: String) -> BoxFuture<'static, Result<(), String>>;
+    fn register(&self, row: DiscoveryRow, stale_before: i64) -> BoxFuture<'static, StoreResult<()>>;
+    fn heartbeat(&self, id: String, now: i64) -> BoxFuture<'static, StoreResult<()>>;
+    fn list(&self, kind: String, cluster_name: String) -> BoxFuture<'static, StoreResult<Vec<DiscoveryRow>>>;
+    fn unregister(&self, id: String) -> BoxFuture<'static, StoreResult<()>>;
 }
 
 #[derive(Message)]
@@ -54,18 +55,23 @@ pub struct Unregister;
 pub struct Discovery {
     store: Arc<dyn DiscoveryStore>,
     row: DiscoveryRow,
-    cluster: Addr<Cluster>,
+    cluster: Recipient<SetPeers>,
     registered: bool,
     log: slog::Logger,
 }
 
 impl Discovery {
-    pub fn new(store: Arc<dyn DiscoveryStore>, row: DiscoveryRow, cluster: Addr<Cluster>, log: slog::Logger) -> Self {
+    pub fn new(
+        store: Arc<dyn DiscoveryStore>,
+        row: DiscoveryRow,
+        cluster: Recipient<SetPeers>,
+        log: slog::Logger,
+    ) -> Self {
         Self { store, row, cluster, registered: false, log }
     }
 
     fn register(&mut self, ctx: &mut Context<Self>) {
-        let now = super::now_ms();
+        let now = starling_protocol::now_ms();
         let mut row = self.row.clone();
         row.last_ping_at = now;
         let fut = self.store.register(row, now - STALE_AFTER.as_millis() as i64);
@@ -78,7 +84,7 @@ impl Discovery {
                         act.poll(ctx);
                     }
                     Err(e) => {
-                        slog::warn!(act.log, "cannot register in cluster discovery, retrying"; "error" => e);
+                        slog::warn!(act.log, "cannot register in cluster discovery, retrying"; "error" => %e);
                         ctx.run_later(Duration::from_secs(1), |act, ctx| act.register(ctx));
                     }
                 }
@@ -96,7 +102,7 @@ impl Discovery {
                         let addrs = rows.iter().filter(|r| r.id != act.row.id).map(|r| r.gossip_addr()).collect();
                         act.cluster.do_send(SetPeers { gossip_addrs: addrs });
                     }
-                    Err(e) => slog::warn!(act.log, "cannot read cluster discovery"; "error" => e),
+                    Err(e) => slog::warn!(act.log, "cannot read cluster discovery"; "error" => %e),
                 }
                 fut::ready(())
             })
@@ -115,11 +121,11 @@ impl Actor for Discovery {
             }
         });
         ctx.run_interval(HEARTBEAT, |act, ctx| {
-            let fut = act.store.heartbeat(act.row.id.clone(), super::now_ms());
+            let fut = act.store.heartbeat(act.row.id.clone(), starling_protocol::now_ms());
             fut.into_actor(act)
                 .then(|res, act, _| {
                     if let Err(e) = res {
-                        slog::warn!(act.log, "cannot refresh cluster discovery row"; "error" => e);
+                        slog::warn!(act.log, "cannot refresh cluster discovery row"; "error" => %e);
                     }
                     fut::ready(())
                 })
@@ -127,6 +133,14 @@ impl Actor for Discovery {
         });
     }
 }
+
+impl actix::Supervised for Discovery {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        self.registered = false; // `started` registers again
+    }
+}
+
+crate::restartable!(Discovery);
 
 impl Handler<Unregister> for Discovery {
     type Result = ResponseFuture<()>;
@@ -137,7 +151,7 @@ impl Handler<Unregister> for Discovery {
         let log = self.log.clone();
         Box::pin(async move {
             if let Err(e) = fut.await {
-                slog::warn!(log, "cannot remove cluster discovery row"; "error" => e);
+                slog::warn!(log, "cannot remove cluster discovery row"; "error" => %e);
             }
         })
     }

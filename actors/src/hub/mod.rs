@@ -15,16 +15,28 @@
 //! old node may have queued events that reach the new one later). Residual case: an event from a
 //! third node that reached the new node before the handover began and the old node only after it
 //! is missed (it needs that third node's link to the old node to lag behind the whole handover).
+//!
+//! Bounds: the mailbox holds [`HUB_MAILBOX`] messages (the bus waits while it is full); events held
+//! for a user whose memberships are loading, [`PENDING_MAX`]; events held during an import,
+//! [`SEND_QUEUE`] (past that the import is abandoned and the client gets a fresh `hello`).
 
+use crate::error::StoreResult;
+use crate::mailbox::HUB_MAILBOX;
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
 use starling_protocol::event::frame_with_seq;
 use starling_protocol::message::{ConnectionQueue, QueuedEvent};
-use starling_protocol::{Broadcast, ConnectionId, UserId, WsEvent};
+use starling_protocol::{Broadcast, ChannelId, ConnectionId, MembershipChange, TeamId, UserId, WsEvent};
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+#[cfg(test)]
+mod tests;
 
 /// Events kept per connection for resume (Mattermost: 128).
 pub const DEAD_QUEUE: usize = 128;
@@ -32,8 +44,40 @@ pub const DEAD_QUEUE: usize = 128;
 pub const SEND_QUEUE: usize = 256;
 /// How long a disconnected connection's state is kept for resume (Mattermost: about 5 minutes).
 pub const INACTIVE_TTL: Duration = Duration::from_secs(300);
+/// How often connections past [`INACTIVE_TTL`] are forgotten.
+const PURGE_INTERVAL: Duration = Duration::from_secs(30);
 /// Items held for a user whose memberships are still loading before that user is dropped.
-const PENDING_MAX: usize = 10_000;
+pub const PENDING_MAX: usize = 10_000;
+/// How long after a cross-node resume events are checked against the imported queue.
+pub const IMPORT_DEDUPE: Duration = Duration::from_secs(5);
+
+/// This node's hubs; a user's connections all live in one of them.
+#[derive(Clone)]
+pub struct HubSet {
+    hubs: Arc<Vec<Addr<Hub>>>,
+}
+
+impl HubSet {
+    pub fn new(hubs: Vec<Addr<Hub>>) -> Self {
+        assert!(!hubs.is_empty(), "a node has at least one hub");
+        Self { hubs: Arc::new(hubs) }
+    }
+
+    pub fn hub_for(&self, user_id: &UserId) -> &Addr<Hub> {
+        self.hub_for_str(user_id.as_str())
+    }
+
+    /// The hub of the user with this id (as a broadcast names it).
+    pub fn hub_for_str(&self, user_id: &str) -> &Addr<Hub> {
+        let mut h = DefaultHasher::new();
+        user_id.hash(&mut h);
+        &self.hubs[(h.finish() % self.hubs.len() as u64) as usize]
+    }
+
+    pub fn all(&self) -> &[Addr<Hub>] {
+        &self.hubs
+    }
+}
 
 /// An event rendered once, shared by every connection that receives it.
 #[derive(Debug)]
@@ -59,29 +103,50 @@ pub enum Outgoing {
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     /// Close with a code and reason; the writer stops after it.
-    Close(u16, String),
+    Close {
+        code: u16,
+        reason: String,
+    },
 }
 
 pub type Outbox = mpsc::Sender<Outgoing>;
 
 /// What a hub needs from the database: a user's channels and teams.
 pub trait MembershipStore: Send + Sync + 'static {
-    fn memberships(&self, user_id: String) -> BoxFuture<'static, Result<Memberships, String>>;
+    fn memberships(&self, user_id: &UserId) -> BoxFuture<'static, StoreResult<Memberships>>;
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Memberships {
-    pub channels: HashSet<String>,
-    pub teams: HashSet<String>,
+    pub channels: HashSet<ChannelId>,
+    pub teams: HashSet<TeamId>,
 }
 
-/// A user joined or left a channel or team: it changes which events reach them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MembershipChange {
-    JoinedChannel(String),
-    LeftChannel(String),
-    JoinedTeam(String),
-    LeftTeam(String),
+impl Memberships {
+    fn apply(&mut self, change: &MembershipChange) {
+        match change {
+            MembershipChange::JoinedChannel(c) => {
+                self.channels.insert(c.clone());
+            }
+            MembershipChange::LeftChannel(c) => {
+                self.channels.remove(c);
+            }
+            MembershipChange::JoinedTeam(t) => {
+                self.teams.insert(t.clone());
+            }
+            MembershipChange::LeftTeam(t) => {
+                self.teams.remove(t);
+            }
+        }
+    }
+
+    /// Whether a user with these memberships should get an event with this broadcast.
+    fn wants(&self, user_id: &UserId, b: &Broadcast) -> bool {
+        !b.omit_users.iter().any(|u| u == user_id.as_str())
+            && (b.user_id.is_empty() || b.user_id == user_id.as_str())
+            && (b.channel_id.is_empty() || self.channels.contains(b.channel_id.as_str()))
+            && (b.team_id.is_empty() || self.teams.contains(b.team_id.as_str()))
+    }
 }
 
 /// Ask the connection actor to close its socket (slow consumer, revoked session).
@@ -92,6 +157,20 @@ pub struct CloseConnection {
     pub reason: String,
 }
 
+/// Where a resuming client is: the connection it had and the next event it expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub connection_id: ConnectionId,
+    pub sequence_number: i64,
+}
+
+/// A connection's queue taken over from the node it was on before (cross-node resume).
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub connection_id: ConnectionId,
+    pub queue: ConnectionQueue,
+}
+
 /// Register a newly authenticated socket, new or resuming.
 #[derive(Message)]
 #[rtype(result = "Registered")]
@@ -99,13 +178,12 @@ pub struct Register {
     pub user_id: UserId,
     pub session_token: String,
     /// `connection_id` and `sequence_number` the client sent, if any.
-    pub resume: Option<(ConnectionId, i64)>,
+    pub resume: Option<Resume>,
     pub outbox: Outbox,
     pub control: Recipient<CloseConnection>,
     /// Data of the `hello` event (connection_id is added).
     pub hello: serde_json::Map<String, serde_json::Value>,
-    /// The connection's queue, taken over from the node it was on before (cross-node resume).
-    pub imported: Option<(ConnectionId, ConnectionQueue)>,
+    pub imported: Option<Imported>,
 }
 
 /// A client reconnected here with a connection id this hub does not hold: hold its place while its
@@ -188,7 +266,7 @@ pub struct GetUserConnectionCount {
 #[rtype(result = "bool")]
 pub struct GetIsChannelMember {
     pub user_id: UserId,
-    pub channel_id: String,
+    pub channel_id: ChannelId,
 }
 
 /// Counts for metrics and tests.
@@ -226,23 +304,72 @@ struct UserEntry {
     membership: MembershipState,
 }
 
+/// A live socket's ends, as the hub holds them.
+struct Socket {
+    outbox: Outbox,
+    control: Recipient<CloseConnection>,
+}
+
+/// Events that reached a connection while its queue was being imported.
+#[derive(Default)]
+struct Held {
+    events: Vec<Arc<PreparedEvent>>,
+    overflow: bool,
+}
+
 struct Connection {
     user_id: UserId,
     session_token: String,
     next_seq: i64,
     queue: VecDeque<(i64, Arc<PreparedEvent>)>,
-    active: Option<(Outbox, Recipient<CloseConnection>)>,
+    socket: Option<Socket>,
     inactive_since: Option<Instant>,
-    /// While the queue is imported from a peer ([`BeginImport`]): events that arrived meanwhile,
-    /// and whether more arrived than were kept.
-    importing: Option<(Vec<Arc<PreparedEvent>>, bool)>,
+    /// While the queue is imported from a peer ([`BeginImport`]).
+    importing: Option<Held>,
     /// After an import, until this instant, an event equal to one in the queue is not delivered
     /// again: the node the queue came from may have queued events that reach this node later.
     dedupe_until: Option<Instant>,
 }
 
-/// How long after a cross-node resume events are checked against the imported queue.
-pub const IMPORT_DEDUPE: Duration = Duration::from_secs(5);
+impl Connection {
+    fn new(user_id: &UserId, session_token: String) -> Self {
+        Self {
+            user_id: user_id.clone(),
+            session_token,
+            next_seq: 0,
+            queue: VecDeque::new(),
+            socket: None,
+            inactive_since: None,
+            importing: None,
+            dedupe_until: None,
+        }
+    }
+
+    /// Whether a client that has seen everything before `seq` can resume here.
+    fn can_resume_from(&self, seq: i64) -> bool {
+        seq == self.next_seq || self.queue.front().is_some_and(|(first, _)| *first <= seq && seq < self.next_seq)
+    }
+
+    /// Take a queue handed over by another node.
+    fn load(&mut self, q: ConnectionQueue) {
+        self.next_seq = q.next_seq;
+        self.queue = q.events.into_iter().map(|e| (e.seq, PreparedEvent::new(e.event))).collect();
+    }
+
+    /// Give the connection a live socket: what the client has not seen (from `seq`) goes first.
+    /// A new outbox holds [`SEND_QUEUE`] > [`DEAD_QUEUE`] frames, so the replay always fits.
+    fn attach(&mut self, socket: Socket, session_token: String, seq: i64) {
+        if let Some(old) = self.socket.take() {
+            old.control.do_send(CloseConnection { code: 1000, reason: "replaced by a resumed connection".into() });
+        }
+        for (s, e) in self.queue.iter().filter(|(s, _)| *s >= seq) {
+            let _ = socket.outbox.try_send(Outgoing::Text(e.frame(*s))); // fits: see above
+        }
+        self.socket = Some(socket);
+        self.inactive_since = None;
+        self.session_token = session_token;
+    }
+}
 
 pub struct Hub {
     store: Arc<dyn MembershipStore>,
@@ -263,24 +390,39 @@ impl Hub {
 
     fn active_count(&self, user_id: &UserId) -> usize {
         self.users.get(user_id).map_or(0, |u| {
-            u.connections.iter().filter(|c| self.connections.get(*c).is_some_and(|c| c.active.is_some())).count()
+            u.connections.iter().filter(|c| self.connections.get(*c).is_some_and(|c| c.socket.is_some())).count()
         })
     }
 
     fn presence_changed(&self, user_id: &UserId, online: bool) {
         if let Some(p) = &self.presence {
+            // One per first or last connection of a user: bounded by connections.
             p.do_send(UserPresenceChanged { user_id: user_id.clone(), online });
+        }
+    }
+
+    /// Add a connection (and its user, loading their memberships the first time).
+    fn add(&mut self, id: ConnectionId, conn: Connection, ctx: &mut Context<Self>) {
+        let user_id = conn.user_id.clone();
+        self.connections.insert(id.clone(), conn);
+        let entry = self
+            .users
+            .entry(user_id.clone())
+            .or_insert_with(|| UserEntry { connections: Vec::new(), membership: MembershipState::Loading(Vec::new()) });
+        entry.connections.push(id);
+        if entry.connections.len() == 1 {
+            self.load_memberships(user_id, ctx);
         }
     }
 
     /// Queue an event for one connection and write it if the socket is live.
     fn push(&mut self, conn_id: &ConnectionId, event: &Arc<PreparedEvent>) {
         let Some(c) = self.connections.get_mut(conn_id) else { return };
-        if let Some((held, overflow)) = &mut c.importing {
-            if held.len() < SEND_QUEUE {
-                held.push(event.clone());
+        if let Some(held) = &mut c.importing {
+            if held.events.len() < SEND_QUEUE {
+                held.events.push(event.clone());
             } else {
-                *overflow = true;
+                held.overflow = true;
             }
             return;
         }
@@ -297,16 +439,13 @@ impl Hub {
             c.queue.pop_front();
         }
         c.queue.push_back((seq, event.clone()));
-        let overflow = match &c.active {
-            Some((outbox, _)) => {
-                matches!(outbox.try_send(Outgoing::Text(event.frame(seq))), Err(mpsc::error::TrySendError::Full(_)))
-            }
-            None => false,
-        };
+        let overflow = c.socket.as_ref().is_some_and(|s| {
+            matches!(s.outbox.try_send(Outgoing::Text(event.frame(seq))), Err(mpsc::error::TrySendError::Full(_)))
+        });
         if overflow {
             slog::info!(self.log, "slow websocket disconnected"; "conn_id" => conn_id.as_str(), "user_id" => c.user_id.as_str());
-            if let Some((_, control)) = c.active.take() {
-                control.do_send(CloseConnection { code: 1008, reason: "send queue full".into() });
+            if let Some(s) = c.socket.take() {
+                s.control.do_send(CloseConnection { code: 1008, reason: "send queue full".into() });
             }
             c.inactive_since = Some(Instant::now());
             let user = c.user_id.clone();
@@ -318,50 +457,29 @@ impl Hub {
 
     fn deliver_to_user(&mut self, user_id: &UserId, event: &Arc<PreparedEvent>) {
         let Some(entry) = self.users.get_mut(user_id) else { return };
-        let b = &event.event.broadcast;
         match &mut entry.membership {
             MembershipState::Loading(pending) => {
-                if pending.len() >= PENDING_MAX {
-                    return;
+                if pending.len() < PENDING_MAX {
+                    pending.push(Pending::Event(event.clone()));
                 }
-                pending.push(Pending::Event(event.clone()));
                 return;
             }
-            MembershipState::Ready(m) => {
-                if !user_wants(user_id, m, b) {
-                    return;
-                }
-            }
+            MembershipState::Ready(m) if !m.wants(user_id, &event.event.broadcast) => return,
+            MembershipState::Ready(_) => {}
         }
-        let targets: Vec<ConnectionId> = entry.connections.iter().filter(|c| connection_wants(c, b)).cloned().collect();
+        let targets: Vec<ConnectionId> =
+            entry.connections.iter().filter(|c| connection_wants(c, &event.event.broadcast)).cloned().collect();
         for c in targets {
             self.push(&c, event);
-        }
-    }
-
-    fn apply_change(m: &mut Memberships, change: &MembershipChange) {
-        match change {
-            MembershipChange::JoinedChannel(c) => {
-                m.channels.insert(c.clone());
-            }
-            MembershipChange::LeftChannel(c) => {
-                m.channels.remove(c);
-            }
-            MembershipChange::JoinedTeam(t) => {
-                m.teams.insert(t.clone());
-            }
-            MembershipChange::LeftTeam(t) => {
-                m.teams.remove(t);
-            }
         }
     }
 
     /// Forget a connection entirely.
     fn drop_connection(&mut self, conn_id: &ConnectionId) {
         let Some(c) = self.connections.remove(conn_id) else { return };
-        let was_active = c.active.is_some();
-        if let Some((_, control)) = c.active {
-            control.do_send(CloseConnection { code: 1000, reason: "session ended".into() });
+        let was_active = c.socket.is_some();
+        if let Some(s) = c.socket {
+            s.control.do_send(CloseConnection { code: 1000, reason: "session ended".into() });
         }
         if let Some(u) = self.users.get_mut(&c.user_id) {
             u.connections.retain(|x| x != conn_id);
@@ -388,21 +506,21 @@ impl Hub {
     }
 
     fn load_memberships(&mut self, user_id: UserId, ctx: &mut Context<Self>) {
-        let fut = self.store.memberships(user_id.as_str().to_owned());
+        let fut = self.store.memberships(&user_id);
         ctx.spawn(fut.into_actor(self).map(move |res, hub, _ctx| {
             let pending = match hub.users.get_mut(&user_id).map(|e| &mut e.membership) {
                 Some(MembershipState::Loading(pending)) => std::mem::take(pending),
                 _ => return,
             };
+            let conns = hub.users.get(&user_id).map(|u| u.connections.clone()).unwrap_or_default();
             match res {
                 Ok(mut m) => {
                     // Replay what arrived while loading, in order: each event is judged by the
                     // memberships as they were when it arrived.
-                    let conns = hub.users.get(&user_id).map(|u| u.connections.clone()).unwrap_or_default();
                     for p in pending {
                         match p {
-                            Pending::Change(change) => Hub::apply_change(&mut m, &change),
-                            Pending::Event(e) if user_wants(&user_id, &m, &e.event.broadcast) => {
+                            Pending::Change(change) => m.apply(&change),
+                            Pending::Event(e) if m.wants(&user_id, &e.event.broadcast) => {
                                 for c in conns.iter().filter(|c| connection_wants(c, &e.event.broadcast)) {
                                     hub.push(c, &e);
                                 }
@@ -415,8 +533,7 @@ impl Hub {
                     }
                 }
                 Err(error) => {
-                    slog::warn!(hub.log, "cannot load memberships, closing user connections"; "user_id" => user_id.as_str(), "error" => error);
-                    let conns = hub.users.get(&user_id).map(|u| u.connections.clone()).unwrap_or_default();
+                    slog::warn!(hub.log, "cannot load memberships, closing user connections"; "user_id" => user_id.as_str(), "error" => %error);
                     for c in conns {
                         hub.drop_connection(&c);
                     }
@@ -424,37 +541,64 @@ impl Hub {
             }
         }));
     }
+
+    /// A place held by [`BeginImport`] for this connection: fill it with the imported queue (and
+    /// then what arrived meanwhile), or give it up. Some(registered) when it was filled.
+    fn complete_import(
+        &mut self,
+        user_id: &UserId,
+        resume: &Resume,
+        imported: &mut Option<Imported>,
+        socket: &mut Option<Socket>,
+        session_token: &str,
+    ) -> Option<Registered> {
+        let cid = &resume.connection_id;
+        let held = self.connections.get_mut(cid).filter(|c| c.user_id == *user_id)?.importing.take()?;
+        let queue = imported
+            .take_if(|i| i.connection_id == *cid && i.queue.user_id == *user_id && !held.overflow)
+            .map(|i| i.queue);
+        let (Some(queue), Some(c)) = (queue, self.connections.get_mut(cid)) else {
+            self.drop_connection(cid);
+            return None;
+        };
+        c.load(queue);
+        c.attach(socket.take()?, session_token.to_owned(), resume.sequence_number);
+        c.dedupe_until = Some(Instant::now() + IMPORT_DEDUPE);
+        // What reached this node during the handover, unless the queue has it (push checks while
+        // `dedupe_until` holds).
+        for e in held.events {
+            self.push(cid, &e);
+        }
+        Some(Registered { connection_id: cid.clone(), resumed: true })
+    }
 }
 
 fn connection_wants(conn: &ConnectionId, b: &Broadcast) -> bool {
     (b.connection_id.is_empty() || b.connection_id == conn.as_str()) && b.omit_connection_id != conn.as_str()
 }
 
-/// Whether a user with these memberships should get an event with this broadcast.
-fn user_wants(user_id: &UserId, m: &Memberships, b: &Broadcast) -> bool {
-    if b.omit_users.iter().any(|u| u == user_id.as_str()) {
-        return false;
-    }
-    if !b.user_id.is_empty() && b.user_id != user_id.as_str() {
-        return false;
-    }
-    if !b.channel_id.is_empty() && !m.channels.contains(&b.channel_id) {
-        return false;
-    }
-    if !b.team_id.is_empty() && !m.teams.contains(&b.team_id) {
-        return false;
-    }
-    true
-}
-
 impl Actor for Hub {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(usize::MAX >> 4);
-        ctx.run_interval(Duration::from_secs(30), |hub, _| hub.purge_inactive());
+        ctx.set_mailbox_capacity(HUB_MAILBOX);
+        ctx.run_interval(PURGE_INTERVAL, |hub, _| hub.purge_inactive());
     }
 }
+
+impl actix::Supervised for Hub {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        // A hub that failed may have left a connection's sequence half-assigned: close every
+        // socket (their clients reconnect and get a fresh hello) and start empty.
+        let ids: Vec<ConnectionId> = self.connections.keys().cloned().collect();
+        for id in ids {
+            self.drop_connection(&id);
+        }
+        self.users.clear();
+    }
+}
+
+crate::restartable!(Hub);
 
 impl Handler<Register> for Hub {
     type Result = MessageResult<Register>;
@@ -462,136 +606,52 @@ impl Handler<Register> for Hub {
     fn handle(&mut self, msg: Register, ctx: &mut Self::Context) -> Self::Result {
         let Register { user_id, session_token, resume, outbox, control, mut hello, mut imported } = msg;
         let was_online = self.active_count(&user_id) > 0;
-        // A place held by BeginImport: fill it with the imported queue, or give it up.
-        if let Some((cid, seq)) = &resume {
-            let held = self.connections.get_mut(cid).filter(|c| c.user_id == user_id).and_then(|c| c.importing.take());
-            if let Some((held, overflow)) = held {
-                match imported.take().filter(|(i, q)| i == cid && q.user_id == user_id.as_str() && !overflow) {
-                    Some((_, q)) => {
-                        let queue: VecDeque<(i64, Arc<PreparedEvent>)> =
-                            q.events.into_iter().map(|e| (e.seq, PreparedEvent::new(e.event))).collect();
-                        let from = *seq;
-                        if let Some(c) = self.connections.get_mut(cid) {
-                            for (s, e) in queue.iter().filter(|(s, _)| *s >= from) {
-                                let _ = outbox.try_send(Outgoing::Text(e.frame(*s)));
-                            }
-                            c.next_seq = q.next_seq;
-                            c.queue = queue;
-                            c.active = Some((outbox, control));
-                            c.inactive_since = None;
-                            c.session_token = session_token;
-                            c.dedupe_until = Some(Instant::now() + IMPORT_DEDUPE);
-                        }
-                        // What reached this node during the handover, unless the queue has it
-                        // (push checks while `dedupe_until` holds).
-                        for e in held {
-                            self.push(cid, &e);
-                        }
-                        if !was_online {
-                            self.presence_changed(&user_id, true);
-                        }
-                        return MessageResult(Registered { connection_id: cid.clone(), resumed: true });
-                    }
-                    None => self.drop_connection(cid),
-                }
+        let mut socket = Some(Socket { outbox, control });
+        let resumed = resume.and_then(|resume| {
+            // 1. A place held for a cross-node resume.
+            if let Some(r) = self.complete_import(&user_id, &resume, &mut imported, &mut socket, &session_token) {
+                return Some(r);
             }
-        }
-        if let Some((cid, q)) =
-            imported.filter(|(cid, q)| q.user_id == user_id.as_str() && !self.connections.contains_key(cid))
-        {
-            // Resumed from another node: its queue continues here, replayed from where the client is.
-            let seq = resume.as_ref().map(|(_, s)| *s).unwrap_or(q.next_seq);
-            let queue: VecDeque<(i64, Arc<PreparedEvent>)> =
-                q.events.into_iter().map(|e| (e.seq, PreparedEvent::new(e.event))).collect();
-            // The outbox is new and holds SEND_QUEUE > DEAD_QUEUE frames, so the replay fits.
-            for (s, e) in queue.iter().filter(|(s, _)| *s >= seq) {
-                let _ = outbox.try_send(Outgoing::Text(e.frame(*s)));
+            // 2. A queue imported without a held place: it continues here.
+            if let Some(i) = imported.take().filter(|i| {
+                i.connection_id == resume.connection_id
+                    && i.queue.user_id == user_id
+                    && !self.connections.contains_key(&i.connection_id)
+            }) {
+                let mut c = Connection::new(&user_id, session_token.clone());
+                c.load(i.queue);
+                c.attach(socket.take()?, session_token.clone(), resume.sequence_number);
+                self.add(i.connection_id.clone(), c, ctx);
+                return Some(Registered { connection_id: i.connection_id, resumed: true });
             }
-            self.connections.insert(
-                cid.clone(),
-                Connection {
-                    user_id: user_id.clone(),
-                    session_token,
-                    next_seq: q.next_seq,
-                    queue,
-                    active: Some((outbox, control)),
-                    inactive_since: None,
-                    importing: None,
-                    dedupe_until: None,
-                },
-            );
-            let needs_load = !self.users.contains_key(&user_id);
-            let entry = self.users.entry(user_id.clone()).or_insert_with(|| UserEntry {
-                connections: Vec::new(),
-                membership: MembershipState::Loading(Vec::new()),
-            });
-            entry.connections.push(cid.clone());
-            if needs_load {
-                self.load_memberships(user_id.clone(), ctx);
+            // 3. A connection of this hub, with the sequence still in its queue or exactly next.
+            let c = self.connections.get_mut(&resume.connection_id).filter(|c| {
+                c.user_id == user_id && c.importing.is_none() && c.can_resume_from(resume.sequence_number)
+            })?;
+            c.attach(socket.take()?, session_token.clone(), resume.sequence_number);
+            Some(Registered { connection_id: resume.connection_id, resumed: true })
+        });
+        let registered = resumed.unwrap_or_else(|| {
+            // 4. A new connection: its hello is its first event.
+            let connection_id = ConnectionId::new();
+            let mut c = Connection::new(&user_id, session_token.clone());
+            if let Some(s) = socket.take() {
+                c.attach(s, session_token, 0);
             }
-            if !was_online {
-                self.presence_changed(&user_id, true);
-            }
-            return MessageResult(Registered { connection_id: cid, resumed: true });
-        }
-        // Resume: the same user's connection, with the sequence still in its queue or exactly next.
-        if let Some((cid, seq)) = resume {
-            let resumable = self.connections.get(&cid).is_some_and(|c| {
-                c.user_id == user_id
-                    && (seq == c.next_seq
-                        || c.queue.front().is_some_and(|(first, _)| *first <= seq && seq < c.next_seq))
-            });
-            if let Some(c) = self.connections.get_mut(&cid).filter(|_| resumable) {
-                if let Some((_, old)) = c.active.take() {
-                    old.do_send(CloseConnection { code: 1000, reason: "replaced by a resumed connection".into() });
-                }
-                // The outbox is new and holds SEND_QUEUE > DEAD_QUEUE frames, so the replay fits.
-                for (s, e) in c.queue.iter().filter(|(s, _)| *s >= seq) {
-                    let _ = outbox.try_send(Outgoing::Text(e.frame(*s)));
-                }
-                c.active = Some((outbox, control));
-                c.inactive_since = None;
-                c.session_token = session_token;
-                if !was_online {
-                    self.presence_changed(&user_id, true);
-                }
-                return MessageResult(Registered { connection_id: cid, resumed: true });
-            }
-        }
-        let connection_id = ConnectionId::new();
-        self.connections.insert(
-            connection_id.clone(),
-            Connection {
-                user_id: user_id.clone(),
-                session_token,
-                next_seq: 0,
-                queue: VecDeque::new(),
-                active: Some((outbox, control)),
-                inactive_since: None,
-                importing: None,
-                dedupe_until: None,
-            },
-        );
-        let needs_load = !self.users.contains_key(&user_id);
-        let entry = self
-            .users
-            .entry(user_id.clone())
-            .or_insert_with(|| UserEntry { connections: Vec::new(), membership: MembershipState::Loading(Vec::new()) });
-        entry.connections.push(connection_id.clone());
-        if needs_load {
-            self.load_memberships(user_id.clone(), ctx);
-        }
-        hello.insert("connection_id".into(), serde_json::Value::String(connection_id.as_str().to_owned()));
-        let event = PreparedEvent::new(WsEvent::new(
-            "hello",
-            serde_json::Value::Object(hello).to_string(),
-            Broadcast { user_id: user_id.as_str().to_owned(), ..Default::default() },
-        ));
-        self.push(&connection_id, &event);
+            self.add(connection_id.clone(), c, ctx);
+            hello.insert("connection_id".into(), serde_json::Value::String(connection_id.as_str().to_owned()));
+            let event = PreparedEvent::new(WsEvent::new(
+                "hello",
+                serde_json::Value::Object(hello).to_string(),
+                Broadcast { user_id: user_id.as_str().to_owned(), ..Default::default() },
+            ));
+            self.push(&connection_id, &event);
+            Registered { connection_id, resumed: false }
+        });
         if !was_online {
             self.presence_changed(&user_id, true);
         }
-        MessageResult(Registered { connection_id, resumed: false })
+        MessageResult(registered)
     }
 }
 
@@ -599,9 +659,8 @@ impl Handler<Unregister> for Hub {
     type Result = ();
     fn handle(&mut self, msg: Unregister, _ctx: &mut Self::Context) {
         let Some(c) = self.connections.get_mut(&msg.connection_id) else { return };
-        let same = c.active.as_ref().is_some_and(|(o, _)| o.same_channel(&msg.outbox));
-        if same {
-            c.active = None;
+        if c.socket.as_ref().is_some_and(|s| s.outbox.same_channel(&msg.outbox)) {
+            c.socket = None;
             c.inactive_since = Some(Instant::now());
             let user = c.user_id.clone();
             if self.active_count(&user) == 0 {
@@ -636,7 +695,7 @@ impl Handler<ApplyMembership> for Hub {
                     pending.push(Pending::Change(msg.change));
                 }
             }
-            MembershipState::Ready(m) => Hub::apply_change(m, &msg.change),
+            MembershipState::Ready(m) => m.apply(&msg.change),
         }
     }
 }
@@ -674,7 +733,7 @@ impl Handler<GetIsChannelMember> for Hub {
             Some(MembershipState::Ready(m)) => m.channels.contains(&msg.channel_id),
             // Still loading (a socket that just connected): ask the store rather than say no.
             Some(MembershipState::Loading(_)) => {
-                let lookup = self.store.memberships(msg.user_id.as_str().to_owned());
+                let lookup = self.store.memberships(&msg.user_id);
                 let channel_id = msg.channel_id;
                 return Box::pin(async move { lookup.await.is_ok_and(|m| m.channels.contains(&channel_id)) });
             }
@@ -690,29 +749,11 @@ impl Handler<BeginImport> for Hub {
         if self.connections.contains_key(&msg.connection_id) {
             return false;
         }
-        self.connections.insert(
-            msg.connection_id.clone(),
-            Connection {
-                user_id: msg.user_id.clone(),
-                session_token: msg.session_token,
-                next_seq: 0,
-                queue: VecDeque::new(),
-                active: None,
-                // Purged like any inactive connection if the import never completes.
-                inactive_since: Some(Instant::now()),
-                importing: Some((Vec::new(), false)),
-                dedupe_until: None,
-            },
-        );
-        let needs_load = !self.users.contains_key(&msg.user_id);
-        let entry = self
-            .users
-            .entry(msg.user_id.clone())
-            .or_insert_with(|| UserEntry { connections: Vec::new(), membership: MembershipState::Loading(Vec::new()) });
-        entry.connections.push(msg.connection_id);
-        if needs_load {
-            self.load_memberships(msg.user_id, ctx);
-        }
+        let mut c = Connection::new(&msg.user_id, msg.session_token);
+        // Purged like any inactive connection if the import never completes.
+        c.inactive_since = Some(Instant::now());
+        c.importing = Some(Held::default());
+        self.add(msg.connection_id, c, ctx);
         true
     }
 }
@@ -721,14 +762,11 @@ impl Handler<TakeQueue> for Hub {
     type Result = MessageResult<TakeQueue>;
     fn handle(&mut self, msg: TakeQueue, _ctx: &mut Self::Context) -> Self::Result {
         let Some(c) = self.connections.get(&msg.connection_id) else { return MessageResult(None) };
-        let seq = msg.sequence_number;
-        let resumable = c.user_id == msg.user_id
-            && (seq == c.next_seq || c.queue.front().is_some_and(|(first, _)| *first <= seq && seq < c.next_seq));
-        if !resumable {
+        if c.user_id != msg.user_id || c.importing.is_some() || !c.can_resume_from(msg.sequence_number) {
             return MessageResult(None);
         }
         let q = ConnectionQueue {
-            user_id: c.user_id.as_str().to_owned(),
+            user_id: c.user_id.clone(),
             next_seq: c.next_seq,
             // All of it, the events the client has seen too: the new node replays from
             // `sequence_number` and recognises what reaches it during the handover.
@@ -742,7 +780,7 @@ impl Handler<TakeQueue> for Hub {
 impl Handler<GetHubStats> for Hub {
     type Result = MessageResult<GetHubStats>;
     fn handle(&mut self, _msg: GetHubStats, _ctx: &mut Self::Context) -> Self::Result {
-        let active = self.connections.values().filter(|c| c.active.is_some()).count();
+        let active = self.connections.values().filter(|c| c.socket.is_some()).count();
         MessageResult(HubStats {
             users: self.users.len(),
             active_connections: active,

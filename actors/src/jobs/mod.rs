@@ -30,6 +30,7 @@ pub mod worker;
 pub use scheduler::{JobScheduler, SchedulerCounters, StopScheduler};
 pub use worker::{DrainJobs, GetActiveJobs, JobWorker, PollNow, WorkerSettings};
 
+use crate::error::StoreResult;
 use futures_util::future::{BoxFuture, LocalBoxFuture};
 use serde::{Deserialize, Serialize};
 use starling_protocol::NodeId;
@@ -183,17 +184,17 @@ pub struct Reaped {
 /// What the scheduler and the workers need from the database.
 pub trait JobStore: Send + Sync + 'static {
     /// Create this period's job of `job`'s type unless it exists or one of the type is pending.
-    fn schedule(&self, job: RecurringJob, node_id: NodeId) -> BoxFuture<'static, Result<Option<Job>, String>>;
+    fn schedule(&self, job: RecurringJob, node_id: NodeId) -> BoxFuture<'static, StoreResult<Option<Job>>>;
     /// Pending jobs of these types, highest priority and oldest first.
-    fn pending(&self, types: Vec<String>, limit: i64) -> BoxFuture<'static, Result<Vec<Job>, String>>;
+    fn pending(&self, types: Vec<String>, limit: i64) -> BoxFuture<'static, StoreResult<Vec<Job>>>;
     /// Pending -> in_progress for this node, or None if someone else was first.
-    fn claim(&self, id: JobId, node_id: NodeId) -> BoxFuture<'static, Result<Option<Job>, String>>;
+    fn claim(&self, id: JobId, node_id: NodeId) -> BoxFuture<'static, StoreResult<Option<Job>>>;
     /// Refresh LastActivityAt and progress of a claimed job.
-    fn heartbeat(&self, id: JobId, attempt: i32, progress: i64) -> BoxFuture<'static, Result<Heartbeat, String>>;
+    fn heartbeat(&self, id: JobId, attempt: i32, progress: i64) -> BoxFuture<'static, StoreResult<Heartbeat>>;
     /// Write the final status (and the audit row's outcome). False if the job was no longer ours.
-    fn finish(&self, id: JobId, attempt: i32, outcome: Outcome) -> BoxFuture<'static, Result<bool, String>>;
+    fn finish(&self, id: JobId, attempt: i32, outcome: Outcome) -> BoxFuture<'static, StoreResult<bool>>;
     /// Re-queue (or fail, past `max_attempts`) jobs whose runner fell silent for `stale_after`.
-    fn reap_stale(&self, stale_after: Duration, max_attempts: i32) -> BoxFuture<'static, Result<Vec<Reaped>, String>>;
+    fn reap_stale(&self, stale_after: Duration, max_attempts: i32) -> BoxFuture<'static, StoreResult<Vec<Reaped>>>;
 }
 
 /// Why a running job is asked to stop.

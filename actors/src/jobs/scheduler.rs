@@ -37,6 +37,8 @@ pub struct JobScheduler {
     worker: Option<Recipient<PollNow>>,
     counters: Arc<SchedulerCounters>,
     leading: bool,
+    /// The last word of the leader election, applied again after a restart.
+    last_leader: Option<LeaderChanged>,
     ticker: Option<SpawnHandle>,
     in_flight: bool,
     log: slog::Logger,
@@ -52,7 +54,19 @@ impl JobScheduler {
         counters: Arc<SchedulerCounters>,
         log: slog::Logger,
     ) -> Self {
-        Self { node_id, store, jobs, tick, worker, counters, leading: false, ticker: None, in_flight: false, log }
+        Self {
+            node_id,
+            store,
+            jobs,
+            tick,
+            worker,
+            counters,
+            leading: false,
+            last_leader: None,
+            ticker: None,
+            in_flight: false,
+            log,
+        }
     }
 
     fn schedule_now(&mut self, ctx: &mut Context<Self>) {
@@ -84,7 +98,7 @@ impl JobScheduler {
                         slog::info!(act.log, "job scheduled"; "job_id" => %job.id, "job_type" => &job.job_type);
                     }
                     Ok(None) => {}
-                    Err(e) => slog::warn!(act.log, "cannot schedule job"; "job_type" => job_type, "error" => e),
+                    Err(e) => slog::warn!(act.log, "cannot schedule job"; "job_type" => job_type, "error" => %e),
                 }
             }
             if created > 0 {
@@ -100,11 +114,29 @@ impl JobScheduler {
 
 impl Actor for JobScheduler {
     type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(crate::mailbox::LOCAL_MAILBOX);
+    }
 }
+
+impl actix::Supervised for JobScheduler {
+    fn restarting(&mut self, ctx: &mut Self::Context) {
+        // The ticker went with the old context: lead again as the election last said.
+        self.leading = false;
+        self.ticker = None;
+        self.in_flight = false;
+        if let Some(last) = self.last_leader.clone() {
+            ctx.notify(last);
+        }
+    }
+}
+
+crate::restartable!(JobScheduler);
 
 impl Handler<LeaderChanged> for JobScheduler {
     type Result = ();
     fn handle(&mut self, msg: LeaderChanged, ctx: &mut Self::Context) {
+        self.last_leader = Some(msg.clone());
         if msg.is_leader && !self.leading {
             self.leading = true;
             slog::info!(self.log, "job scheduler active"; "recurring_jobs" => self.jobs.len());

@@ -56,7 +56,11 @@ fn ready<T: Send + 'static>(v: T) -> BoxFuture<'static, T> {
 }
 
 impl JobStore for Arc<MemStore> {
-    fn schedule(&self, job: RecurringJob, node_id: NodeId) -> BoxFuture<'static, Result<Option<Job>, String>> {
+    fn schedule(
+        &self,
+        job: RecurringJob,
+        node_id: NodeId,
+    ) -> BoxFuture<'static, crate::error::StoreResult<Option<Job>>> {
         let key = (job.job_type.clone(), self.period.lock().unwrap().to_string());
         if self.keys.lock().unwrap().contains_key(&key) {
             return ready(Ok(None));
@@ -67,7 +71,7 @@ impl JobStore for Arc<MemStore> {
         ready(Ok(Some(self.get(&id))))
     }
 
-    fn pending(&self, types: Vec<String>, limit: i64) -> BoxFuture<'static, Result<Vec<Job>, String>> {
+    fn pending(&self, types: Vec<String>, limit: i64) -> BoxFuture<'static, crate::error::StoreResult<Vec<Job>>> {
         let mut v: Vec<Job> = self
             .jobs
             .lock()
@@ -81,7 +85,7 @@ impl JobStore for Arc<MemStore> {
         ready(Ok(v))
     }
 
-    fn claim(&self, id: JobId, node_id: NodeId) -> BoxFuture<'static, Result<Option<Job>, String>> {
+    fn claim(&self, id: JobId, node_id: NodeId) -> BoxFuture<'static, crate::error::StoreResult<Option<Job>>> {
         let mut jobs = self.jobs.lock().unwrap();
         let j = jobs.get_mut(&id).unwrap();
         if j.status != JobStatus::Pending {
@@ -93,7 +97,12 @@ impl JobStore for Arc<MemStore> {
         ready(Ok(Some(j.clone())))
     }
 
-    fn heartbeat(&self, id: JobId, attempt: i32, progress: i64) -> BoxFuture<'static, Result<Heartbeat, String>> {
+    fn heartbeat(
+        &self,
+        id: JobId,
+        attempt: i32,
+        progress: i64,
+    ) -> BoxFuture<'static, crate::error::StoreResult<Heartbeat>> {
         let mut jobs = self.jobs.lock().unwrap();
         let j = jobs.get_mut(&id).unwrap();
         let ours = j.attempt == attempt && matches!(j.status, JobStatus::InProgress | JobStatus::CancelRequested);
@@ -105,7 +114,7 @@ impl JobStore for Arc<MemStore> {
         ready(Ok(if j.status == JobStatus::CancelRequested { Heartbeat::CancelRequested } else { Heartbeat::Running }))
     }
 
-    fn finish(&self, id: JobId, attempt: i32, outcome: Outcome) -> BoxFuture<'static, Result<bool, String>> {
+    fn finish(&self, id: JobId, attempt: i32, outcome: Outcome) -> BoxFuture<'static, crate::error::StoreResult<bool>> {
         let mut jobs = self.jobs.lock().unwrap();
         let j = jobs.get_mut(&id).unwrap();
         let ours = j.attempt == attempt && matches!(j.status, JobStatus::InProgress | JobStatus::CancelRequested);
@@ -128,7 +137,7 @@ impl JobStore for Arc<MemStore> {
         ready(Ok(true))
     }
 
-    fn reap_stale(&self, _stale: Duration, _max: i32) -> BoxFuture<'static, Result<Vec<Reaped>, String>> {
+    fn reap_stale(&self, _stale: Duration, _max: i32) -> BoxFuture<'static, crate::error::StoreResult<Vec<Reaped>>> {
         ready(Ok(vec![]))
     }
 }

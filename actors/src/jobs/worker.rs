@@ -147,7 +147,7 @@ impl JobWorker {
                             "abandoned_by" => &r.node_id, "attempt" => r.attempt, "status" => %r.status);
                     }
                 }
-                Err(e) => slog::warn!(act.log, "cannot check for stale jobs"; "error" => e),
+                Err(e) => slog::warn!(act.log, "cannot check for stale jobs"; "error" => %e),
             }
             match claimed {
                 Ok(jobs) => {
@@ -155,7 +155,7 @@ impl JobWorker {
                         act.start_job(job, ctx);
                     }
                 }
-                Err(e) => slog::warn!(act.log, "cannot look for pending jobs"; "error" => e),
+                Err(e) => slog::warn!(act.log, "cannot look for pending jobs"; "error" => %e),
             }
             if std::mem::take(&mut act.poll_again) {
                 act.poll(ctx);
@@ -215,7 +215,7 @@ impl JobWorker {
                         }
                         control.stop(StopReason::Lost);
                     }
-                    Err(e) => slog::warn!(act.log, "cannot refresh running job"; "job_id" => %id, "error" => e),
+                    Err(e) => slog::warn!(act.log, "cannot refresh running job"; "job_id" => %id, "error" => %e),
                 }
                 fut::ready(())
             })
@@ -251,7 +251,7 @@ impl JobWorker {
             Outcome::Released => "released",
         };
         if let Outcome::Error(e) = &outcome {
-            slog::warn!(self.log, "job failed"; "job_id" => %id, "error" => e, "elapsed_ms" => elapsed_ms);
+            slog::warn!(self.log, "job failed"; "job_id" => %id, "error" => %e, "elapsed_ms" => elapsed_ms);
         }
         finish_with_retries(self.store.clone(), id.clone(), attempt, outcome, self.settings.heartbeat)
             .into_actor(self)
@@ -262,7 +262,7 @@ impl JobWorker {
                     Ok(false) => slog::warn!(act.log, "job finished but was no longer ours";
                         "job_id" => %id, "outcome" => what),
                     Err(e) => slog::warn!(act.log, "cannot record job outcome";
-                        "job_id" => %id, "outcome" => what, "error" => e),
+                        "job_id" => %id, "outcome" => what, "error" => %e),
                 }
                 act.forget(&id, ctx);
                 // There may be more of this type waiting.
@@ -289,7 +289,7 @@ impl JobWorker {
             .then(move |res, act, _| {
                 match res {
                     Ok(_) => slog::info!(act.log, "job handed back"; "job_id" => %id),
-                    Err(e) => slog::warn!(act.log, "cannot hand job back"; "job_id" => %id, "error" => e),
+                    Err(e) => slog::warn!(act.log, "cannot hand job back"; "job_id" => %id, "error" => %e),
                 }
                 fut::ready(())
             })
@@ -305,7 +305,7 @@ async fn finish_with_retries(
     attempt: i32,
     outcome: Outcome,
     pause: Duration,
-) -> Result<bool, String> {
+) -> crate::error::StoreResult<bool> {
     let mut result = store.finish(id.clone(), attempt, outcome.clone()).await;
     for _ in 1..FINISH_ATTEMPTS {
         if result.is_ok() {
@@ -317,10 +317,25 @@ async fn finish_with_retries(
     result
 }
 
+impl actix::Supervised for JobWorker {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        // The runs went with the old context: their rows stay in_progress until the stale-job
+        // reaper re-queues them (every job type is safe to run again after a partial run).
+        for (_, r) in self.running.drain() {
+            r.control.stop(StopReason::Lost);
+        }
+        self.polling = false;
+        self.poll_again = false;
+    }
+}
+
+crate::restartable!(JobWorker);
+
 impl Actor for JobWorker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(crate::mailbox::LOCAL_MAILBOX);
         slog::info!(self.log, "job worker started"; "job_types" => self.runner.job_types().join(","),
             "poll_ms" => self.settings.poll.as_millis() as u64);
         self.poll(ctx);
@@ -372,7 +387,7 @@ impl Handler<DrainJobs> for JobWorker {
                 async move {
                     for (id, attempt) in left {
                         if let Err(e) = store.finish(id.clone(), attempt, Outcome::Released).await {
-                            slog::warn!(log, "cannot hand job back"; "job_id" => %id, "error" => e);
+                            slog::warn!(log, "cannot hand job back"; "job_id" => %id, "error" => %e);
                         }
                     }
                 }

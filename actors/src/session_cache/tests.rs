@@ -11,7 +11,7 @@ struct MemStore {
 }
 
 impl SessionStore for MemStore {
-    fn session_by_token(&self, token: String) -> BoxFuture<'static, Result<Option<Session>, String>> {
+    fn session_by_token(&self, token: String) -> BoxFuture<'static, crate::error::StoreResult<Option<Session>>> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         let s = self.sessions.lock().unwrap().get(&token).cloned();
         Box::pin(async move { Ok(s) })

@@ -2,11 +2,12 @@
 //! second half: p99 <= 1 ms at 10k msgs/s).
 //!
 //! Two nodes' actor stacks (EventBus, hubs, session cache, presence, `Cluster` coordinator with its
-//! `ClusterPeer`, gossip listener) run in this one process and link over real TCP on loopback with
-//! the real handshake, framing, LZ4 and ChaCha20-Poly1305. Node A's coordinator is handed
-//! `posted` events at a steady rate; an extra actor subscribed to node B's EventBus records, for
-//! each, the time from the hand-over on A to B's bus having handed it to B's hubs (one clock: one
-//! process). Run once with gossip encryption off (Mattermost's default) and once with it on.
+//! `ClusterPeer`, gossip listener), assembled by `Realtime` as a node's are, run in this one process
+//! and link over real TCP on loopback with the real handshake, framing, LZ4 and ChaCha20-Poly1305.
+//! Node A's event bus is handed `posted` events at a steady rate (as its API would publish them);
+//! an extra actor subscribed to node B's EventBus records, for each, the time from A's bus to B's
+//! bus having handed it to B's hubs (one clock: one process). Run once with gossip encryption
+//! off (Mattermost's default) and once with it on.
 //!
 //! Run: `cargo bench -p starling-bench --bench cluster_transport`
 //! (`BENCH_RATE` msgs/s, default 10000; `BENCH_SECS`, default 10).
@@ -14,18 +15,15 @@
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
 use hdrhistogram::Histogram;
-use starling_actors::cluster::inbound::{self, Inbound};
-use starling_actors::cluster::peer::PeerState;
 use starling_actors::cluster::{
-    Cluster, ClusterBroadcast, ClusterCounters, ConfigHash, GetPeerStatuses, LocalParts, NodeInfo, SetPeers,
-    TransportSettings,
+    Cluster, ConfigHash, GetPeerStatuses, JoinSettings, Joined, NodeInfo, PeerState, SetPeers, Tcp, TransportSettings,
 };
 use starling_actors::session_cache::{Session, SessionStore};
 use starling_actors::{
-    EventBus, EventPublished, Hub, HubSet, MembershipStore, Memberships, Presence, SessionCache, Status, StatusStore,
-    Subscribe,
+    EventBus, Filter, MembershipStore, Memberships, Publish, Published, Realtime, RealtimeSettings, RealtimeStores,
+    Status, StatusStore, StoreResult, Subscribe, Supervisor,
 };
-use starling_protocol::{Broadcast, WsEvent};
+use starling_protocol::{Broadcast, BusEvent, UserId, WsEvent};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -38,22 +36,22 @@ fn now_ns() -> u64 {
 struct Nothing;
 
 impl MembershipStore for Nothing {
-    fn memberships(&self, _user_id: String) -> BoxFuture<'static, Result<Memberships, String>> {
-        Box::pin(async { Ok(Memberships { channels: Default::default(), teams: Default::default() }) })
+    fn memberships(&self, _user_id: &UserId) -> BoxFuture<'static, StoreResult<Memberships>> {
+        Box::pin(async { Ok(Memberships::default()) })
     }
 }
 
 impl SessionStore for Nothing {
-    fn session_by_token(&self, _token: String) -> BoxFuture<'static, Result<Option<Session>, String>> {
+    fn session_by_token(&self, _token: String) -> BoxFuture<'static, StoreResult<Option<Session>>> {
         Box::pin(async { Ok(None) })
     }
 }
 
 impl StatusStore for Nothing {
-    fn load_statuses(&self, _user_ids: Vec<String>) -> BoxFuture<'static, Result<Vec<Status>, String>> {
+    fn load_statuses(&self, _user_ids: Vec<UserId>) -> BoxFuture<'static, StoreResult<Vec<Status>>> {
         Box::pin(async { Ok(vec![]) })
     }
-    fn save_statuses(&self, _statuses: Vec<Status>) -> BoxFuture<'static, Result<(), String>> {
+    fn save_statuses(&self, _statuses: Vec<Status>) -> BoxFuture<'static, StoreResult<()>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -67,10 +65,11 @@ impl Actor for Recorder {
     type Context = Context<Self>;
 }
 
-impl Handler<EventPublished> for Recorder {
+impl Handler<Published> for Recorder {
     type Result = ();
-    fn handle(&mut self, msg: EventPublished, _ctx: &mut Self::Context) {
-        let data = &msg.event.event.data;
+    fn handle(&mut self, msg: Published, _ctx: &mut Self::Context) {
+        let BusEvent::Ws(event) = &*msg.event else { return };
+        let data = &event.data;
         let sent = data
             .strip_prefix("{\"sent_ns\":")
             .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
@@ -87,48 +86,32 @@ struct Node {
     cluster: Addr<Cluster>,
     bus: Addr<EventBus>,
     gossip: String,
+    _joined: Joined,
 }
 
+/// A node's actor stack, assembled as a real node's is (Realtime, then the cluster), over TCP.
 async fn node(name: &str, key: [u8; 32], encrypt: bool) -> Node {
     let log = slog::Logger::root(slog::Discard, slog::o!());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a gossip port");
     let gossip = listener.local_addr().expect("bound").to_string();
-    let hubs = {
-        let log = log.clone();
-        HubSet::start(1, move || Hub::new(Arc::new(Nothing), None, log.clone()))
-    };
-    let bus = EventBus::new(hubs.clone()).start();
-    let sessions = SessionCache::new(Arc::new(Nothing), Duration::from_secs(60), 16).start();
-    let presence = Presence::new(Arc::new(Nothing), bus.clone(), log.clone()).start();
+    let sup = Supervisor::new(log.clone());
+    let stores =
+        RealtimeStores { sessions: Arc::new(Nothing), memberships: Arc::new(Nothing), statuses: Arc::new(Nothing) };
+    let settings = RealtimeSettings { hubs_on_own_threads: true, ..RealtimeSettings::default() };
+    let realtime = Realtime::start(&sup, stores, &settings, &log);
     let me = NodeInfo {
-        node_id: format!("{name}{}", &starling_protocol::new_id()[..20]),
+        node_id: format!("{name}{}", &starling_protocol::new_id()[..20]).into(),
         cluster_name: "bench".into(),
         app_version: "bench".into(),
         schema_version: 1,
         config_hash: ConfigHash::new("bench"),
         gossip_addr: gossip.clone(),
         hostname: name.into(),
+        protocol: (starling_protocol::MIN_PROTOCOL_VERSION, starling_protocol::MAX_PROTOCOL_VERSION),
     };
     let transport = TransportSettings { key, encrypt, compress: true };
-    let local = LocalParts { bus: bus.clone(), sessions, hubs, presence, session_wrote: None };
-    let counters = Arc::new(ClusterCounters::default());
-    let heard = Arc::new(Mutex::new(Default::default()));
-    let cluster =
-        Cluster::new(me.clone(), transport.clone(), local.clone(), counters.clone(), heard.clone(), log.clone())
-            .start();
-    let inbound = Arc::new(Inbound {
-        me,
-        transport,
-        cluster: cluster.clone(),
-        local,
-        counters,
-        heard,
-        applied: Mutex::new(Default::default()),
-        active: Default::default(),
-        log,
-    });
-    actix::spawn(inbound::serve(listener, inbound));
-    Node { cluster, bus, gossip }
+    let joined = realtime.join_cluster(&sup, JoinSettings { me, transport, network: Arc::new(Tcp), log }, listener);
+    Node { cluster: joined.cluster.clone(), bus: realtime.bus.clone(), gossip, _joined: joined }
 }
 
 fn event(seq: u64) -> WsEvent {
@@ -168,7 +151,7 @@ async fn run(encrypt: bool, rate: u64, secs: u64) {
     assert!(up(a.cluster.clone()).await && up(b.cluster.clone()).await, "the two nodes link up");
     let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram")));
     let rec = Recorder { hist: hist.clone() }.start();
-    b.bus.do_send(Subscribe { subscriber: rec.recipient() });
+    b.bus.do_send(Subscribe { subscriber: rec.recipient(), filter: Filter::remote() });
 
     // Warm up for a second, then measure.
     for (phase, dur) in [("warm-up", 1), ("measure", secs)] {
@@ -181,7 +164,7 @@ async fn run(encrypt: bool, rate: u64, secs: u64) {
         while sent < total {
             let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
             while sent < due {
-                a.cluster.do_send(ClusterBroadcast::Event(event(sent)));
+                a.bus.do_send(Publish::ws(event(sent)));
                 sent += 1;
             }
             tokio::time::sleep(Duration::from_micros(200)).await;

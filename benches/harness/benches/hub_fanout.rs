@@ -8,9 +8,12 @@
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::future::BoxFuture;
-use starling_actors::event_bus::{EventBus, HubSet, PublishEvent};
-use starling_actors::hub::{CloseConnection, Hub, MembershipStore, Memberships, Outgoing, Register, SEND_QUEUE};
-use starling_protocol::{Broadcast, UserId, WsEvent};
+use starling_actors::event_bus::{EventBus, Publish};
+use starling_actors::hub::{
+    CloseConnection, Hub, HubSet, MembershipStore, Memberships, Outgoing, Register, SEND_QUEUE,
+};
+use starling_actors::StoreResult;
+use starling_protocol::{Broadcast, ChannelId, UserId, WsEvent};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,8 +25,10 @@ const CHANNEL: &str = "benchchannel00000000000000";
 struct OneChannel;
 
 impl MembershipStore for OneChannel {
-    fn memberships(&self, _user_id: String) -> BoxFuture<'static, Result<Memberships, String>> {
-        Box::pin(async { Ok(Memberships { channels: HashSet::from([CHANNEL.to_owned()]), teams: HashSet::new() }) })
+    fn memberships(&self, _user_id: &UserId) -> BoxFuture<'static, StoreResult<Memberships>> {
+        Box::pin(async {
+            Ok(Memberships { channels: HashSet::from([ChannelId::from(CHANNEL)]), teams: HashSet::new() })
+        })
     }
 }
 
@@ -65,8 +70,15 @@ async fn next_text(rx: &mut mpsc::Receiver<Outgoing>) {
 async fn setup(connections: usize, hubs: usize) -> Setup {
     let log = slog::Logger::root(slog::Discard, slog::o!());
     let store: Arc<dyn MembershipStore> = Arc::new(OneChannel);
-    let set = HubSet::start(hubs, || Hub::new(store.clone(), None, log.clone()));
-    let bus = EventBus::new(set.clone()).start();
+    let set = HubSet::new(
+        (0..hubs)
+            .map(|_| {
+                let (store, log) = (store.clone(), log.clone());
+                Hub::start_in_arbiter(&Arbiter::new().handle(), move |_| Hub::new(store, None, log))
+            })
+            .collect(),
+    );
+    let bus = EventBus::new(set.clone(), Default::default()).start();
     let control = Control.start();
     let mut outboxes = Vec::with_capacity(connections);
     for i in 0..connections {
@@ -88,7 +100,7 @@ async fn setup(connections: usize, hubs: usize) -> Setup {
         next_text(rx).await; // hello
     }
     // One event through, so every user's memberships are loaded.
-    bus.do_send(PublishEvent { event: posted() });
+    bus.do_send(Publish::ws(posted()));
     for rx in &mut outboxes {
         next_text(rx).await;
     }
@@ -107,7 +119,7 @@ fn fanout(c: &mut Criterion) {
                     sys.block_on(async {
                         let t0 = Instant::now();
                         for _ in 0..iters {
-                            s.bus.do_send(PublishEvent { event: posted() });
+                            s.bus.do_send(Publish::ws(posted()));
                             for rx in &mut s.outboxes {
                                 next_text(rx).await;
                             }

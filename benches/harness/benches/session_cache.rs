@@ -21,7 +21,7 @@ struct MemStore {
 }
 
 impl SessionStore for MemStore {
-    fn session_by_token(&self, token: String) -> BoxFuture<'static, Result<Option<Session>, String>> {
+    fn session_by_token(&self, token: String) -> BoxFuture<'static, starling_actors::StoreResult<Option<Session>>> {
         let s = self.sessions.get(&token).cloned();
         Box::pin(async move { Ok(s) })
     }

@@ -223,7 +223,7 @@ proptest! {
         cluster in ".{0,20}", key in any::<[u8; 32]>(), version in any::<u16>(),
     ) {
         let h = Hello {
-            node_id, cluster_name: cluster.clone(), min_version, max_version, app_version,
+            node_id: node_id.into(), cluster_name: cluster.clone(), min_version, max_version, app_version,
             schema_version, config_hash: "x".into(), gossip_addr: "h:1".into(), hostname: "h".into(), random,
         };
         prop_assert_eq!(receive(&key, &cluster, &seal_hello(&key, &cluster, &h)), Ok(HandshakeFrame::Hello(h.clone())));

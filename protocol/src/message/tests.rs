@@ -23,18 +23,18 @@ fn event() -> WsEvent {
 fn golden_publish() {
     golden(
         1,
-        ClusterMessage::Publish { event: event() },
+        ClusterMessage::Bus(BusEvent::Ws(event())),
         "010100011a06706f73746564077b2261223a317d0102753100026331000000",
     );
 }
 
 #[test]
 fn golden_membership() {
-    let m = |change| ClusterMessage::Membership { user_id: "u1".into(), change };
-    golden(2, m(MembershipChangeWire::JoinedChannel("c1".into())), "010200020702753101026331");
-    golden(2, m(MembershipChangeWire::LeftChannel("c1".into())), "010200020702753102026331");
-    golden(2, m(MembershipChangeWire::JoinedTeam("t1".into())), "010200020702753103027431");
-    golden(2, m(MembershipChangeWire::LeftTeam("t1".into())), "010200020702753104027431");
+    let m = |change| ClusterMessage::Bus(BusEvent::Membership { user_id: "u1".into(), change });
+    golden(2, m(MembershipChange::JoinedChannel("c1".into())), "010200020702753101026331");
+    golden(2, m(MembershipChange::LeftChannel("c1".into())), "010200020702753102026331");
+    golden(2, m(MembershipChange::JoinedTeam("t1".into())), "010200020702753103027431");
+    golden(2, m(MembershipChange::LeftTeam("t1".into())), "010200020702753104027431");
 }
 
 #[test]
@@ -108,25 +108,31 @@ fn golden_responses() {
 fn golden_status_update() {
     golden(
         0,
-        ClusterMessage::StatusUpdate {
+        ClusterMessage::Bus(BusEvent::Status(UserStatus {
             user_id: "u1".into(),
             status: "away".into(),
             manual: true,
             last_activity_at: 1_700_000_000_000,
-        },
+        })),
         "0100000c0f02753104617761790180a0abfef962",
     );
 }
 
 #[test]
 fn golden_session_wrote() {
-    golden(0, ClusterMessage::SessionWrote { session: 300 }, "0100000d02ac02");
+    golden(0, ClusterMessage::Bus(BusEvent::SessionWrote { session: 300 }), "0100000d02ac02");
+}
+
+#[test]
+fn golden_extension() {
+    let x = ExtensionMessage { extension: "digest".into(), version: 2, payload: vec![1, 2, 3] };
+    golden(5, ClusterMessage::Bus(BusEvent::Extension(x)), "0105000e0c066469676573740203010203");
 }
 
 #[test]
 fn a_batch_keeps_order_and_ids() {
     let batch = vec![
-        Envelope { id: 1, message: ClusterMessage::Publish { event: event() } },
+        Envelope { id: 1, message: ClusterMessage::Bus(BusEvent::Ws(event())) },
         Envelope { id: 0, message: ClusterMessage::Ack { up_to: 9 } },
         Envelope { id: 2, message: ClusterMessage::InvalidateAllCaches },
     ];
@@ -213,9 +219,12 @@ fn malformed_batches_are_decode_errors() {
 #[test]
 fn metadata_per_type() {
     let all = [
-        (ClusterMessage::Publish { event: event() }, 1, "publish", true),
+        (ClusterMessage::Bus(BusEvent::Ws(event())), 1, "publish", true),
         (
-            ClusterMessage::Membership { user_id: "u".into(), change: MembershipChangeWire::LeftTeam("t".into()) },
+            ClusterMessage::Bus(BusEvent::Membership {
+                user_id: "u".into(),
+                change: MembershipChange::LeftTeam("t".into()),
+            }),
             2,
             "membership",
             true,
@@ -230,17 +239,27 @@ fn metadata_per_type() {
         (ClusterMessage::Request { req_id: 1, request: Request::GetStats }, 10, "request", true),
         (ClusterMessage::Response { req_id: 1, response: Response::ConnectionCount(1) }, 11, "response", true),
         (
-            ClusterMessage::StatusUpdate {
+            ClusterMessage::Bus(BusEvent::Status(UserStatus {
                 user_id: "u".into(),
                 status: "online".into(),
                 manual: false,
                 last_activity_at: 0,
-            },
+            })),
             12,
             "update_status",
-            false,
+            true,
         ),
-        (ClusterMessage::SessionWrote { session: 1 }, 13, "session_wrote", false),
+        (ClusterMessage::Bus(BusEvent::SessionWrote { session: 1 }), 13, "session_wrote", false),
+        (
+            ClusterMessage::Bus(BusEvent::Extension(ExtensionMessage {
+                extension: "x".into(),
+                version: 1,
+                payload: vec![],
+            })),
+            14,
+            "extension",
+            true,
+        ),
     ];
     for (m, id, name, reliable) in all {
         assert_eq!(m.type_id(), id, "{m:?}");
@@ -255,7 +274,7 @@ fn body_length_varint_of_every_width() {
     for size in [0usize, 1, 100, 125, 126, 127, 128, 200, 16_000, 16_380, 16_384, 100_000] {
         let e = WsEvent { event: "x".into(), data: "d".repeat(size), broadcast: Broadcast::default() };
         let batch = vec![
-            Envelope { id: 1, message: ClusterMessage::Publish { event: e } },
+            Envelope { id: 1, message: ClusterMessage::Bus(BusEvent::Ws(e)) },
             Envelope { id: 0, message: ClusterMessage::Ack { up_to: 1 } },
         ];
         let bytes = encode_batch(&batch);
@@ -300,25 +319,29 @@ fn ws_event() -> impl Strategy<Value = WsEvent> {
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         Just(Request::GetStats),
-        text().prop_map(|user_id| Request::GetUserConnectionCount { user_id }),
+        text().prop_map(|user_id| Request::GetUserConnectionCount { user_id: UserId(user_id) }),
         (text(), text(), any::<i64>()).prop_map(|(connection_id, user_id, sequence_number)| {
-            Request::TakeConnectionQueue { connection_id, user_id, sequence_number }
+            Request::TakeConnectionQueue {
+                connection_id: ConnectionId(connection_id),
+                user_id: UserId(user_id),
+                sequence_number,
+            }
         }),
-        text().prop_map(|target_node_id| Request::Probe { target_node_id }),
+        text().prop_map(|target_node_id| Request::Probe { target_node_id: NodeId(target_node_id) }),
     ]
 }
 
 fn response() -> impl Strategy<Value = Response> {
     let queue = (text(), any::<i64>(), proptest::collection::vec((any::<i64>(), ws_event()), 0..4)).prop_map(
         |(user_id, next_seq, events)| ConnectionQueue {
-            user_id,
+            user_id: UserId(user_id),
             next_seq,
             events: events.into_iter().map(|(seq, event)| QueuedEvent { seq, event }).collect(),
         },
     );
     prop_oneof![
         (text(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(node_id, websockets, users, tasks)| {
-            Response::Stats(NodeStats { node_id, websockets, users, tasks })
+            Response::Stats(NodeStats { node_id: NodeId(node_id), websockets, users, tasks })
         }),
         any::<u64>().prop_map(Response::ConnectionCount),
         proptest::option::of(queue).prop_map(Response::ConnectionQueue),
@@ -327,21 +350,24 @@ fn response() -> impl Strategy<Value = Response> {
     ]
 }
 
-fn membership_change() -> impl Strategy<Value = MembershipChangeWire> {
+fn membership_change() -> impl Strategy<Value = MembershipChange> {
     prop_oneof![
-        text().prop_map(MembershipChangeWire::JoinedChannel),
-        text().prop_map(MembershipChangeWire::LeftChannel),
-        text().prop_map(MembershipChangeWire::JoinedTeam),
-        text().prop_map(MembershipChangeWire::LeftTeam),
+        text().prop_map(|c| MembershipChange::JoinedChannel(ChannelId(c))),
+        text().prop_map(|c| MembershipChange::LeftChannel(ChannelId(c))),
+        text().prop_map(|t| MembershipChange::JoinedTeam(TeamId(t))),
+        text().prop_map(|t| MembershipChange::LeftTeam(TeamId(t))),
     ]
 }
 
 pub(crate) fn cluster_message() -> impl Strategy<Value = ClusterMessage> {
     prop_oneof![
-        ws_event().prop_map(|event| ClusterMessage::Publish { event }),
-        (text(), membership_change()).prop_map(|(user_id, change)| ClusterMessage::Membership { user_id, change }),
+        ws_event().prop_map(|event| ClusterMessage::Bus(BusEvent::Ws(event))),
+        (text(), membership_change()).prop_map(|(user_id, change)| ClusterMessage::Bus(BusEvent::Membership {
+            user_id: UserId(user_id),
+            change
+        })),
         text().prop_map(|token| ClusterMessage::ClearSession { token }),
-        text().prop_map(|user_id| ClusterMessage::ClearUserSessions { user_id }),
+        text().prop_map(|user_id| ClusterMessage::ClearUserSessions { user_id: UserId(user_id) }),
         Just(ClusterMessage::InvalidateAllCaches),
         text().prop_map(|config_hash| ClusterMessage::ConfigChanged { config_hash }),
         (any::<u64>(), any::<i64>()).prop_map(|(nonce, sent_ms)| ClusterMessage::Ping { nonce, sent_ms }),
@@ -350,9 +376,21 @@ pub(crate) fn cluster_message() -> impl Strategy<Value = ClusterMessage> {
         (any::<u64>(), request()).prop_map(|(req_id, request)| ClusterMessage::Request { req_id, request }),
         (any::<u64>(), response()).prop_map(|(req_id, response)| ClusterMessage::Response { req_id, response }),
         (text(), text(), any::<bool>(), any::<i64>()).prop_map(|(user_id, status, manual, last_activity_at)| {
-            ClusterMessage::StatusUpdate { user_id, status, manual, last_activity_at }
+            ClusterMessage::Bus(BusEvent::Status(UserStatus {
+                user_id: UserId(user_id),
+                status,
+                manual,
+                last_activity_at,
+            }))
         }),
-        any::<u64>().prop_map(|session| ClusterMessage::SessionWrote { session }),
+        any::<u64>().prop_map(|session| ClusterMessage::Bus(BusEvent::SessionWrote { session })),
+        (text(), any::<u16>(), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(
+            |(extension, version, payload)| ClusterMessage::Bus(BusEvent::Extension(ExtensionMessage {
+                extension,
+                version,
+                payload
+            }))
+        ),
     ]
 }
 
