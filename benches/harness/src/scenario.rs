@@ -8,7 +8,7 @@ use crate::workers::{Pool, PoolConfig};
 use crate::ws;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub struct Ctx {
     pub api: Api,
@@ -43,11 +43,7 @@ impl Ctx {
         let tokens = fixture.users.iter().map(|u| u.token.clone()).collect();
         let per_worker = c.per_worker as usize;
         let workers = connections.div_ceil(per_worker);
-        let run_id = format!(
-            "{:x}{:x}",
-            std::process::id(),
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
-        );
+        let run_id = format!("{:x}{:x}", std::process::id(), starling_protocol::now_ms());
         let pool = Pool::spawn(PoolConfig {
             workers,
             ws_url: &ws_url,

@@ -7,7 +7,7 @@ use crate::stats::{self, LatencyMs};
 use anyhow::{Context, Result};
 use rand::Rng;
 use serde::Serialize;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio_postgres::NoTls;
 
 #[derive(Debug, Clone, Serialize)]
@@ -27,9 +27,7 @@ fn id() -> String {
     (0..26).map(|_| ALNUM[r.gen_range(0..ALNUM.len())] as char).collect()
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+use starling_protocol::now_ms;
 
 async fn connect(url: &str) -> Result<tokio_postgres::Client> {
     let (client, conn) = tokio_postgres::connect(url, NoTls).await.with_context(|| format!("connect to {url}"))?;

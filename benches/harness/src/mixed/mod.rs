@@ -30,7 +30,7 @@ use plan::{CreatedPost, Finished, Mix, Plan, Reconciled, SimUser, Window};
 use ramp::{Gates, Ramp};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// How long workers may take to get ready for a plan.
@@ -238,9 +238,7 @@ impl Driver {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+use starling_protocol::now_ms;
 
 pub async fn run(a: RunArgs) -> Result<()> {
     let c = &a.common;
