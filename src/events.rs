@@ -110,6 +110,12 @@ impl Events {
         self.publish("added_to_team", json!({"team_id": team_id, "user_id": user_id}), to_user(user_id));
     }
 
+    /// The config changed (saved or reloaded through this node): every connected client, on every
+    /// node, gets the new client config, as Mattermost's `config_changed`.
+    pub fn config_changed(&self, client_config: serde_json::Value) {
+        self.publish("config_changed", json!({ "config": client_config }), Broadcast::default());
+    }
+
     /// A user left a team (and so these channels).
     pub fn left_team(&self, team_id: &str, user_id: &str, channel_ids: &[String]) {
         self.publish("leave_team", json!({"team_id": team_id, "user_id": user_id}), to_team(team_id));

@@ -530,3 +530,16 @@ async fn ha_page_shows_green_nodes_then_the_killed_one_red() {
     .await;
     assert!(red, "the killed node shows red: {}", render_ha_page(&url, &profile));
 }
+
+#[actix_web::test]
+async fn a_config_saved_on_one_node_reaches_clients_on_another_as_config_changed() {
+    let c = cluster_with(2, &[("MM_CLUSTERSETTINGS_READONLYCONFIG", "false")]).await;
+    let w = world(&c).await;
+    assert!(all_green(&w.admins[0], 2).await);
+    let mut ws = Ws::connect(&c.nodes[1].url(), w.bob_on[1].token.as_deref().unwrap()).await;
+    assert_eq!(ws.event().await["event"], "hello");
+    w.admins[0].put("/config/patch", json!({"TeamSettings": {"SiteName": "Renamed"}})).await.expect(200);
+    let (ev, _) = ws.until_event("config_changed").await;
+    assert_eq!(ev["data"]["config"]["SiteName"], "Renamed", "{ev}");
+    assert!(ev["data"]["config"].get("SqlSettings").is_none(), "the client config only: {ev}");
+}

@@ -5,7 +5,7 @@
 
 use super::{ok, read_json, status_ok, Auth, State};
 use crate::config::service::{GetEnvOverrides, Reload, Update, UpdateError};
-use crate::config::{sanitized, ConfigError};
+use crate::config::{sanitized, Config, ConfigError};
 use crate::error::{ApiResult, AppError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -42,7 +42,11 @@ fn old_format_only(q: &FormatQuery) -> ApiResult<()> {
 /// rules, limits, names), every value a string as Mattermost sends it. Nothing secret.
 async fn client_config(state: State, q: web::Query<FormatQuery>) -> ApiResult<HttpResponse> {
     old_format_only(&q)?;
-    let c = state.config();
+    Ok(ok(&client_config_map(&state.config())))
+}
+
+/// The client config of `c`, as `GET /config/client?format=old` and `config_changed` carry it.
+pub fn client_config_map(c: &Config) -> Value {
     let b = |v: bool| Value::String(v.to_string());
     let mut m = Map::new();
     for (k, v) in [
@@ -71,7 +75,7 @@ async fn client_config(state: State, q: web::Query<FormatQuery>) -> ApiResult<Ht
     ] {
         m.insert(k.to_owned(), v);
     }
-    Ok(ok(&Value::Object(m)))
+    Value::Object(m)
 }
 
 /// `GET /license/client?format=old`: Starling carries no Mattermost license.
@@ -112,6 +116,7 @@ async fn save(state: State, auth: Auth, body: web::Payload, patch: bool) -> ApiR
         .detail(e.to_string()),
     })?;
     info!(state.log, "config saved"; "user_id" => auth.user_id(), "config_hash" => config.hash());
+    state.events.config_changed(client_config_map(&config));
     Ok(ok(&sanitized(&config)))
 }
 
@@ -127,6 +132,7 @@ async fn reload(state: State, auth: Auth) -> ApiResult<HttpResponse> {
         .map_err(AppError::internal)?
         .map_err(|e| invalid_config("api.config.reload_config.app_error", e))?;
     info!(state.log, "config reloaded"; "config_hash" => hash);
+    state.events.config_changed(client_config_map(&state.config()));
     Ok(status_ok())
 }
 
