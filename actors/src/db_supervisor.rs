@@ -80,6 +80,7 @@ mod tests {
 
     #[actix::test]
     async fn checks_on_every_interval_until_stopped() {
+        tokio::time::pause(); // timers advance as soon as every task waits
         let n = Arc::new(AtomicUsize::new(0));
         let mut sup = DbSupervisor::new(Arc::new(Counting(n.clone())), Duration::from_secs(1));
         sup.interval = Duration::from_millis(20);

@@ -264,6 +264,7 @@ mod tests {
 
     #[actix::test]
     async fn settling_times_out() {
+        tokio::time::pause(); // timers advance as soon as every task waits
         let leader = Leader::new(id("m"), Mode::Clustered, log()).with_settle(Duration::from_millis(50)).start();
         leader.send(ClusterViewChanged { up: vec![], all_up: false }).await.unwrap();
         assert_eq!(leader.send(GetLeader).await.unwrap().leader, None);

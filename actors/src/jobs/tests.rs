@@ -264,6 +264,7 @@ async fn a_requested_cancel_stops_the_job_and_ends_canceled() {
 
 #[actix::test]
 async fn a_job_taken_away_is_not_finished_by_its_old_runner() {
+    tokio::time::pause(); // timers advance as soon as every task waits
     let (store, id, w) = running_long_job().await;
     // As a stale reap and another node's claim would: a new attempt, owned elsewhere.
     store.jobs.lock().unwrap().get_mut(&id).unwrap().attempt += 1;
@@ -279,6 +280,7 @@ async fn a_job_taken_away_is_not_finished_by_its_old_runner() {
 
 #[actix::test]
 async fn draining_hands_running_jobs_back() {
+    tokio::time::pause(); // timers advance as soon as every task waits
     let (store, id, w) = running_long_job().await;
     w.send(DrainJobs { timeout: Duration::from_secs(2) }).await.unwrap();
     assert_eq!(store.get(&id).status, JobStatus::Pending, "back in the queue for another node");
@@ -291,6 +293,7 @@ async fn draining_hands_running_jobs_back() {
 
 #[actix::test]
 async fn the_scheduler_works_only_while_leading() {
+    tokio::time::pause(); // timers advance as soon as every task waits
     let store = Arc::new(MemStore::default());
     let counters = Arc::new(SchedulerCounters::default());
     let s = JobScheduler::new(
@@ -331,6 +334,7 @@ fn statuses_read_and_print_as_mattermost_spells_them() {
 
 #[actix::test]
 async fn control_sleep_wakes_on_stop() {
+    tokio::time::pause(); // timers advance as soon as every task waits
     let c = JobControl::new();
     let c2 = c.clone();
     let started = std::time::Instant::now();
