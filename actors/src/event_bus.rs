@@ -225,3 +225,108 @@ impl Handler<TakeQueueInOrder> for EventBus {
         Box::pin(async move { answer.await.ok().flatten() })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::StoreResult;
+    use crate::hub::{CloseConnection, Hub, MembershipStore, Memberships, Outgoing, Register, SEND_QUEUE};
+    use futures_util::future::BoxFuture;
+    use starling_protocol::{ChannelId, MembershipChange, UserId};
+    use std::sync::Mutex;
+    use tokio::sync::mpsc;
+
+    /// Nobody is a member of anything until a membership change says so.
+    struct NoMemberships;
+    impl MembershipStore for NoMemberships {
+        fn memberships(&self, _user_id: &UserId) -> BoxFuture<'static, StoreResult<Memberships>> {
+            Box::pin(async { Ok(Memberships::default()) })
+        }
+    }
+
+    struct Sink;
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+    impl Handler<CloseConnection> for Sink {
+        type Result = ();
+        fn handle(&mut self, _msg: CloseConnection, _ctx: &mut Self::Context) {}
+    }
+
+    struct Recorder(Arc<Mutex<Vec<(String, Origin)>>>);
+    impl Actor for Recorder {
+        type Context = Context<Self>;
+    }
+    impl Handler<Published> for Recorder {
+        type Result = ();
+        fn handle(&mut self, msg: Published, _ctx: &mut Self::Context) {
+            self.0.lock().unwrap().push((msg.event.name().to_owned(), msg.origin));
+        }
+    }
+
+    fn quiet() -> slog::Logger {
+        slog::Logger::root(slog::Discard, slog::o!())
+    }
+
+    fn recorder(bus: &Addr<EventBus>, filter: Filter) -> Arc<Mutex<Vec<(String, Origin)>>> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        bus.do_send(Subscribe { subscriber: Recorder(seen.clone()).start().recipient(), filter });
+        seen
+    }
+
+    async fn frame(rx: &mut mpsc::Receiver<Outgoing>) -> serde_json::Value {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await {
+            Ok(Some(Outgoing::Text(t))) => serde_json::from_str(&t).unwrap(),
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    #[actix::test]
+    async fn events_reach_hubs_in_order_with_membership_changes_and_subscribers_by_filter() {
+        let hub = Hub::new(Arc::new(NoMemberships), None, quiet()).start();
+        let bus = EventBus::new(HubSet::new(vec![hub.clone()]), Arc::default()).start();
+        let local = recorder(&bus, Filter::local());
+        let remote = recorder(&bus, Filter::remote());
+        let (tx, mut rx) = mpsc::channel(SEND_QUEUE);
+        let reg = Register {
+            user_id: "u1".into(),
+            session_token: "t".into(),
+            resume: None,
+            outbox: tx,
+            control: Sink.start().recipient(),
+            hello: serde_json::Map::new(),
+            imported: None,
+        };
+        hub.send(reg).await.unwrap();
+        assert_eq!(frame(&mut rx).await["event"], "hello");
+        let channel = "c".repeat(26);
+        let posted = |n: u64| {
+            WsEvent::new(
+                "posted",
+                serde_json::json!({ "n": n }).to_string(),
+                Broadcast { channel_id: channel.clone(), ..Default::default() },
+            )
+        };
+        // Not yet a member: not delivered. The membership change is ordered with the events.
+        bus.do_send(Publish::ws(posted(1)));
+        bus.do_send(Publish::local(BusEvent::Membership {
+            user_id: "u1".into(),
+            change: MembershipChange::JoinedChannel(ChannelId(channel.clone())),
+        }));
+        bus.do_send(Publish { event: BusEvent::Ws(posted(2)), origin: Origin::Peer("n2".into()) });
+        let status = UserStatus { user_id: "u1".into(), status: "away".into(), manual: false, last_activity_at: 1 };
+        bus.do_send(Publish { event: BusEvent::Status(status), origin: Origin::Peer("n2".into()) });
+        let f = frame(&mut rx).await;
+        assert_eq!(
+            (f["event"].as_str(), f["data"]["n"].as_u64(), f["seq"].as_i64()),
+            (Some("posted"), Some(2), Some(1))
+        );
+        let f = frame(&mut rx).await;
+        assert_eq!((f["event"].as_str(), f["data"]["status"].as_str()), (Some("status_change"), Some("away")));
+        bus.send(CloseWebsockets { target: SessionTarget::Token("none".into()) }).await.unwrap();
+        let names =
+            |v: &Mutex<Vec<(String, Origin)>>| v.lock().unwrap().iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&local), ["publish", "membership"], "what this node published");
+        assert_eq!(names(&remote), ["publish", "update_status"], "what peers published");
+    }
+}
