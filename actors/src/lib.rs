@@ -1,33 +1,41 @@
 //! The actors a Starling node is assembled from.
 //!
-//! Supervision tree (kept true as actors are added). Every actor marked (S) is started by the
-//! node's [`Supervisor`]: when it panics or stops, it is restarted with the same address after
-//! `restarting()` resets what a failure may have left half-done; after [`Supervisor::shut_down`]
-//! (the node's ordered stop) actors stop for good. Bounds are per mailbox (see [`mailbox`]).
+//! Supervision tree (kept true as actors are added), with each actor's messages. Every actor
+//! marked (S) is started by the node's [`Supervisor`]: when it panics or stops, it is restarted
+//! with the same address after `restarting()` resets what a failure may have left half-done; after
+//! [`Supervisor::shut_down`] (the node's ordered stop) actors stop for good. Every supervised actor
+//! also takes [`Restart`]. Mailbox bounds and what happens when one is full: [`mailbox`].
 //!
 //! ```text
-//! node (src/server.rs: NodeBuilder)            Supervisor: restarts, counts restarts per actor
-//! ├── ConfigService (S)   (src/config/service.rs) the running config: reload, save, announce
-//! ├── DbSupervisor (S)    every ReplicaMonitorIntervalSeconds: the master's and replicas' health and
-//! │                       lag, through a ReplicaMonitor                 mailbox: local
-//! ├── SessionCache (S)    token -> session; invalidated by logout / revoke (here and from peers);
-//! │                       reads through a SessionStore; a SessionCache that restarts is empty
-//! ├── EventBus (S)        every BusEvent of the node, local or from a peer: applies it to the
-//! │                       hubs, then tells subscribers (Subscribe + Filter)  mailbox: BUS_MAILBOX
-//! ├── Hub × N (S)         one arbiter each: connections grouped by user; seq, membership filter,
-//! │                       queues for resume; a Hub that restarts closes its sockets  HUB_MAILBOX
-//! ├── Presence (S)        online / away / offline; publishes BusEvent::Status; a StatusStore
-//! ├── WsConnection × M    one per websocket (not restarted: its client reconnects and resumes)
-//! ├── (with ClusterSettings.Enable)
-//! │   ├── Cluster (S)       coordinator; a bus subscriber (local events -> every peer)
-//! │   │   └── ClusterPeer × P   one per remote node, restarted by the Cluster if it stops;
-//! │   │                         reliable queue (MAX_UNACKED), pings, redial every 15 s
-//! │   ├── inbound links     (tasks) accept peers' links, publish their events on the bus
-//! │   └── Discovery (S)     the ClusterDiscovery row and the list of peers; a DiscoveryStore
-//! ├── Leader (S)          the bully rule over the Cluster's view; tells subscribers LeaderChanged
-//! ├── JobScheduler (S)    (JobSettings.RunScheduler) while leading, creates recurring jobs
-//! ├── JobWorker (S)       (JobSettings.RunJobs) claims pending jobs, runs them through a JobRunner
-//! └── extensions (S)      actors a binary adds through the NodeBuilder
+//! node (src/server.rs: NodeBuilder)   the Supervisor: restarts, counts restarts per actor
+//! ├── ConfigService (S)  src/config/service.rs: the running config
+//! │       Reload, Update, GetEnvOverrides; hears RemoteConfigChanged
+//! ├── DbSupervisor (S)   replicas' health and lag every ReplicaMonitorIntervalSeconds (a ReplicaMonitor)
+//! ├── SessionCache (S)   token -> session (a SessionStore); restarts empty
+//! │       GetSession, InvalidateSession, RevokeSession, InvalidateUserSessions, ClearSessions;
+//! │       hears ClusterViewChanged (out of contact: trust nothing cached)
+//! ├── EventBus (S)       every BusEvent of the node, local or a peer's        mailbox BUS_MAILBOX
+//! │       Publish { event, origin }, Subscribe { subscriber, filter } -> Published,
+//! │       CloseWebsockets, TakeQueueInOrder
+//! ├── Hub × N (S)        a thread each; connections by user (a MembershipStore)  HUB_MAILBOX
+//! │       Register, Unregister, Deliver, ApplyMembership, CloseSessions, BeginImport, TakeQueue,
+//! │       GetUserConnectionCount, GetIsChannelMember, GetHubStats; restarts closing its sockets
+//! ├── Presence (S)       online / away / offline (a StatusStore); publishes BusEvent::Status
+//! │       UserPresenceChanged (from hubs), UserActive, SetStatus, GetStatuses; hears peers' statuses
+//! ├── WsConnection × M   one per websocket; not restarted (its client reconnects and resumes)
+//! │       CloseConnection (from its hub)
+//! ├── cluster (with ClusterSettings.Enable)
+//! │   ├── Cluster (S)        coordinator, a bus subscriber (local events -> every peer) CLUSTER_MAILBOX
+//! │   │       BroadcastAndWait, AskPeers, SetPeers, PeerSeen, GetPeerStatuses, AnnounceConfig,
+//! │   │       SubscribeView -> ClusterViewChanged, SubscribeConfig -> RemoteConfigChanged
+//! │   │   └── ClusterPeer × P    one per remote node, restarted by the Cluster      PEER_MAILBOX
+//! │   │           Enqueue, Ask, RedialNow, StopPeer; pushes its PeerStatus; redials every 15 s
+//! │   ├── inbound links      (tasks, at most MAX_INBOUND) publish peers' events on the bus
+//! │   └── Discovery (S)      the ClusterDiscovery row (a DiscoveryStore) -> SetPeers
+//! ├── Leader (S)         the bully rule over the Cluster's view: Subscribe -> LeaderChanged, GetLeader
+//! ├── JobScheduler (S)   while leading, creates recurring jobs (a JobStore): hears LeaderChanged
+//! ├── JobWorker (S)      claims pending jobs, runs them through a JobRunner: PollNow, DrainJobs
+//! └── parts (S)          what a binary adds through the NodeBuilder (extension actors)
 //! ```
 //!
 //! One post, from the API to another node's websocket: the API publishes `BusEvent::Ws(posted)`
@@ -35,6 +43,11 @@
 //! to its subscribers -> [`cluster::Cluster`] (a subscriber) gives each [`cluster::peer::ClusterPeer`]
 //! `ClusterMessage::Bus(event)` -> sealed on the link -> the other node's [`cluster::inbound`]
 //! publishes the same `BusEvent` on its bus -> its hubs -> its members' [`WsConnection`]s.
+//!
+//! Adding a websocket event that reaches every node: one method in the node's `src/events.rs`
+//! (it publishes `BusEvent::Ws`); nothing here or in the protocol changes. Adding another kind of
+//! fact: a `BusEvent` variant (protocol `bus.rs`, with its wire id in `message.rs`) and what the
+//! bus does with it here.
 //!
 //! When an actor needs the database it declares the small trait it needs here (for example
 //! [`session_cache::SessionStore`], [`hub::MembershipStore`], [`presence::StatusStore`],
