@@ -7,7 +7,7 @@
 //!    (events of local origin go to every peer); presence hears peers' statuses; extensions hear
 //!    what they ask for.
 //!
-//! Bounds: the mailbox holds [`BUS_MAILBOX`](crate::mailbox::BUS_MAILBOX) messages; peers' links
+//! Bounds: the mailbox holds [`BUS_MAILBOX`] messages; peers' links
 //! wait while it is full, and the bus itself waits while a hub or a subscriber is full.
 
 use crate::hub::{ApplyMembership, CloseSessions, Deliver, HubSet, PreparedEvent, SessionTarget, TakeQueue};

@@ -3,7 +3,7 @@
 //! answers indirect probes, and tells subscribers when the view changes (which peers are up).
 //!
 //! It subscribes to the [`EventBus`](crate::event_bus::EventBus) for events of local origin: a
-//! [`BusEvent`] leaves this node as `ClusterMessage::Bus` of the same value. Peers push their
+//! [`BusEvent`](starling_protocol::BusEvent) leaves this node as `ClusterMessage::Bus` of the same value. Peers push their
 //! status when it changes; nothing here polls or waits for a peer.
 
 use super::node::{NodeInfo, PeerStatus};
