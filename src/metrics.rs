@@ -156,6 +156,19 @@ pub async fn serve(state: actix_web::web::Data<crate::api::AppState>) -> actix_w
     let _ = writeln!(body, "# HELP mattermost_http_websockets_total Open websocket connections on this node.");
     let _ = writeln!(body, "# TYPE mattermost_http_websockets_total gauge");
     let _ = writeln!(body, "mattermost_http_websockets_total {websockets}");
+    let _ = writeln!(body, "# HELP starling_db_master_up Whether the master answered the last health check.");
+    let _ = writeln!(body, "# TYPE starling_db_master_up gauge");
+    let _ = writeln!(body, "starling_db_master_up {}", u8::from(state.store.master_healthy()));
+    let _ = writeln!(body, "# HELP starling_actor_restarts_total Actors restarted by the supervisor, by actor.");
+    let _ = writeln!(body, "# TYPE starling_actor_restarts_total counter");
+    for (actor, n) in state.supervisor.restarts() {
+        let _ = writeln!(body, "starling_actor_restarts_total{{actor=\"{actor}\"}} {n}");
+    }
+    let _ =
+        writeln!(body, "# HELP starling_bus_unclaimed_extension_total Peers' extension messages no actor here took.");
+    let _ = writeln!(body, "# TYPE starling_bus_unclaimed_extension_total counter");
+    let unclaimed = state.bus_counters.unclaimed_extension.load(Ordering::Relaxed);
+    let _ = writeln!(body, "starling_bus_unclaimed_extension_total {unclaimed}");
     if let Some(c) = &state.cluster {
         let peers = c.cluster.send(starling_actors::cluster::GetPeerStatuses).await.unwrap_or_default();
         let unhealthy = peers.iter().filter(|p| p.state != starling_actors::cluster::PeerState::Up).count();
@@ -208,6 +221,13 @@ pub async fn serve(state: actix_web::web::Data<crate::api::AppState>) -> actix_w
                 let _ = writeln!(body, "starling_cluster_peer_transitions_total{{state=\"{state}\"}} {n}");
             }
         }
+        let _ = writeln!(
+            body,
+            "# HELP starling_cluster_best_effort_dropped_total Best-effort messages dropped for a full link queue."
+        );
+        let _ = writeln!(body, "# TYPE starling_cluster_best_effort_dropped_total counter");
+        let dropped = k.best_effort_dropped.load(Ordering::Relaxed);
+        let _ = writeln!(body, "starling_cluster_best_effort_dropped_total {dropped}");
         let _ = writeln!(body, "# TYPE starling_cluster_frames_total counter");
         let _ = writeln!(
             body,

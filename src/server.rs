@@ -291,6 +291,8 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         jobs,
         schema_version: version,
         metrics: metrics.clone(),
+        supervisor: supervisor.clone(),
+        bus_counters: realtime.bus_counters.clone(),
         node_id: node_id.as_str().to_owned(),
         hostname: hostname(),
         log: log.clone(),

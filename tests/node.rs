@@ -100,3 +100,36 @@ fn binary_refuses_an_invalid_setting_naming_the_key() {
     let written: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(written["ServiceSettings"]["SessionLengthWebInHours"], json!(720));
 }
+
+#[actix_web::test]
+async fn a_stopped_actor_comes_back_under_supervision_and_the_node_keeps_serving() {
+    use common::ws::Ws;
+    let s = TestServer::start_with(|c| {
+        c.metrics_settings.enable = true;
+        c.metrics_settings.listen_address = "127.0.0.1:0".into();
+    })
+    .await;
+    let (me, my_id) = s.client().new_user("u").await;
+    me.get("/users/me").await.expect(200);
+    let team = me.create_team(true).await;
+    let channel = me.create_channel(&team, false).await;
+    let mut ws = Ws::connect(&s.url(), me.token.as_deref().unwrap()).await;
+    assert_eq!(ws.event().await["event"], "hello");
+    // Stop the session cache and the event bus (as a failure would): the supervisor restarts them.
+    let state = &s.node.state;
+    state.sessions.send(starling_actors::Restart).await.expect("the session cache answers");
+    state.events.bus().send(starling_actors::Restart).await.expect("the bus answers");
+    // The same addresses work: sessions are read again, events still reach the websocket.
+    me.get("/users/me").await.expect(200);
+    let post = me.create_post(&channel, "after the restart").await;
+    let (ev, _) = ws.until_event("posted").await;
+    let got: serde_json::Value = serde_json::from_str(ev["data"]["post"].as_str().unwrap()).unwrap();
+    assert_eq!(got["id"], post["id"]);
+    assert_eq!(got["user_id"], serde_json::json!(my_id));
+    let addr = s.node.metrics_addr.expect("metrics listen");
+    let text = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
+    for actor in ["session_cache", "event_bus"] {
+        assert!(text.contains(&format!("starling_actor_restarts_total{{actor=\"{actor}\"}} 1")), "{actor}: {text}");
+    }
+    assert!(text.contains("starling_db_master_up 1"), "{text}");
+}

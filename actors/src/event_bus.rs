@@ -169,7 +169,10 @@ impl Actor for EventBus {
 }
 
 impl actix::Supervised for EventBus {
-    // Nothing to reset: the bus keeps no state but its hubs and subscribers.
+    fn restarting(&mut self, ctx: &mut Self::Context) {
+        // Its hubs and subscribers stay; sends that were waiting go first.
+        self.out.restarted(ctx);
+    }
 }
 
 crate::restartable!(EventBus);

@@ -68,9 +68,23 @@ impl Forwarder {
 
     fn wait<A: Actor<Context = Context<A>>>(&self, ctx: &mut Context<A>, send: LocalBoxFuture<'static, ()>) {
         self.queue.borrow_mut().push_back(send);
-        if self.draining.replace(true) {
-            return; // the drain under way takes it, after the ones before it
+        if !self.draining.replace(true) {
+            self.drain(ctx);
         }
+        // else: the drain under way takes it, after the ones before it
+    }
+
+    /// After the owner restarted (its waits were dropped with its old context): drain what is
+    /// still queued, in order, before anything new.
+    pub fn restarted<A: Actor<Context = Context<A>>>(&self, ctx: &mut Context<A>) {
+        let pending = !self.queue.borrow().is_empty();
+        self.draining.set(pending);
+        if pending {
+            self.drain(ctx);
+        }
+    }
+
+    fn drain<A: Actor<Context = Context<A>>>(&self, ctx: &mut Context<A>) {
         let (queue, draining) = (self.queue.clone(), self.draining.clone());
         ctx.wait(actix::fut::wrap_future::<_, A>(async move {
             loop {

@@ -59,6 +59,9 @@ pub struct AppState {
     pub jobs: crate::jobs::JobsHandle,
     pub schema_version: i32,
     pub metrics: Metrics,
+    /// Restarts the node's actors; its counts are exported as metrics.
+    pub supervisor: starling_actors::Supervisor,
+    pub bus_counters: Arc<starling_actors::event_bus::BusCounters>,
     pub node_id: String,
     pub hostname: String,
     pub log: slog::Logger,

@@ -143,6 +143,11 @@ impl Store {
         self.master.stats()
     }
 
+    /// Whether the master answered the DbSupervisor's last check.
+    pub fn master_healthy(&self) -> bool {
+        self.master.master_healthy()
+    }
+
     /// The last ReplicaLagSettings measurements.
     pub fn replica_lag(&self) -> Vec<routing::LagSample> {
         self.master.lag()
@@ -184,7 +189,8 @@ impl Store {
     }
 }
 
-/// The DbSupervisor's view of the store: one health and lag round, bounded by `limit`.
+/// The DbSupervisor's view of the store: one round (master and replica health, idle trimming,
+/// lag), bounded by `limit`.
 impl starling_actors::ReplicaMonitor for Store {
     fn check_replicas(&self, limit: Duration) -> futures_util::future::BoxFuture<'static, ()> {
         let store = self.clone();

@@ -27,7 +27,7 @@
 use super::{StoreError, StoreResult};
 use crate::config::{ReplicaLagSetting, SqlSettings};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use slog::{info, warn, Logger};
+use slog::{error, info, warn, Logger};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -264,6 +264,8 @@ pub(crate) struct Router {
     master_reads: AtomicU64,
     replica_failures: AtomicU64,
     lag: Mutex<Vec<LagSample>>,
+    /// Whether the master answered the monitor's last check.
+    master_healthy: AtomicBool,
 }
 
 /// One row of a ReplicaLagSettings query: the node it names and the lag it reports.
@@ -292,6 +294,7 @@ impl Router {
             master_reads: AtomicU64::new(0),
             replica_failures: AtomicU64::new(0),
             lag: Mutex::default(),
+            master_healthy: AtomicBool::new(true),
         })
     }
 
@@ -428,14 +431,27 @@ impl Router {
         None
     }
 
-    /// One round of the monitor: trim idle connections, measure ReplicaLagSettings, then check every replica (each
-    /// within `limit`) and mark it healthy or not. Nothing once the store is closed.
+    /// Whether the master answered the monitor's last check (`starling_db_master_up`).
+    pub fn master_healthy(&self) -> bool {
+        self.master_healthy.load(Ordering::Relaxed)
+    }
+
+    /// One round of the DbSupervisor: trim idle connections, check the master, measure
+    /// ReplicaLagSettings, then check every replica (each within `limit`) and mark it healthy or
+    /// not. Nothing once the store is closed.
     pub async fn check_once(&self, limit: Duration, log: &Logger) {
         if self.closed.load(Ordering::Relaxed) {
             return;
         }
         let pools = self.pools();
         pools.trim_idle();
+        let ok = check(&pools.master, limit).await;
+        let was = self.master_healthy.swap(ok, Ordering::Relaxed);
+        if ok && !was {
+            info!(log, "database master reachable again");
+        } else if !ok && was {
+            error!(log, "database master unreachable: writes fail until it answers or DataSource is changed");
+        }
         if !pools.lag_settings.is_empty() {
             let mut samples = vec![];
             for setting in &pools.lag_settings {

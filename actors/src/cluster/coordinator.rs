@@ -198,8 +198,10 @@ impl Actor for Cluster {
 }
 
 impl actix::Supervised for Cluster {
-    fn restarting(&mut self, _ctx: &mut Self::Context) {
-        // The peers live on (their queues with them); have them report again.
+    fn restarting(&mut self, ctx: &mut Self::Context) {
+        // The peers live on (their queues with them); have them report again. Sends to them that
+        // were waiting go first.
+        self.out.restarted(ctx);
         self.last_view = None;
         for p in self.peers.values() {
             p.do_send(peer::ReportStatus);
