@@ -3,6 +3,7 @@
 
 mod channels;
 pub mod cluster;
+mod compat;
 mod config;
 mod database;
 mod files;
@@ -62,9 +63,29 @@ pub struct AppState {
     pub node_id: String,
     pub hostname: String,
     pub log: slog::Logger,
+    /// What the chat API computes once per node (the installation's DiagnosticId, role ids).
+    pub chat: ChatState,
+}
+
+/// Values the chat API reads from the database once and then keeps for the node's lifetime.
+#[derive(Default)]
+pub struct ChatState {
+    diagnostic_id: tokio::sync::OnceCell<String>,
 }
 
 impl AppState {
+    /// The installation's stable id (`Systems.DiagnosticId`, made by the first node that asks).
+    pub async fn diagnostic_id(&self) -> ApiResult<String> {
+        let id = self
+            .chat
+            .diagnostic_id
+            .get_or_try_init(|| async {
+                self.store.system_value_insert_once("DiagnosticId", &starling_protocol::new_id()).await
+            })
+            .await?;
+        Ok(id.clone())
+    }
+
     /// A snapshot of the config (cheap to clone: the node reads it per request).
     pub fn config(&self) -> Config {
         self.config.read().map(|c| c.clone()).unwrap_or_default()
@@ -87,7 +108,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }))
     .service(
         web::scope("/api/v4")
+            .wrap_fn(|req, srv| {
+                use actix_web::dev::Service;
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    if let Ok(v) = header::HeaderValue::from_str(&version_id()) {
+                        res.headers_mut().insert(header::HeaderName::from_static("x-version-id"), v);
+                    }
+                    Ok(res)
+                }
+            })
             .configure(status::configure)
+            .configure(compat::configure)
             .configure(sessions::configure)
             .configure(users::configure)
             .configure(teams::configure)
@@ -116,28 +149,48 @@ pub async fn not_found() -> HttpResponse {
     .error_response()
 }
 
+/// What `X-Version-Id` and the websocket `hello` report: Mattermost's format
+/// `<version>.<build>.<config hash>.<licensed>`, with Starling's own version as the build. The same
+/// string on every node, so the web app never thinks the server changed under it.
+pub fn version_id() -> String {
+    format!("{}.{}.0.false", crate::MATTERMOST_VERSION, crate::VERSION)
+}
+
+/// Where a request's token came from: cookie-authenticated writes need a CSRF token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLocation {
+    Header,
+    Cookie,
+    Query,
+}
+
 /// The token a request carries: `Authorization: Bearer|Token <t>` (any case), a `Token` header,
 /// the `MMAUTHTOKEN` cookie, or an `access_token` query parameter.
 pub fn request_token(req: &HttpRequest) -> Option<String> {
+    request_token_at(req).map(|(t, _)| t)
+}
+
+/// [`request_token`] and where it was found (Mattermost's order: header, cookie, query).
+pub fn request_token_at(req: &HttpRequest) -> Option<(String, TokenLocation)> {
     if let Some(v) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let v = v.trim();
         if let Some((scheme, rest)) = v.split_once(' ') {
             if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
                 let t = rest.trim();
                 if !t.is_empty() {
-                    return Some(t.to_owned());
+                    return Some((t.to_owned(), TokenLocation::Header));
                 }
             }
         }
     }
     if let Some(t) = req.headers().get("Token").and_then(|v| v.to_str().ok()) {
         if !t.trim().is_empty() {
-            return Some(t.trim().to_owned());
+            return Some((t.trim().to_owned(), TokenLocation::Header));
         }
     }
     if let Some(c) = req.cookie("MMAUTHTOKEN") {
         if !c.value().is_empty() {
-            return Some(c.value().to_owned());
+            return Some((c.value().to_owned(), TokenLocation::Cookie));
         }
     }
     req.query_string()
@@ -146,6 +199,36 @@ pub fn request_token(req: &HttpRequest) -> Option<String> {
         .find(|(k, _)| *k == "access_token")
         .map(|(_, v)| v.to_owned())
         .filter(|v| !v.is_empty())
+        .map(|t| (t, TokenLocation::Query))
+}
+
+/// The session's CSRF token, sent as the `MMCSRF` cookie at login and expected back in
+/// `X-CSRF-Token`. Mattermost keeps a random one in the session's props; deriving it one-way from
+/// the session token gives the same guarantee (a page that cannot read the cookies cannot know
+/// it) without a lookup, and holding the session token already grants everything.
+pub fn csrf_token(session_token: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("MMCSRF:{session_token}").as_bytes());
+    hex::encode(&digest[..13])
+}
+
+/// Mattermost's CSRF rule: a request authenticated by the cookie alone that is not a GET must
+/// carry the session's `X-CSRF-Token`, or (unless ServiceSettings.ExperimentalStrictCSRFEnforcement)
+/// `X-Requested-With: XMLHttpRequest`. Otherwise it is refused as an expired session (401).
+pub fn check_csrf(state: &AppState, req: &HttpRequest, token: &str, at: TokenLocation) -> ApiResult<()> {
+    if at != TokenLocation::Cookie || req.method() == actix_web::http::Method::GET {
+        return Ok(());
+    }
+    let sent = req.headers().get("X-CSRF-Token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !sent.is_empty() && sent == csrf_token(token) {
+        return Ok(());
+    }
+    let xhr = req.headers().get("X-Requested-With").and_then(|v| v.to_str().ok()) == Some("XMLHttpRequest");
+    let strict = state.config.read().map(|c| c.service_settings.experimental_strict_csrf_enforcement).unwrap_or(false);
+    if xhr && !strict {
+        return Ok(());
+    }
+    Err(AppError::unauthorized().detail("Appears to be a CSRF attempt"))
 }
 
 /// An authenticated request: extracting it answers 401 when the token is missing, unknown or expired.
@@ -174,12 +257,18 @@ impl FromRequest for Auth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = request_token(req);
+        let token = request_token_at(req);
         let state = req.app_data::<State>().cloned();
+        let csrf = match (&token, &state) {
+            (Some((t, at)), Some(s)) => check_csrf(s, req, t, *at),
+            _ => Ok(()),
+        };
         Box::pin(async move {
-            let token = token.ok_or_else(AppError::unauthorized)?;
+            let (token, _) = token.ok_or_else(AppError::unauthorized)?;
             let state = state.ok_or_else(|| AppError::internal("no state"))?;
-            authenticate(&state, token).await.map(|session| Auth { session })
+            let session = authenticate(&state, token).await?;
+            csrf?;
+            Ok(Auth { session })
         })
     }
 }

@@ -9,6 +9,7 @@ mod posts;
 mod realtime;
 pub mod routing;
 mod search;
+mod sessions;
 mod systems;
 mod teams;
 mod users;
