@@ -8,7 +8,9 @@ mod config;
 mod database;
 mod files;
 mod jobs;
+pub mod permissions;
 mod posts;
+mod roles;
 mod search;
 pub mod sessions;
 mod status;
@@ -71,6 +73,7 @@ pub struct AppState {
 #[derive(Default)]
 pub struct ChatState {
     diagnostic_id: tokio::sync::OnceCell<String>,
+    role_ids: tokio::sync::OnceCell<std::collections::HashMap<String, (String, i64)>>,
 }
 
 impl AppState {
@@ -84,6 +87,12 @@ impl AppState {
             })
             .await?;
         Ok(id.clone())
+    }
+
+    /// The installation's id and creation time of every built-in role, by name.
+    pub async fn role_ids(&self) -> ApiResult<&std::collections::HashMap<String, (String, i64)>> {
+        let names: Vec<&str> = permissions::BUILT_IN_ROLES.iter().map(|r| r.name).collect();
+        Ok(self.chat.role_ids.get_or_try_init(|| async { self.store.role_ids(&names).await }).await?)
     }
 
     /// A snapshot of the config (cheap to clone: the node reads it per request).
@@ -121,6 +130,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             })
             .configure(status::configure)
             .configure(compat::configure)
+            .configure(roles::configure)
             .configure(sessions::configure)
             .configure(users::configure)
             .configure(teams::configure)
@@ -240,8 +250,9 @@ impl Auth {
     pub fn user_id(&self) -> &str {
         self.session.user_id.as_str()
     }
+    /// Whether the caller may manage the system (system admins, by their role's permissions).
     pub fn is_admin(&self) -> bool {
-        self.session.is_system_admin()
+        self.has_permission("manage_system")
     }
     pub fn require_admin(&self) -> ApiResult<()> {
         if self.is_admin() {
@@ -407,29 +418,58 @@ impl Paging {
     }
 }
 
-/// The channel, if the user may read it: members (and system admins) only.
+/// The channel, if the user may read its content (Mattermost's `HasPermissionToReadChannel`):
+/// `read_channel_content` by their roles, or, in an open channel, `read_public_channel` in its
+/// team (team members may read open channels they have not joined). 404 if there is no such
+/// channel, 403 if they may not.
 pub async fn readable_channel(state: &AppState, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
     id_param("channel_id", channel_id)?;
     let channel = state.store.channel(channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
-    if auth.is_admin() || state.store.channel_member(channel_id, auth.user_id()).await?.is_some() {
-        Ok(channel)
-    } else {
-        Err(AppError::forbidden("You do not have the appropriate permissions."))
+    if permissions::has_channel_permission(state, auth, &channel, "read_channel_content").await? {
+        return Ok(channel);
     }
+    if channel.is_open()
+        && permissions::has_team_permission(state, auth, &channel.team_id, "read_public_channel").await?
+    {
+        return Ok(channel);
+    }
+    Err(permissions::forbidden())
 }
 
-/// The channel, if the user may post in it: members only (404 if there is no such channel, 403 if
-/// the caller is not a member), and not in a deleted channel (400). One query.
-pub async fn postable_channel(state: &AppState, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
+/// The channel, if the caller holds `permission` in it by their channel, team or system roles
+/// (membership listings need `read_channel_content`: a team member who has not joined an open
+/// channel may read its posts but not its members, as in Mattermost).
+pub async fn channel_with_permission(
+    state: &AppState,
+    auth: &Auth,
+    channel_id: &str,
+    permission: &str,
+) -> ApiResult<Channel> {
     id_param("channel_id", channel_id)?;
-    let (channel, is_member) = state
+    let channel = state.store.channel(channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    permissions::require(permissions::has_channel_permission(state, auth, &channel, permission).await?)?;
+    Ok(channel)
+}
+
+/// The channel, if the user may post in it (`create_post` by their channel, system or team
+/// roles): 404 if there is no such channel, 403 without the permission, 400 in an archived
+/// channel. One query for a member.
+pub async fn postable_channel(state: &AppState, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
+    writable_channel(state, auth, channel_id, "create_post").await
+}
+
+/// [`postable_channel`] for another channel permission (`upload_file`, ...).
+pub async fn writable_channel(state: &AppState, auth: &Auth, channel_id: &str, permission: &str) -> ApiResult<Channel> {
+    id_param("channel_id", channel_id)?;
+    let (channel, member_roles) = state
         .store
         .channel_with_membership(channel_id, auth.user_id())
         .await?
         .ok_or_else(|| AppError::not_found("channel"))?;
-    if !is_member {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
+    let granted = member_roles.as_deref().is_some_and(|r| permissions::roles_grant(r, permission))
+        || auth.has_permission(permission)
+        || permissions::has_team_permission(state, auth, &channel.team_id, permission).await?;
+    permissions::require(granted)?;
     if channel.delete_at != 0 {
         return Err(AppError::bad_request(
             "api.post.create_post.can_not_post_to_deleted.error",
@@ -439,15 +479,25 @@ pub async fn postable_channel(state: &AppState, auth: &Auth, channel_id: &str) -
     Ok(channel)
 }
 
-/// The team, if the user belongs to it (or is a system admin).
+/// The team, if the user may view it (`view_team`: its members, and system admins).
 pub async fn member_team(state: &AppState, auth: &Auth, team_id: &str) -> ApiResult<Team> {
     id_param("team_id", team_id)?;
     let team = state.store.team(team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
-    if auth.is_admin() || state.store.active_team_member(team_id, auth.user_id()).await?.is_some() {
-        Ok(team)
-    } else {
-        Err(AppError::forbidden("You do not have the appropriate permissions."))
-    }
+    permissions::require(permissions::has_team_permission(state, auth, &team.id, "view_team").await?)?;
+    Ok(team)
+}
+
+/// Whether the caller may act for user `user_id`: themself, or with `edit_other_users`
+/// (Mattermost's `SessionHasPermissionToUser`).
+pub fn acts_for(auth: &Auth, user_id: &str) -> bool {
+    user_id == auth.user_id() || auth.has_permission("edit_other_users")
+}
+
+/// The user a `{user_id}` path names (`me` is the caller), if the caller may act for them.
+pub fn self_or_admin<'a>(auth: &'a Auth, id: &'a str) -> ApiResult<&'a str> {
+    let id = resolve_user_id(auth, id)?;
+    permissions::require(acts_for(auth, id))?;
+    Ok(id)
 }
 
 /// `me` in a path means the caller.
