@@ -43,21 +43,23 @@ impl Events {
         self.bus.do_send(PublishMembership { user_id: UserId::from(user_id), change });
     }
 
-    pub fn posted(&self, post: &Post, channel: &Channel, sender_name: &str) {
+    /// A new post. `mentioned` are the members whose mention count it raised: the clients raise
+    /// their own badge when `data.mentions` (a JSON string of an array) holds their id.
+    pub fn posted(&self, post: &Post, channel: &Channel, sender_name: &str, mentioned: &[String]) {
         let post_json = serde_json::to_string(post).unwrap_or_default();
-        self.publish(
-            "posted",
-            json!({
-                "channel_display_name": channel.display_name,
-                "channel_name": channel.name,
-                "channel_type": channel.channel_type,
-                "post": post_json,
-                "sender_name": format!("@{sender_name}"),
-                "set_online": true,
-                "team_id": channel.team_id,
-            }),
-            to_channel(&channel.id),
-        );
+        let mut data = json!({
+            "channel_display_name": channel.display_name,
+            "channel_name": channel.name,
+            "channel_type": channel.channel_type,
+            "post": post_json,
+            "sender_name": format!("@{sender_name}"),
+            "set_online": true,
+            "team_id": channel.team_id,
+        });
+        if !mentioned.is_empty() {
+            data["mentions"] = json!(serde_json::to_string(mentioned).unwrap_or_default());
+        }
+        self.publish("posted", data, to_channel(&channel.id));
     }
 
     pub fn post_edited(&self, post: &Post) {
@@ -134,5 +136,32 @@ impl Events {
     pub fn channel_member_updated(&self, member: &ChannelMember) {
         let member_json = serde_json::to_string(member).unwrap_or_default();
         self.publish("channel_member_updated", json!({"channelMember": member_json}), to_user(&member.user_id));
+    }
+
+    /// A channel's fields changed (`channel` as a JSON string), to its members.
+    pub fn channel_updated(&self, channel: &Channel) {
+        let channel_json = serde_json::to_string(channel).unwrap_or_default();
+        self.publish("channel_updated", json!({"channel": channel_json}), to_channel(&channel.id));
+    }
+
+    /// Who hears of an open channel's archive or restore: its team; of a private one: its members.
+    fn channel_audience(channel: &Channel) -> Broadcast {
+        if channel.is_open() {
+            to_team(&channel.team_id)
+        } else {
+            to_channel(&channel.id)
+        }
+    }
+
+    pub fn channel_deleted(&self, channel: &Channel) {
+        self.publish(
+            "channel_deleted",
+            json!({"channel_id": channel.id, "delete_at": channel.delete_at}),
+            Self::channel_audience(channel),
+        );
+    }
+
+    pub fn channel_restored(&self, channel: &Channel) {
+        self.publish("channel_restored", json!({"channel_id": channel.id}), Self::channel_audience(channel));
     }
 }

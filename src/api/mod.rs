@@ -1,6 +1,7 @@
 //! Mattermost's API v4, one file per resource. Handlers check permissions themselves, through the
 //! helpers here, and answer every failure with [`AppError`]'s JSON shape.
 
+mod channel_edits;
 mod channels;
 pub mod cluster;
 mod compat;
@@ -8,6 +9,8 @@ mod config;
 mod database;
 mod files;
 mod jobs;
+mod mentions;
+mod my_channels;
 pub mod permissions;
 mod posts;
 mod roles;
@@ -135,6 +138,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(teams::configure)
             .configure(channels::configure)
+            .configure(channel_edits::configure)
+            .configure(my_channels::configure)
             .configure(cluster::configure)
             .configure(posts::configure)
             .configure(search::configure)
