@@ -2,7 +2,7 @@
 //! decide who receives them. Membership changes go through the same bus as events, so a user added
 //! to a channel receives the `user_added` event that announces it.
 
-use crate::store::{Channel, ChannelMember, Post, TeamMember};
+use crate::store::{Category, Channel, ChannelMember, Post, TeamMember};
 use actix::Addr;
 use serde_json::json;
 use starling_actors::{EventBus, MembershipChange, PublishEvent, PublishMembership};
@@ -20,6 +20,10 @@ fn to_channel(channel_id: &str) -> Broadcast {
 
 fn to_user(user_id: &str) -> Broadcast {
     Broadcast { user_id: user_id.to_owned(), ..Default::default() }
+}
+
+fn to_user_in_team(user_id: &str, team_id: &str) -> Broadcast {
+    Broadcast { user_id: user_id.to_owned(), team_id: team_id.to_owned(), ..Default::default() }
 }
 
 fn to_team(team_id: &str) -> Broadcast {
@@ -163,5 +167,34 @@ impl Events {
 
     pub fn channel_restored(&self, channel: &Channel) {
         self.publish("channel_restored", json!({"channel_id": channel.id}), Self::channel_audience(channel));
+    }
+
+    /// Sidebar events go to the user's sessions, with the team in the broadcast (the web app
+    /// ignores those of another team).
+    pub fn sidebar_category_created(&self, user_id: &str, team_id: &str, category_id: &str) {
+        self.publish(
+            "sidebar_category_created",
+            json!({"category_id": category_id}),
+            to_user_in_team(user_id, team_id),
+        );
+    }
+
+    /// `updatedCategories` is a JSON string of the categories.
+    pub fn sidebar_categories_updated(&self, user_id: &str, team_id: &str, categories: &[Category]) {
+        let cats = serde_json::to_string(categories).unwrap_or_default();
+        self.publish("sidebar_category_updated", json!({"updatedCategories": cats}), to_user_in_team(user_id, team_id));
+    }
+
+    pub fn sidebar_category_deleted(&self, user_id: &str, team_id: &str, category_id: &str) {
+        self.publish(
+            "sidebar_category_deleted",
+            json!({"category_id": category_id}),
+            to_user_in_team(user_id, team_id),
+        );
+    }
+
+    /// `order` is a plain array.
+    pub fn sidebar_category_order_updated(&self, user_id: &str, team_id: &str, order: &[String]) {
+        self.publish("sidebar_category_order_updated", json!({"order": order}), to_user_in_team(user_id, team_id));
     }
 }

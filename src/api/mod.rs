@@ -1,6 +1,7 @@
 //! Mattermost's API v4, one file per resource. Handlers check permissions themselves, through the
 //! helpers here, and answer every failure with [`AppError`]'s JSON shape.
 
+mod categories;
 mod channel_edits;
 mod channels;
 pub mod cluster;
@@ -140,6 +141,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(channels::configure)
             .configure(channel_edits::configure)
             .configure(my_channels::configure)
+            .configure(categories::configure)
             .configure(cluster::configure)
             .configure(posts::configure)
             .configure(search::configure)

@@ -1,5 +1,6 @@
 //! PostgreSQL: connection, schema migrations under a database lock, and one file per table family.
 
+mod categories;
 mod channels;
 pub mod cluster;
 mod files;
@@ -16,6 +17,7 @@ mod systems;
 mod teams;
 mod users;
 
+pub use categories::{Category, CategoryError, CategoryUpdate, OrderedCategories};
 pub use channels::{Channel, ChannelMember, NewChannel};
 pub use files::FileInfo;
 pub use jobs::{CancelResult, FileToDelete, JobRun};
