@@ -2,7 +2,7 @@
 //! decide who receives them. Membership changes go through the same bus as events, so a user added
 //! to a channel receives the `user_added` event that announces it.
 
-use crate::store::{Category, Channel, ChannelMember, Post, TeamMember};
+use crate::store::{Category, Channel, ChannelMember, ChannelUnreadAt, Post, TeamMember};
 use actix::Addr;
 use serde_json::json;
 use starling_actors::{EventBus, MembershipChange, PublishEvent, PublishMembership};
@@ -196,5 +196,42 @@ impl Events {
     /// `order` is a plain array.
     pub fn sidebar_category_order_updated(&self, user_id: &str, team_id: &str, order: &[String]) {
         self.publish("sidebar_category_order_updated", json!({"order": order}), to_user_in_team(user_id, team_id));
+    }
+
+    /// Channels a user viewed: `multiple_channels_viewed` (`channel_times`, a plain object) for
+    /// the web app, and `channel_viewed` per channel, which the mobile app handles.
+    pub fn channels_viewed(&self, user_id: &str, times: &[(String, i64)]) {
+        let map: serde_json::Map<String, serde_json::Value> =
+            times.iter().map(|(c, t)| (c.clone(), json!(t))).collect();
+        self.publish("multiple_channels_viewed", json!({"channel_times": map}), to_user(user_id));
+        for (channel_id, _) in times {
+            self.publish("channel_viewed", json!({"channel_id": channel_id}), to_user(user_id));
+        }
+    }
+
+    /// A member marked a channel unread from a post.
+    pub fn post_unread(&self, u: &ChannelUnreadAt, post_id: &str) {
+        let broadcast = Broadcast {
+            user_id: u.user_id.clone(),
+            channel_id: u.channel_id.clone(),
+            team_id: u.team_id.clone(),
+            ..Default::default()
+        };
+        self.publish(
+            "post_unread",
+            json!({
+                "team_id": u.team_id,
+                "channel_id": u.channel_id,
+                "user_id": u.user_id,
+                "msg_count": u.msg_count,
+                "msg_count_root": u.msg_count_root,
+                "mention_count": u.mention_count,
+                "mention_count_root": u.mention_count_root,
+                "urgent_mention_count": u.urgent_mention_count,
+                "last_viewed_at": u.last_viewed_at,
+                "post_id": post_id,
+            }),
+            broadcast,
+        );
     }
 }

@@ -14,6 +14,7 @@ mod mentions;
 mod my_channels;
 pub mod permissions;
 mod posts;
+mod read_state;
 mod roles;
 mod search;
 pub mod sessions;
@@ -135,6 +136,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(status::configure)
             .configure(compat::configure)
             .configure(roles::configure)
+            .configure(read_state::configure)
             .configure(sessions::configure)
             .configure(users::configure)
             .configure(teams::configure)

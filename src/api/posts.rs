@@ -27,6 +27,7 @@ pub const POST_MAX_FILES: usize = 10;
 /// Mattermost's limit on the serialised props of a post.
 const POST_PROPS_MAX_BYTES: usize = 800_000;
 
+/// Mattermost's PostList: `order` newest first, `posts` by id (with thread roots for context).
 #[derive(Serialize)]
 pub struct PostList {
     order: Vec<String>,
@@ -38,7 +39,7 @@ pub struct PostList {
 }
 
 impl PostList {
-    fn new(order: Vec<Post>, extra: Vec<Post>) -> Self {
+    pub fn new(order: Vec<Post>, extra: Vec<Post>) -> Self {
         let mut posts = Map::new();
         let ids = order.iter().map(|p| p.id.clone()).collect();
         for p in order.into_iter().chain(extra) {
@@ -54,7 +55,7 @@ impl PostList {
         }
     }
 
-    fn from_page(page: PostPage) -> Self {
+    pub fn from_page(page: PostPage) -> Self {
         let mut list = Self::new(page.order, page.roots);
         list.has_next = page.has_next;
         list.prev_post_id = page.prev_post_id;
