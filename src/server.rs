@@ -254,7 +254,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
     let ws = Arc::new(realtime.ws_context(
         cluster.as_ref().map(|c| c.joined()),
         &node_id,
-        crate::VERSION,
+        &crate::api::version_id(),
         &hostname(),
         &log,
     ));
@@ -296,6 +296,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         node_id: node_id.as_str().to_owned(),
         hostname: hostname(),
         log: log.clone(),
+        chat: Default::default(),
     });
 
     let app_state = state.clone();

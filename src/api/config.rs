@@ -3,7 +3,7 @@
 //! ClusterSettings.Enable and ClusterSettings.ReadOnlyConfig are both on (Mattermost's rule for a
 //! cluster); with the config in the database a save reaches every node (see config::service).
 
-use super::{ok, read_json, status_ok, Auth, State};
+use super::{ok, read_json, status_ok, AppState, Auth, State};
 use crate::config::service::{GetEnvOverrides, Reload, Update, UpdateError};
 use crate::config::{sanitized, Config, ConfigError};
 use crate::error::{ApiResult, AppError};
@@ -42,16 +42,24 @@ fn old_format_only(q: &FormatQuery) -> ApiResult<()> {
 /// rules, limits, names), every value a string as Mattermost sends it. Nothing secret.
 async fn client_config(state: State, q: web::Query<FormatQuery>) -> ApiResult<HttpResponse> {
     old_format_only(&q)?;
-    Ok(ok(&client_config_map(&state.config())))
+    Ok(ok(&current_client_config(&state).await?))
 }
 
-/// The client config of `c`, as `GET /config/client?format=old` and `config_changed` carry it.
-pub fn client_config_map(c: &Config) -> Value {
+/// The running client config, as `GET /config/client?format=old` and `config_changed` carry it.
+pub async fn current_client_config(state: &AppState) -> ApiResult<Value> {
+    let diagnostic_id = state.diagnostic_id().await?;
+    Ok(client_config_map(&state.config(), &diagnostic_id))
+}
+
+/// The client config of `c`.
+pub fn client_config_map(c: &Config, diagnostic_id: &str) -> Value {
     let b = |v: bool| Value::String(v.to_string());
+    let s = |v: &str| Value::String(v.to_owned());
+    let svc = &c.service_settings;
     let mut m = Map::new();
     for (k, v) in [
-        ("Version", Value::String(crate::VERSION.to_owned())),
-        ("BuildNumber", Value::String(crate::VERSION.to_owned())),
+        ("Version", s(crate::MATTERMOST_VERSION)),
+        ("BuildNumber", s(crate::VERSION)),
         ("BuildDate", Value::String(String::new())),
         ("BuildHash", Value::String(String::new())),
         ("BuildEnterpriseReady", b(false)),
@@ -72,6 +80,35 @@ pub fn client_config_map(c: &Config) -> Value {
         ("MaxPostSize", Value::String("16383".into())),
         ("EnableCluster", b(c.cluster_settings.enable)),
         ("DiagnosticsEnabled", b(false)),
+        ("DiagnosticId", s(diagnostic_id)),
+        ("TelemetryId", s("")),
+        ("WebsocketURL", s(&svc.websocket_url)),
+        ("WebsocketPort", Value::String(svc.websocket_port.to_string())),
+        ("WebsocketSecurePort", Value::String(svc.websocket_secure_port.to_string())),
+        ("CollapsedThreads", s(&svc.collapsed_threads)),
+        ("EnableChannelViewedMessages", b(svc.enable_channel_viewed_messages)),
+        ("ExperimentalStrictCSRFEnforcement", b(svc.experimental_strict_csrf_enforcement)),
+        // Features Starling does not have yet: off, so the clients never call their routes.
+        ("EnableCustomEmoji", b(false)),
+        ("EnableUserAccessTokens", b(false)),
+        ("EnableBotAccountCreation", b(false)),
+        ("EnableIncomingWebhooks", b(false)),
+        ("EnableOutgoingWebhooks", b(false)),
+        ("EnableCommands", b(false)),
+        ("EnableLinkPreviews", b(false)),
+        ("EnablePublicLink", b(false)),
+        ("ExperimentalTimezone", b(false)),
+        ("ExperimentalGroupUnreadChannels", s("disabled")),
+        ("FeatureFlagChannelBookmarks", b(false)),
+        ("EnableGuestAccounts", b(false)),
+        ("EnableMobileFileDownload", b(true)),
+        ("EnableMobileFileUpload", b(true)),
+        ("TeammateNameDisplay", s("username")),
+        ("LockTeammateNameDisplay", b(false)),
+        ("RestrictDirectMessage", s("any")),
+        ("ShowEmailAddress", b(true)),
+        ("ShowFullName", b(true)),
+        ("EnablePreviewFeatures", b(false)),
     ] {
         m.insert(k.to_owned(), v);
     }
@@ -116,7 +153,9 @@ async fn save(state: State, auth: Auth, body: web::Payload, patch: bool) -> ApiR
         .detail(e.to_string()),
     })?;
     info!(state.log, "config saved"; "user_id" => auth.user_id(), "config_hash" => config.hash());
-    state.events.config_changed(client_config_map(&config));
+    if let Ok(client) = current_client_config(&state).await {
+        state.events.config_changed(client);
+    }
     Ok(ok(&sanitized(&config)))
 }
 
@@ -132,7 +171,9 @@ async fn reload(state: State, auth: Auth) -> ApiResult<HttpResponse> {
         .map_err(AppError::internal)?
         .map_err(|e| invalid_config("api.config.reload_config.app_error", e))?;
     info!(state.log, "config reloaded"; "config_hash" => hash);
-    state.events.config_changed(client_config_map(&state.config()));
+    if let Ok(client) = current_client_config(&state).await {
+        state.events.config_changed(client);
+    }
     Ok(status_ok())
 }
 

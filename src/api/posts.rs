@@ -1,8 +1,9 @@
 //! `/posts`: create, edit, delete, read posts, threads and channel history.
 
+use super::permissions;
 use super::{created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, Auth, State};
 use crate::error::{ApiResult, AppError};
-use crate::store::{NewPost, Post, PostPage, PostQuery};
+use crate::store::{NewPost, Post, PostMentions, PostPage, PostQuery};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -26,6 +27,7 @@ pub const POST_MAX_FILES: usize = 10;
 /// Mattermost's limit on the serialised props of a post.
 const POST_PROPS_MAX_BYTES: usize = 800_000;
 
+/// Mattermost's PostList: `order` newest first, `posts` by id (with thread roots for context).
 #[derive(Serialize)]
 pub struct PostList {
     order: Vec<String>,
@@ -37,7 +39,7 @@ pub struct PostList {
 }
 
 impl PostList {
-    fn new(order: Vec<Post>, extra: Vec<Post>) -> Self {
+    pub fn new(order: Vec<Post>, extra: Vec<Post>) -> Self {
         let mut posts = Map::new();
         let ids = order.iter().map(|p| p.id.clone()).collect();
         for p in order.into_iter().chain(extra) {
@@ -53,7 +55,7 @@ impl PostList {
         }
     }
 
-    fn from_page(page: PostPage) -> Self {
+    pub fn from_page(page: PostPage) -> Self {
         let mut list = Self::new(page.order, page.roots);
         list.has_next = page.has_next;
         list.prev_post_id = page.prev_post_id;
@@ -149,7 +151,16 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
             return Err(AppError::bad_request("api.post.create_post.root_id.app_error", "Invalid RootId parameter."));
         }
     }
-    let (post, sender) = state
+    let parsed = super::mentions::parse(&message);
+    let mentions = PostMentions {
+        usernames: parsed.usernames,
+        // Channel-wide mentions need use_channel_mentions (every channel role has it).
+        channel: parsed.channel,
+        here: parsed.here,
+        // Every message in a direct or group message counts as a mention of the others.
+        everyone: channel.channel_type == "D" || channel.channel_type == "G",
+    };
+    let (post, sender, mentioned) = state
         .store
         .create_post(NewPost {
             user_id: auth.user_id().to_owned(),
@@ -161,9 +172,10 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
             props,
             file_ids,
             pending_post_id,
+            mentions,
         })
         .await?;
-    state.events.posted(&post, &channel, &sender);
+    state.events.posted(&post, &channel, &sender, &mentioned);
     Ok(created(&post))
 }
 
@@ -176,12 +188,13 @@ async fn readable_post(state: &State, auth: &Auth, post_id: &str) -> ApiResult<P
     Ok(post)
 }
 
-/// A live post the caller may change: its author, or a system admin.
-async fn own_post(state: &State, auth: &Auth, post_id: &str) -> ApiResult<Post> {
+/// A live post the caller may change: their own with `own` (`edit_post`, `delete_post`) in its
+/// channel, anyone's with `others` (`edit_others_posts`, `delete_others_posts`).
+async fn own_post(state: &State, auth: &Auth, post_id: &str, own: &str, others: &str) -> ApiResult<Post> {
     let post = readable_post(state, auth, post_id).await?;
-    if post.user_id != auth.user_id() && !auth.is_admin() {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
+    let channel = state.store.channel(&post.channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    let permission = if post.user_id == auth.user_id() { own } else { others };
+    permissions::require(permissions::has_channel_permission(state, auth, &channel, permission).await?)?;
     Ok(post)
 }
 
@@ -198,7 +211,7 @@ struct PatchPost {
 }
 
 async fn apply_patch(state: &State, auth: &Auth, post_id: &str, input: PatchPost) -> ApiResult<HttpResponse> {
-    own_post(state, auth, post_id).await?;
+    own_post(state, auth, post_id, "edit_post", "edit_others_posts").await?;
     if let Some(m) = &input.message {
         check_message(m)?;
     }
@@ -228,7 +241,7 @@ async fn update_post(state: State, auth: Auth, path: web::Path<String>, body: we
 }
 
 async fn delete_post(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    own_post(&state, &auth, &path).await?;
+    own_post(&state, &auth, &path, "delete_post", "delete_others_posts").await?;
     let post = state.store.delete_post(&path).await?.ok_or_else(|| AppError::not_found("post"))?;
     state.events.post_deleted(&post, auth.user_id());
     Ok(status_ok())
