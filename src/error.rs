@@ -27,6 +27,11 @@ impl AppError {
     pub fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Self {
         Self { id, message: message.into(), detailed_error: String::new(), status }
     }
+    /// The same error, told to the client in other words.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detailed_error = detail.into();
         self

@@ -116,6 +116,21 @@ impl Events {
         self.publish("added_to_team", json!({"team_id": team_id, "user_id": user_id}), to_user(user_id));
     }
 
+    /// A message for one user's eyes in a channel (a command's ephemeral answer): Mattermost's
+    /// `ephemeral_message`, to that user's sessions on every node; nothing is stored.
+    pub fn ephemeral_message(&self, user_id: &str, channel_id: &str, root_id: &str, message: &str) {
+        let now = crate::store::now_ms();
+        let post = json!({
+            "id": starling_protocol::new_id(), "create_at": now, "update_at": now, "edit_at": 0, "delete_at": 0,
+            "is_pinned": false, "user_id": user_id, "channel_id": channel_id, "root_id": root_id,
+            "original_id": "", "message": message, "type": "system_ephemeral", "props": {}, "hashtags": "",
+            "pending_post_id": "", "reply_count": 0, "metadata": {},
+        });
+        let broadcast =
+            Broadcast { user_id: user_id.to_owned(), channel_id: channel_id.to_owned(), ..Default::default() };
+        self.publish("ephemeral_message", json!({ "post": post.to_string() }), broadcast);
+    }
+
     /// The config changed (saved or reloaded through this node): every connected client, on every
     /// node, gets the new client config, as Mattermost's `config_changed`.
     pub fn config_changed(&self, client_config: serde_json::Value) {

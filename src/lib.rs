@@ -8,6 +8,9 @@
 //! - [`filestore`]: where uploaded bytes live (a local or shared directory, or S3).
 //! - [`api`]: Mattermost's API v4, one file per resource.
 //! - [`events`]: the websocket events the API publishes, and membership changes.
+//! - [`hooks`]: MessageWillBePosted / MessageWillBeUpdated, run before a post is written.
+//! - [`commands`]: slash commands extensions and plugins answer.
+//! - [`extensions`]: extension actors compiled into a node (`NodeBuilder::extension`).
 //! - [`cluster`]: joining the cluster: key, advertised address, gossip listener, discovery.
 //! - [`jobs`]: the job types, the recurring schedule, and starting leader election and the job server.
 //! - [`error`]: the API's error type in Mattermost's JSON shape.
@@ -18,10 +21,13 @@
 
 pub mod api;
 pub mod cluster;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod extensions;
 pub mod filestore;
+pub mod hooks;
 pub mod jobs;
 pub mod logging;
 pub mod metrics;

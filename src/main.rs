@@ -88,40 +88,9 @@ fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 }
 
 fn invalid(e: ConfigError) -> ExitCode {
-    eprintln!("starling: invalid config: {e}");
-    // An unreachable config database is not a config mistake.
-    ExitCode::from(if matches!(e, ConfigError::Database { .. }) { 1 } else { 2 })
+    starling::server::config_error_exit(e)
 }
 
 fn serve(source: ConfigSource) -> ExitCode {
-    actix_web::rt::System::new().block_on(async move {
-        let loaded = match load_at_start(&source).await {
-            Ok(l) => l,
-            Err(e) => return invalid(e),
-        };
-        let (log, guard) = match starling::logging::build(&loaded.config.log_settings) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("starling: cannot open the log file: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let builder =
-            starling::server::NodeBuilder::new(loaded, log.clone()).test_hooks(starling::jobs::TestHooks::from_env());
-        match starling::server::run(builder).await {
-            Ok(()) => {
-                drop(log);
-                drop(guard);
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                slog::crit!(log, "node failed"; "error" => format!("{e:#}"));
-                eprintln!("starling: {e:#}");
-                drop(log);
-                drop(guard); // flushes the log
-                             // Leave now: tearing the runtime down under half-started actors helps nobody.
-                std::process::exit(1)
-            }
-        }
-    })
+    starling::server::serve_process(source, |b| b)
 }

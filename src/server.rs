@@ -31,8 +31,11 @@ pub type RouteGroup = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 
 /// What a part added to a node is given: the store, the node's event bus (publish, subscribe),
 /// the leader election, the supervisor to start its actors under, and a logger.
+#[derive(Clone)]
 pub struct NodeParts {
     pub node_id: NodeId,
+    /// The node's HTTP API state (what handlers see), for parts that act as the API does.
+    pub api: web::Data<AppState>,
     pub store: Store,
     pub files: FileStore,
     pub config: Arc<RwLock<Config>>,
@@ -51,6 +54,20 @@ pub trait NodePart {
 
 type MakePart = Box<dyn FnOnce(&NodeParts) -> Box<dyn NodePart>>;
 
+/// An extension's stop, as one of the node's parts.
+struct ExtensionPart {
+    stop: Recipient<crate::extensions::StopExtension>,
+}
+
+impl NodePart for ExtensionPart {
+    fn stop(&mut self) -> LocalBoxFuture<'_, ()> {
+        let stop = self.stop.send(crate::extensions::StopExtension);
+        Box::pin(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(5), stop).await; // gone already: stopped
+        })
+    }
+}
+
 /// Builds a node.
 pub struct NodeBuilder {
     loaded: LoadedConfig,
@@ -58,6 +75,7 @@ pub struct NodeBuilder {
     job_types: Vec<Arc<dyn JobType>>,
     routes: Vec<RouteGroup>,
     parts: Vec<MakePart>,
+    extensions: Vec<Box<dyn crate::extensions::Extension>>,
     force_leader: bool,
 }
 
@@ -70,8 +88,15 @@ impl NodeBuilder {
             job_types: crate::jobs::builtin_types(),
             routes: Vec::new(),
             parts: Vec::new(),
+            extensions: Vec::new(),
             force_leader: false,
         }
+    }
+
+    /// Add an extension (see [`crate::extensions`]): started with the node, in the order added.
+    pub fn extension(mut self, e: impl crate::extensions::Extension) -> Self {
+        self.extensions.push(Box::new(e));
+        self
     }
 
     /// Run jobs of this type too (and schedule them, if it recurs).
@@ -140,7 +165,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
 }
 
 async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
-    let NodeBuilder { loaded, log, job_types, routes, parts, force_leader } = b;
+    let NodeBuilder { loaded, log, job_types, mut routes, parts, extensions, force_leader } = b;
     let cfg = loaded.config.clone();
     let node_id = NodeId::new();
     let log = log.new(o!("node_id" => node_id.as_str().to_owned()));
@@ -259,20 +284,6 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         &log,
     ));
 
-    // Parts a binary added, now that the actors they use run.
-    let node_parts = NodeParts {
-        node_id: node_id.clone(),
-        store: store.clone(),
-        files: files.clone(),
-        config: shared_config.clone(),
-        publish: realtime.bus.clone().recipient(),
-        subscribe: realtime.bus.clone().recipient(),
-        leader: jobs.leader.clone().recipient(),
-        supervisor: supervisor.clone(),
-        log: log.clone(),
-    };
-    let parts: Vec<Box<dyn NodePart>> = parts.into_iter().map(|make| make(&node_parts)).collect();
-
     let state = web::Data::new(AppState {
         store: store.clone(),
         config: shared_config,
@@ -291,6 +302,8 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         jobs,
         schema_version: version,
         metrics: metrics.clone(),
+        hooks: crate::hooks::Hooks::new(log.new(o!("component" => "hooks"))),
+        commands: Arc::default(),
         supervisor: supervisor.clone(),
         bus_counters: realtime.bus_counters.clone(),
         node_id: node_id.as_str().to_owned(),
@@ -298,6 +311,43 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         log: log.clone(),
         chat: Default::default(),
     });
+
+    // Parts and extensions a binary added, now that the actors they use run.
+    let node_parts = NodeParts {
+        node_id: node_id.clone(),
+        api: state.clone(),
+        store: store.clone(),
+        files: state.files.clone(),
+        config: state.config.clone(),
+        publish: realtime.bus.clone().recipient(),
+        subscribe: realtime.bus.clone().recipient(),
+        leader: state.jobs.leader.clone().recipient(),
+        supervisor: supervisor.clone(),
+        log: log.clone(),
+    };
+    let mut parts: Vec<Box<dyn NodePart>> = parts.into_iter().map(|make| make(&node_parts)).collect();
+    for ext in extensions {
+        let id = ext.id();
+        let reg = ext.start(&node_parts);
+        state.hooks.register(id, reg.message_will_be_posted, reg.message_will_be_updated);
+        for (spec, target) in reg.commands {
+            let trigger = spec.trigger.clone();
+            if !state.commands.register(id, spec, target) {
+                slog::warn!(log, "extension command not registered: the trigger is taken or invalid"; "extension" => id, "trigger" => trigger);
+            }
+        }
+        if let Some(group) = reg.routes {
+            let scope = format!("/plugins/{id}");
+            routes.push(Arc::new(move |cfg: &mut web::ServiceConfig| {
+                let group = group.clone();
+                cfg.service(web::scope(&scope).configure(move |c| group(c)));
+            }));
+        }
+        if let Some(stop) = reg.stop {
+            parts.push(Box::new(ExtensionPart { stop }));
+        }
+        info!(log, "extension started"; "extension" => id);
+    }
 
     let app_state = state.clone();
     let request_metrics = metrics.clone();
@@ -470,4 +520,51 @@ async fn wait_for_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// What `starling serve` does, for any binary built on Starling: load the config from `source`
+/// (with the environment's overrides), build the logger, let `customize` add to the node (the
+/// extensions of that binary, say), run until SIGTERM or SIGINT, and stop in order. The exit code
+/// is 0 after a clean stop, 1 when the node failed, 2 for a config that is not valid.
+pub fn serve_process(
+    source: crate::config::source::ConfigSource,
+    customize: impl FnOnce(NodeBuilder) -> NodeBuilder,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    actix_web::rt::System::new().block_on(async move {
+        let loaded = match crate::config::source::load_at_start(&source).await {
+            Ok(l) => l,
+            Err(e) => return config_error_exit(e),
+        };
+        let (log, guard) = match crate::logging::build(&loaded.config.log_settings) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("starling: cannot open the log file: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let builder = customize(NodeBuilder::new(loaded, log.clone()).test_hooks(crate::jobs::TestHooks::from_env()));
+        match run(builder).await {
+            Ok(()) => {
+                drop(log);
+                drop(guard);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                slog::crit!(log, "node failed"; "error" => format!("{e:#}"));
+                eprintln!("starling: {e:#}");
+                drop(log);
+                drop(guard); // flushes the log
+                             // Leave now: tearing the runtime down under half-started actors helps nobody.
+                std::process::exit(1)
+            }
+        }
+    })
+}
+
+/// Print why a config is refused; the exit code for it (1 for an unreachable config database,
+/// which is not a config mistake; 2 otherwise).
+pub fn config_error_exit(e: crate::config::ConfigError) -> std::process::ExitCode {
+    eprintln!("starling: invalid config: {e}");
+    std::process::ExitCode::from(if matches!(e, crate::config::ConfigError::Database { .. }) { 1 } else { 2 })
 }

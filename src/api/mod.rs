@@ -5,6 +5,7 @@ mod categories;
 mod channel_edits;
 mod channels;
 pub mod cluster;
+mod commands;
 mod compat;
 mod config;
 mod database;
@@ -13,7 +14,7 @@ mod jobs;
 mod mentions;
 mod my_channels;
 pub mod permissions;
-mod posts;
+pub(crate) mod posts;
 mod read_state;
 mod roles;
 mod search;
@@ -67,6 +68,10 @@ pub struct AppState {
     pub jobs: crate::jobs::JobsHandle,
     pub schema_version: i32,
     pub metrics: Metrics,
+    /// Hooks that may change or refuse posts (extensions, plugins).
+    pub hooks: Arc<crate::hooks::Hooks>,
+    /// Slash commands extensions and plugins answer.
+    pub commands: Arc<crate::commands::Commands>,
     /// Restarts the node's actors; its counts are exported as metrics.
     pub supervisor: starling_actors::Supervisor,
     pub bus_counters: Arc<starling_actors::event_bus::BusCounters>,
@@ -149,6 +154,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(categories::configure)
             .configure(cluster::configure)
             .configure(posts::configure)
+            .configure(commands::configure)
             .configure(search::configure)
             .configure(files::configure)
             .configure(jobs::configure)
@@ -489,6 +495,46 @@ pub async fn writable_channel(state: &AppState, auth: &Auth, channel_id: &str, p
         ));
     }
     Ok(channel)
+}
+
+/// Create a post as `user_id` in `channel_id` the way the API does (hooks, counters, `posted` to
+/// every node): for extensions and plugins. The user must be a member of the live channel.
+pub async fn create_post_as(
+    state: &AppState,
+    user_id: &str,
+    channel_id: &str,
+    root_id: &str,
+    message: &str,
+    props: serde_json::Value,
+) -> ApiResult<crate::store::Post> {
+    id_param("channel_id", channel_id)?;
+    id_param("user_id", user_id)?;
+    let (channel, is_member) = state
+        .store
+        .channel_with_membership(channel_id, user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    if is_member.is_none() || channel.delete_at != 0 {
+        return Err(AppError::forbidden("The user cannot post in that channel."));
+    }
+    if !root_id.is_empty() {
+        id_param("root_id", root_id)?;
+        let root = state.store.reply_target(root_id).await?;
+        if !root.is_some_and(|(c, deleted, root_of_root)| c == channel.id && deleted == 0 && root_of_root.is_empty()) {
+            return Err(AppError::bad_request("api.post.create_post.root_id.app_error", "Invalid RootId parameter."));
+        }
+    }
+    let draft = posts::NewDraft {
+        user_id: user_id.to_owned(),
+        channel,
+        root_id: root_id.to_owned(),
+        message: message.to_owned(),
+        props: if props.is_object() { props } else { serde_json::json!({}) },
+        file_ids: vec![],
+        post_type: String::new(),
+        pending_post_id: String::new(),
+    };
+    posts::write_post(state, draft).await
 }
 
 /// The team, if the user may view it (`view_team`: its members, and system admins).

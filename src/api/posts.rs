@@ -1,9 +1,9 @@
 //! `/posts`: create, edit, delete, read posts, threads and channel history.
 
 use super::permissions;
-use super::{created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, Auth, State};
+use super::{created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, AppState, Auth, State};
 use crate::error::{ApiResult, AppError};
-use crate::store::{NewPost, Post, PostMentions, PostPage, PostQuery};
+use crate::store::{Channel, NewPost, Post, PostMentions, PostPage, PostQuery};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -151,7 +151,64 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
             return Err(AppError::bad_request("api.post.create_post.root_id.app_error", "Invalid RootId parameter."));
         }
     }
-    let parsed = super::mentions::parse(&message);
+    let post = write_post(
+        &state,
+        NewDraft {
+            user_id: auth.user_id().to_owned(),
+            channel,
+            root_id,
+            message,
+            props,
+            file_ids,
+            post_type,
+            pending_post_id,
+        },
+    )
+    .await?;
+    Ok(created(&post))
+}
+
+/// A new post, checked except for what the hooks may still change.
+pub(crate) struct NewDraft {
+    pub user_id: String,
+    pub channel: Channel,
+    pub root_id: String,
+    pub message: String,
+    pub props: Value,
+    pub file_ids: Vec<String>,
+    pub post_type: String,
+    pub pending_post_id: String,
+}
+
+/// The 400 for a post a hook refused, as Mattermost words it.
+fn rejected(r: crate::hooks::Rejected) -> AppError {
+    AppError::bad_request("api.post.rejected_by_plugin.app_error", format!("Post rejected by plugin. {}", r.reason))
+        .detail(format!("refused by {}", r.by))
+}
+
+/// Write a new post: the `MessageWillBePosted` hooks first (they may change or refuse it), then
+/// the post with its counters, then `posted` to every node. Every way a post is created (the API,
+/// a command's answer, a plugin) comes through here.
+pub(crate) async fn write_post(state: &AppState, d: NewDraft) -> ApiResult<Post> {
+    let draft = crate::hooks::DraftPost {
+        id: String::new(),
+        user_id: d.user_id,
+        channel_id: d.channel.id.clone(),
+        root_id: d.root_id,
+        message: d.message,
+        props: d.props,
+        file_ids: d.file_ids,
+        post_type: d.post_type,
+    };
+    let draft = state.hooks.message_will_be_posted(draft).await.map_err(rejected)?;
+    // What a hook changed is held to the same rules.
+    check_message(&draft.message)?;
+    check_props(&draft.props)?;
+    if draft.file_ids.len() > POST_MAX_FILES || !draft.file_ids.iter().all(|f| is_valid_id(f)) {
+        return Err(AppError::invalid_param("file_ids"));
+    }
+    let channel = d.channel;
+    let parsed = super::mentions::parse(&draft.message);
     let mentions = PostMentions {
         usernames: parsed.usernames,
         // Channel-wide mentions need use_channel_mentions (every channel role has it).
@@ -163,20 +220,20 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
     let (post, sender, mentioned) = state
         .store
         .create_post(NewPost {
-            user_id: auth.user_id().to_owned(),
+            user_id: draft.user_id,
             channel_id: channel.id.clone(),
-            root_id,
-            hashtags: hashtags(&message),
-            message,
-            post_type,
-            props,
-            file_ids,
-            pending_post_id,
+            root_id: draft.root_id,
+            hashtags: hashtags(&draft.message),
+            message: draft.message,
+            post_type: draft.post_type,
+            props: draft.props,
+            file_ids: draft.file_ids,
+            pending_post_id: d.pending_post_id,
             mentions,
         })
         .await?;
     state.events.posted(&post, &channel, &sender, &mentioned);
-    Ok(created(&post))
+    Ok(post)
 }
 
 /// A live post the caller may read.
@@ -211,20 +268,49 @@ struct PatchPost {
 }
 
 async fn apply_patch(state: &State, auth: &Auth, post_id: &str, input: PatchPost) -> ApiResult<HttpResponse> {
-    own_post(state, auth, post_id, "edit_post", "edit_others_posts").await?;
+    let old = own_post(state, auth, post_id, "edit_post", "edit_others_posts").await?;
     if let Some(m) = &input.message {
         check_message(m)?;
     }
     if let Some(p) = &input.props {
         check_props(p)?;
     }
+    let (mut message, mut props) = (input.message, input.props);
+    if message.is_some() || props.is_some() {
+        // An edit goes through the MessageWillBeUpdated hooks, which may change or refuse it.
+        let before = draft_of(&old);
+        let after = crate::hooks::DraftPost {
+            message: message.clone().unwrap_or_else(|| old.message.clone()),
+            props: props.clone().unwrap_or_else(|| old.props.clone()),
+            ..before.clone()
+        };
+        let hooked = state.hooks.message_will_be_updated(after, &before).await.map_err(rejected)?;
+        check_message(&hooked.message)?;
+        check_props(&hooked.props)?;
+        message = Some(hooked.message).filter(|m| message.is_some() || *m != old.message);
+        props = Some(hooked.props).filter(|p| props.is_some() || *p != old.props);
+    }
     let post = state
         .store
-        .patch_post(post_id, input.message.as_deref(), input.props.as_ref(), input.is_pinned)
+        .patch_post(post_id, message.as_deref(), props.as_ref(), input.is_pinned)
         .await?
         .ok_or_else(|| AppError::not_found("post"))?;
     state.events.post_edited(&post);
     Ok(ok(&post))
+}
+
+/// A stored post as hooks see it.
+fn draft_of(p: &Post) -> crate::hooks::DraftPost {
+    crate::hooks::DraftPost {
+        id: p.id.clone(),
+        user_id: p.user_id.clone(),
+        channel_id: p.channel_id.clone(),
+        root_id: p.root_id.clone(),
+        message: p.message.clone(),
+        props: p.props.clone(),
+        file_ids: p.file_ids.clone(),
+        post_type: p.post_type.clone(),
+    }
 }
 
 async fn patch_post(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {

@@ -29,6 +29,8 @@ pub struct NodeProc {
     pub gossip_port: u16,
     pub metrics_port: u16,
     pub dir: PathBuf,
+    /// The node binary (`starling`, or a binary built on it).
+    pub bin: PathBuf,
     env: Vec<(String, String)>,
     child: Option<Child>,
 }
@@ -41,6 +43,21 @@ impl NodeProc {
 
     /// [`NodeProc::spawn`] with the master at `dsn`.
     pub fn spawn_on(dsn: &str, name: &str, cluster: &str, files: &std::path::Path, extra: &[(&str, &str)]) -> NodeProc {
+        let Some(bin) = option_env!("CARGO_BIN_EXE_starling") else {
+            panic!("only the starling package's tests have its binary: use spawn_bin")
+        };
+        Self::spawn_bin(std::path::Path::new(bin), dsn, name, cluster, files, extra)
+    }
+
+    /// [`NodeProc::spawn_on`] running `bin` (a binary built on Starling) instead of `starling`.
+    pub fn spawn_bin(
+        bin: &std::path::Path,
+        dsn: &str,
+        name: &str,
+        cluster: &str,
+        files: &std::path::Path,
+        extra: &[(&str, &str)],
+    ) -> NodeProc {
         let dir = super::temp_dir(&format!("node-{name}"));
         let (http_port, gossip_port, metrics_port) = (free_port(), free_port(), free_port());
         let mut env: Vec<(String, String)> = vec![
@@ -68,7 +85,16 @@ impl NodeProc {
             env.retain(|(ek, _)| ek != k);
             env.push(((*k).to_owned(), (*v).to_owned()));
         }
-        let mut n = NodeProc { name: name.into(), http_port, gossip_port, metrics_port, dir, env, child: None };
+        let mut n = NodeProc {
+            name: name.into(),
+            http_port,
+            gossip_port,
+            metrics_port,
+            dir,
+            bin: bin.to_owned(),
+            env,
+            child: None,
+        };
         n.start();
         n
     }
@@ -77,7 +103,7 @@ impl NodeProc {
         let out =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("console.log")).expect("log file");
         let err = out.try_clone().expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_starling"));
+        let mut cmd = Command::new(&self.bin);
         cmd.arg("serve");
         // MM_CONFIG (a database URL, say) names the config; otherwise a file of the node's own.
         if !self.env.iter().any(|(k, _)| k == "MM_CONFIG") {

@@ -26,9 +26,13 @@ impl Nginx {
         let port = super::cluster::free_port();
         let upstreams: String =
             http_ports.iter().map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n        ")).collect();
-        let template =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx/starling.conf.template"))
-                .expect("template");
+        // The workspace root's deploy/ (this harness is shared by the root package and examples/).
+        let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|d| d.join("deploy/nginx/starling.conf.template"))
+            .find(|p| p.exists())
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .expect("template");
         let conf = template
             .replace("@@PREFIX@@", &dir.to_string_lossy())
             .replace("@@LISTEN@@", &format!("127.0.0.1:{port}"))
