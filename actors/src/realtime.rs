@@ -3,7 +3,7 @@
 //! listener. The node (`src/server.rs`), the benches and the in-process cluster tests build their
 //! nodes through this, so the wiring exists once.
 
-use crate::cluster::{self, AskPeers, JoinSettings, Joined, Listener, LocalParts};
+use crate::cluster::{self, Answerers, AskPeers, JoinSettings, Joined, Listener, LocalParts};
 use crate::event_bus::{BusCounters, EventBus, Filter, Origin, Subscribe};
 use crate::hub::{Hub, HubSet, MembershipStore};
 use crate::presence::{Presence, SetPresenceCluster, StatusStore};
@@ -50,6 +50,8 @@ pub struct Realtime {
     pub sessions: Addr<SessionCache>,
     pub presence: Addr<Presence>,
     pub bus_counters: Arc<BusCounters>,
+    /// Who answers peers' questions for extensions.
+    pub answerers: Answerers,
 }
 
 impl Realtime {
@@ -86,12 +88,17 @@ impl Realtime {
             subscriber: presence.clone().recipient(),
             filter: Filter::new(|e, o| matches!(e, BusEvent::Status(_)) && *o != Origin::Local),
         });
-        Self { bus, hubs, sessions, presence, bus_counters }
+        Self { bus, hubs, sessions, presence, bus_counters, answerers: Answerers::default() }
     }
 
     /// What peers' messages are applied to.
     pub fn local_parts(&self) -> LocalParts {
-        LocalParts { bus: self.bus.clone(), sessions: self.sessions.clone(), hubs: self.hubs.clone() }
+        LocalParts {
+            bus: self.bus.clone(),
+            sessions: self.sessions.clone(),
+            hubs: self.hubs.clone(),
+            answerers: self.answerers.clone(),
+        }
     }
 
     /// Join a cluster: the coordinator (a bus subscriber) and the gossip listener; presence asks

@@ -79,6 +79,14 @@ pub enum Request {
         /// The suspect.
         target_node_id: NodeId,
     },
+    /// A question for the extension registered under `extension` on the peer
+    /// ([`Response::Extension`] answers it).
+    Extension {
+        /// The extension's name.
+        extension: String,
+        /// The question, in the extension's own format.
+        payload: Vec<u8>,
+    },
 }
 
 /// The answer to a [`Request`].
@@ -97,6 +105,8 @@ pub enum Response {
     },
     /// The request could not be answered, and why.
     Error(String),
+    /// To [`Request::Extension`]: the extension's answer, in its own format.
+    Extension(Vec<u8>),
 }
 
 // ONLY APPEND: message type ids, never reused.
@@ -138,6 +148,8 @@ pub const REQUEST_GET_USER_CONNECTION_COUNT: u16 = 2;
 pub const REQUEST_TAKE_CONNECTION_QUEUE: u16 = 3;
 /// [`Request::Probe`]
 pub const REQUEST_PROBE: u16 = 4;
+/// [`Request::Extension`]
+pub const REQUEST_EXTENSION: u16 = 5;
 
 // ONLY APPEND: response kinds inside a TYPE_RESPONSE body, never reused.
 /// [`Response::Stats`]
@@ -150,6 +162,8 @@ pub const RESPONSE_CONNECTION_QUEUE: u16 = 3;
 pub const RESPONSE_PROBE: u16 = 4;
 /// [`Response::Error`]
 pub const RESPONSE_ERROR: u16 = 5;
+/// [`Response::Extension`]
+pub const RESPONSE_EXTENSION: u16 = 6;
 
 // ONLY APPEND: membership change kinds inside a TYPE_MEMBERSHIP body, never reused.
 /// [`MembershipChange::JoinedChannel`]
@@ -387,6 +401,17 @@ struct ProbeBody<'a> {
 }
 
 #[derive(Serialize, Deserialize)]
+struct ExtensionRequestBody<'a> {
+    extension: Cow<'a, str>,
+    payload: Cow<'a, [u8]>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ExtensionResponseBody<'a> {
+    payload: Cow<'a, [u8]>,
+}
+
+#[derive(Serialize, Deserialize)]
 struct StatsBody<'a> {
     stats: Cow<'a, NodeStats>,
 }
@@ -520,6 +545,10 @@ fn encode_body(message: &ClusterMessage, out: &mut Vec<u8>) {
                     put(out, &CallHead { req_id, kind: REQUEST_PROBE });
                     put(out, &ProbeBody { target_node_id: b(target_node_id.as_str()) });
                 }
+                Request::Extension { extension, payload } => {
+                    put(out, &CallHead { req_id, kind: REQUEST_EXTENSION });
+                    put(out, &ExtensionRequestBody { extension: b(extension), payload: Cow::Borrowed(payload) });
+                }
             }
         }
         ClusterMessage::Response { req_id, response } => {
@@ -544,6 +573,10 @@ fn encode_body(message: &ClusterMessage, out: &mut Vec<u8>) {
                 Response::Error(message) => {
                     put(out, &CallHead { req_id, kind: RESPONSE_ERROR });
                     put(out, &ErrorBody { message: b(message) });
+                }
+                Response::Extension(payload) => {
+                    put(out, &CallHead { req_id, kind: RESPONSE_EXTENSION });
+                    put(out, &ExtensionResponseBody { payload: Cow::Borrowed(payload) });
                 }
             }
         }
@@ -629,6 +662,10 @@ fn decode_body(type_id: u16, body: &[u8]) -> Result<Option<ClusterMessage>, Prot
                     let ProbeBody { target_node_id } = get(rest)?;
                     Request::Probe { target_node_id: NodeId(target_node_id.into_owned()) }
                 }
+                REQUEST_EXTENSION => {
+                    let ExtensionRequestBody { extension, payload } = get(rest)?;
+                    Request::Extension { extension: extension.into_owned(), payload: payload.into_owned() }
+                }
                 _ => return Ok(None),
             };
             ClusterMessage::Request { req_id, request }
@@ -655,6 +692,10 @@ fn decode_body(type_id: u16, body: &[u8]) -> Result<Option<ClusterMessage>, Prot
                 RESPONSE_ERROR => {
                     let ErrorBody { message } = get(rest)?;
                     Response::Error(message.into_owned())
+                }
+                RESPONSE_EXTENSION => {
+                    let ExtensionResponseBody { payload } = get(rest)?;
+                    Response::Extension(payload.into_owned())
                 }
                 _ => return Ok(None),
             };

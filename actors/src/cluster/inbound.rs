@@ -7,6 +7,7 @@
 //! and session cache take what it carries (back-pressure reaches the sender through TCP, whose
 //! own queue for us is bounded by `MAX_UNACKED`).
 
+use super::answers::{Answerers, ExtensionQuestion};
 use super::coordinator::{Cluster, PeerSeen, RemoteConfigChanged};
 use super::link::{self, Established, LinkError, LinkWriter, Listener, NotSent};
 use super::node::{NodeInfo, TransportSettings};
@@ -36,6 +37,8 @@ pub struct LocalParts {
     pub bus: Addr<EventBus>,
     pub sessions: Addr<SessionCache>,
     pub hubs: HubSet,
+    /// Who answers questions for extensions.
+    pub answerers: Answerers,
 }
 
 pub struct Inbound {
@@ -206,7 +209,7 @@ async fn apply(ib: &Arc<Inbound>, origin: &NodeId, items: Vec<Decoded>) -> Resul
                 replies.push(Envelope { id: 0, message: ClusterMessage::Pong { nonce, sent_ms } })
             }
             ClusterMessage::Request { req_id, request } => {
-                let response = answer(ib, request).await;
+                let response = answer(ib, origin, request).await;
                 replies.push(Envelope { id: 0, message: ClusterMessage::Response { req_id, response } });
             }
             ClusterMessage::Pong { .. } | ClusterMessage::Ack { .. } | ClusterMessage::Response { .. } => {}
@@ -224,7 +227,7 @@ async fn apply(ib: &Arc<Inbound>, origin: &NodeId, items: Vec<Decoded>) -> Resul
     Ok(replies)
 }
 
-async fn answer(ib: &Arc<Inbound>, request: Request) -> Response {
+async fn answer(ib: &Arc<Inbound>, origin: &NodeId, request: Request) -> Response {
     let hubs = &ib.local.hubs;
     match request {
         Request::GetStats => {
@@ -255,6 +258,13 @@ async fn answer(ib: &Arc<Inbound>, request: Request) -> Response {
                 .and_then(|h| h.get(&target_node_id).map(|t| t.elapsed() < SUSPECT_AFTER))
                 .unwrap_or(false);
             Response::Probe { alive }
+        }
+        Request::Extension { extension, payload } => {
+            let question = ExtensionQuestion { from: origin.clone(), payload };
+            match ib.local.answerers.ask(&extension, question).await {
+                Ok(answer) => Response::Extension(answer),
+                Err(why) => Response::Error(why),
+            }
         }
     }
 }

@@ -31,6 +31,7 @@
 //! dead); no "yes" by [`DOWN_AFTER`] makes it down. Down peers are redialled every
 //! [`RETRY_INTERVAL`] (Mattermost's 15 s contract), and at once when they dial us.
 
+pub mod answers;
 pub mod coordinator;
 pub mod counters;
 pub mod discovery;
@@ -42,6 +43,7 @@ pub mod peer;
 #[cfg(test)]
 mod tests;
 
+pub use answers::{Answerers, ExtensionQuestion};
 pub use coordinator::{
     AnnounceConfig, AskPeers, BroadcastAndWait, Cluster, ClusterViewChanged, GetPeerStatuses, LeaveCluster, PeerSeen,
     RemoteConfigChanged, SetPeers, SubscribeConfig, SubscribeView,

@@ -79,6 +79,7 @@ fn golden_requests() {
         "010a000a090703026b3102753154",
     );
     golden(10, r(Request::Probe { target_node_id: "n2".into() }), "010a000a050704026e32");
+    golden(10, r(Request::Extension { extension: "pl".into(), payload: vec![7] }), "010a000a07070502706c0107");
 }
 
 #[test]
@@ -102,6 +103,7 @@ fn golden_responses() {
     );
     golden(11, r(Response::Probe { alive: true }), "010b000b03070401");
     golden(11, r(Response::Error("no".into())), "010b000b050705026e6f");
+    golden(11, r(Response::Extension(vec![1, 2])), "010b000b050706020102");
 }
 
 #[test]
@@ -328,6 +330,8 @@ fn request() -> impl Strategy<Value = Request> {
             }
         }),
         text().prop_map(|target_node_id| Request::Probe { target_node_id: NodeId(target_node_id) }),
+        (text(), proptest::collection::vec(any::<u8>(), 0..64))
+            .prop_map(|(extension, payload)| Request::Extension { extension, payload }),
     ]
 }
 
@@ -347,6 +351,7 @@ fn response() -> impl Strategy<Value = Response> {
         proptest::option::of(queue).prop_map(Response::ConnectionQueue),
         any::<bool>().prop_map(|alive| Response::Probe { alive }),
         text().prop_map(Response::Error),
+        proptest::collection::vec(any::<u8>(), 0..64).prop_map(Response::Extension),
     ]
 }
 
