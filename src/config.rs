@@ -42,6 +42,7 @@ pub struct Config {
     pub metrics_settings: MetricsSettings,
     pub job_settings: JobSettings,
     pub data_retention_settings: DataRetentionSettings,
+    pub plugin_settings: PluginSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -370,6 +371,55 @@ impl Default for DataRetentionSettings {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct PluginSettings {
+    pub enable: bool,
+    /// Whether system admins may upload bundles (`POST /api/v4/plugins`). Set in the file or the
+    /// environment only: the config API keeps its value, as Mattermost's does.
+    pub enable_uploads: bool,
+    /// Ping each running plugin every 30 s; restart one that does not answer.
+    pub enable_health_check: bool,
+    /// Where this node unpacks plugins (its own, not shared).
+    pub directory: String,
+    pub client_directory: String,
+    /// Mattermost requires a signature only for marketplace installs; Starling accepts none
+    /// (false is the only value it runs with).
+    pub require_plugin_signature: bool,
+    /// Per-plugin settings, handed to the plugin when it starts.
+    pub plugins: std::collections::BTreeMap<String, Value>,
+    /// Which plugins are enabled: `{"<id>": {"Enable": true}}`.
+    pub plugin_states: std::collections::BTreeMap<String, PluginState>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct PluginState {
+    pub enable: bool,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        Self {
+            enable: true,
+            enable_uploads: false,
+            enable_health_check: true,
+            directory: "./plugins".into(),
+            client_directory: "./client/plugins".into(),
+            require_plugin_signature: false,
+            plugins: Default::default(),
+            plugin_states: Default::default(),
+        }
+    }
+}
+
+impl PluginSettings {
+    /// Whether the plugin `id` is enabled.
+    pub fn is_enabled(&self, id: &str) -> bool {
+        self.enable && self.plugin_states.get(id).is_some_and(|s| s.enable)
+    }
+}
+
 impl DataRetentionSettings {
     /// DeletionJobStartTime as (hour, minute), if it is a valid "HH:MM" (Go's "15:04").
     pub fn start_time(&self) -> Option<(u8, u8)> {
@@ -629,6 +679,19 @@ impl Config {
                 .map_err(|p| invalid("MetricsSettings.ListenAddress", p))?;
         }
         self.validate_jobs()?;
+        let p = &self.plugin_settings;
+        if p.directory.trim().is_empty() {
+            return Err(invalid("PluginSettings.Directory", "must not be empty"));
+        }
+        if p.require_plugin_signature {
+            return Err(invalid(
+                "PluginSettings.RequirePluginSignature",
+                "signed plugins are not supported; set false",
+            ));
+        }
+        if let Some(id) = p.plugin_states.keys().find(|id| !crate::extensions::valid_id(id)) {
+            return Err(invalid("PluginSettings.PluginStates", format!("{id:?} is not a plugin id")));
+        }
         Ok(())
     }
 
@@ -638,6 +701,8 @@ impl Config {
         let mut shared = self.clone();
         shared.service_settings.listen_address.clear();
         shared.service_settings.websocket_hubs = 0;
+        shared.plugin_settings.directory.clear();
+        shared.plugin_settings.client_directory.clear();
         shared.metrics_settings.listen_address.clear();
         shared.log_settings.file_location.clear();
         let cs = &mut shared.cluster_settings;

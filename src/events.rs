@@ -49,6 +49,19 @@ impl Events {
         self.bus.do_send(Publish::local(BusEvent::Membership { user_id: UserId::from(user_id), change }));
     }
 
+    /// A plugin's own event, `custom_<plugin id>_<event>` (the plugin API's
+    /// `publish_websocket_event`), to whom its broadcast names.
+    pub fn plugin_event(&self, plugin_id: &str, event: &str, data: serde_json::Value, broadcast: Broadcast) {
+        self.publish(&format!("custom_{plugin_id}_{event}"), data, broadcast);
+    }
+
+    /// The cluster's plugin statuses changed: `plugin_statuses_changed` to each system admin.
+    pub fn plugin_statuses_changed(&self, admins: &[String], statuses: &serde_json::Value) {
+        for admin in admins {
+            self.publish("plugin_statuses_changed", json!({ "plugin_statuses": statuses }), to_user(admin));
+        }
+    }
+
     /// A new post. `mentioned` are the members whose mention count it raised: the clients raise
     /// their own badge when `data.mentions` (a JSON string of an array) holds their id.
     pub fn posted(&self, post: &Post, channel: &Channel, sender_name: &str, mentioned: &[String]) {

@@ -31,6 +31,7 @@ pub mod hooks;
 pub mod jobs;
 pub mod logging;
 pub mod metrics;
+pub mod plugins;
 pub mod server;
 pub mod store;
 

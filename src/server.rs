@@ -16,6 +16,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use futures_util::future::LocalBoxFuture;
 use slog::{info, o, Logger};
+use starling_actors::cluster::{Answerers, AskPeers};
 use starling_actors::leader;
 use starling_actors::{
     CloseWebsockets, DbSupervisor, Publish, Realtime, RealtimeSettings, RealtimeStores, SessionTarget, Subscribe,
@@ -42,6 +43,10 @@ pub struct NodeParts {
     pub publish: Recipient<Publish>,
     pub subscribe: Recipient<Subscribe>,
     pub leader: Recipient<leader::Subscribe>,
+    /// Register here what answers peers' questions for an extension ([`Answerers::register`]).
+    pub answerers: Answerers,
+    /// Ask every live peer a question (none when the node runs alone).
+    pub peers: Option<Recipient<AskPeers>>,
     pub supervisor: Supervisor,
     pub log: Logger,
 }
@@ -64,6 +69,20 @@ impl NodePart for ExtensionPart {
         let stop = self.stop.send(crate::extensions::StopExtension);
         Box::pin(async move {
             let _ = tokio::time::timeout(Duration::from_secs(5), stop).await; // gone already: stopped
+        })
+    }
+}
+
+/// The plugins, as one of the node's parts: stopped (each deactivated) with the others.
+struct PluginsPart {
+    host: actix::Addr<crate::plugins::host::PluginHost>,
+}
+
+impl NodePart for PluginsPart {
+    fn stop(&mut self) -> LocalBoxFuture<'_, ()> {
+        let stop = self.host.send(crate::plugins::host::StopAll);
+        Box::pin(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(10), stop).await;
         })
     }
 }
@@ -165,7 +184,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
 }
 
 async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
-    let NodeBuilder { loaded, log, job_types, mut routes, parts, extensions, force_leader } = b;
+    let NodeBuilder { loaded, log, job_types, mut routes, parts: parts_to_make, extensions, force_leader } = b;
     let cfg = loaded.config.clone();
     let node_id = NodeId::new();
     let log = log.new(o!("node_id" => node_id.as_str().to_owned()));
@@ -265,6 +284,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         log: log.clone(),
     });
     let config_source = loaded.source.clone();
+    let (config_changes, config_watch) = tokio::sync::watch::channel(0u64);
     let config_service = {
         let (shared, hash, peers, log) = (
             shared_config.clone(),
@@ -273,7 +293,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
             log.clone(),
         );
         supervisor.start("config_service", move |_| {
-            crate::config::service::ConfigService::new(loaded, shared, hash, peers, log)
+            crate::config::service::ConfigService::new(loaded, shared, hash, peers, config_changes, log)
         })
     };
     let ws = Arc::new(realtime.ws_context(
@@ -284,6 +304,10 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         &log,
     ));
 
+    // The plugin host's address first: the API state holds it, and the host acts through the state.
+    let plugin_host_ctx = actix::Context::<crate::plugins::host::PluginHost>::new();
+    use actix::AsyncContext;
+    let plugins = crate::plugins::Plugins { host: plugin_host_ctx.address(), shared: Default::default() };
     let state = web::Data::new(AppState {
         store: store.clone(),
         config: shared_config,
@@ -310,6 +334,15 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         hostname: hostname(),
         log: log.clone(),
         chat: Default::default(),
+        plugins: plugins.clone(),
+    });
+    crate::plugins::host::start(crate::plugins::host::Start {
+        state: state.clone(),
+        ctx: plugin_host_ctx,
+        shared: plugins.shared.clone(),
+        answerers: &realtime.answerers,
+        supervisor: &supervisor,
+        config_changes: config_watch,
     });
 
     // Parts and extensions a binary added, now that the actors they use run.
@@ -322,10 +355,14 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         publish: realtime.bus.clone().recipient(),
         subscribe: realtime.bus.clone().recipient(),
         leader: state.jobs.leader.clone().recipient(),
+        answerers: realtime.answerers.clone(),
+        peers: cluster.as_ref().map(|c| c.cluster.clone().recipient()),
         supervisor: supervisor.clone(),
         log: log.clone(),
     };
-    let mut parts: Vec<Box<dyn NodePart>> = parts.into_iter().map(|make| make(&node_parts)).collect();
+    // Plugins stop after the parts added later (the last added stops first).
+    let mut parts: Vec<Box<dyn NodePart>> = vec![Box::new(PluginsPart { host: plugins.host.clone() })];
+    parts.extend(parts_to_make.into_iter().map(|make| make(&node_parts)));
     for ext in extensions {
         let id = ext.id();
         let reg = ext.start(&node_parts);
@@ -408,6 +445,8 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
                     group(cfg);
                 }
             })
+            // After the extensions' routes, so theirs win: every other /plugins/{id}/... goes to a plugin.
+            .configure(api::plugins::configure_proxy)
             .default_service(web::to(api::not_found))
     })
     .workers(worker_count())

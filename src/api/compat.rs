@@ -12,8 +12,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/limits/server", web::get().to(server_limits))
         .route("/posts/scheduled/team/{team_id}", web::get().to(scheduled_posts))
         .route("/custom_profile_attributes/fields", web::get().to(empty_list))
-        .route("/plugins/webapp", web::get().to(empty_list))
-        .route("/plugins/statuses", web::get().to(empty_list))
         .route("/users/sessions/device", web::put().to(attach_device));
 }
 

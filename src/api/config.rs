@@ -136,8 +136,9 @@ async fn patch_config(state: State, auth: Auth, body: web::Payload) -> ApiResult
 
 async fn save(state: State, auth: Auth, body: web::Payload, patch: bool) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
-    let body: Value = read_json(&state, body).await?;
-    let saved = state.config_service.send(Update { body, patch }).await.map_err(AppError::internal)?;
+    let mut body: Value = read_json(&state, body).await?;
+    keep_enable_uploads(&mut body, patch, state.config().plugin_settings.enable_uploads);
+    let saved = state.config_service.send(Update { body, patch, internal: false }).await.map_err(AppError::internal)?;
     let config = saved.map_err(|e| match e {
         UpdateError::Invalid(e) => invalid_config("api.config.update_config.app_error", e),
         UpdateError::ReadOnly => AppError::new(
@@ -157,6 +158,22 @@ async fn save(state: State, auth: Auth, body: web::Payload, patch: bool) -> ApiR
         state.events.config_changed(client);
     }
     Ok(ok(&sanitized(&config)))
+}
+
+/// PluginSettings.EnableUploads is set in the file or the environment only: a save through the
+/// API keeps the running value, as Mattermost's does.
+fn keep_enable_uploads(body: &mut Value, patch: bool, current: bool) {
+    let Some(obj) = body.as_object_mut() else { return };
+    if patch {
+        if let Some(ps) = obj.get_mut("PluginSettings").and_then(Value::as_object_mut) {
+            ps.remove("EnableUploads");
+        }
+        return;
+    }
+    let ps = obj.entry("PluginSettings").or_insert_with(|| Value::Object(Map::new()));
+    if let Some(ps) = ps.as_object_mut() {
+        ps.insert("EnableUploads".into(), Value::Bool(current));
+    }
 }
 
 /// Re-read the config from its source (file or database) with the environment's overrides.

@@ -14,6 +14,7 @@ mod jobs;
 mod mentions;
 mod my_channels;
 pub mod permissions;
+pub mod plugins;
 pub(crate) mod posts;
 mod read_state;
 mod roles;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub log: slog::Logger,
     /// What the chat API computes once per node (the installation's DiagnosticId, role ids).
     pub chat: ChatState,
+    /// The node's plugins (their host actor, and what the API reads of them).
+    pub plugins: crate::plugins::Plugins,
 }
 
 /// Values the chat API reads from the database once and then keeps for the node's lifetime.
@@ -155,6 +158,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(cluster::configure)
             .configure(posts::configure)
             .configure(commands::configure)
+            .configure(plugins::configure)
             .configure(search::configure)
             .configure(files::configure)
             .configure(jobs::configure)

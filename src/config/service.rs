@@ -36,6 +36,8 @@ struct Inner {
     subscribed: std::sync::atomic::AtomicBool,
     /// The active row's SHA at the last poll.
     seen_sha: std::sync::Mutex<Option<String>>,
+    /// Counts the running config's changes, for parts that follow it (the plugin host).
+    changes: tokio::sync::watch::Sender<u64>,
     log: slog::Logger,
 }
 
@@ -62,6 +64,9 @@ pub struct Reload;
 pub struct Update {
     pub body: Value,
     pub patch: bool,
+    /// The node's own change (a plugin enabled or disabled), not an admin's edit: allowed even
+    /// with ClusterSettings.ReadOnlyConfig, as in Mattermost.
+    pub internal: bool,
 }
 
 /// Which settings the environment decides (`Section.Key`).
@@ -75,6 +80,7 @@ impl ConfigService {
         shared: Arc<RwLock<Config>>,
         hash: Option<ConfigHash>,
         cluster: Option<Addr<Cluster>>,
+        changes: tokio::sync::watch::Sender<u64>,
         log: slog::Logger,
     ) -> Self {
         Self {
@@ -85,6 +91,7 @@ impl ConfigService {
                 cluster,
                 subscribed: Default::default(),
                 seen_sha: Default::default(),
+                changes,
                 log,
             }),
         }
@@ -130,6 +137,7 @@ impl Inner {
             Err(p) => *p.into_inner() = loaded.config.clone(),
         }
         *current = loaded;
+        self.changes.send_modify(|n| *n += 1);
         if let Some(h) = &self.hash {
             if h.set(&hash) {
                 slog::info!(self.log, "config changed"; "config_hash" => &hash, "config" => current.source.describe());
@@ -147,7 +155,7 @@ impl Inner {
         Ok(self.apply(&mut current, loaded))
     }
 
-    async fn update(&self, body: Value, patch: bool) -> Result<Config, UpdateError> {
+    async fn update(&self, body: Value, patch: bool, internal: bool) -> Result<Config, UpdateError> {
         let mut current = self.current.lock().await;
         // A shared config may have been saved by another node a moment ago and not reached this
         // one yet: start from what the database holds, so a patch does not undo that save.
@@ -158,7 +166,7 @@ impl Inner {
             }
         }
         let cs = &current.config.cluster_settings;
-        if cs.enable && cs.read_only_config {
+        if cs.enable && cs.read_only_config && !internal {
             return Err(UpdateError::ReadOnly);
         }
         let body = if patch {
@@ -224,7 +232,7 @@ impl Handler<Update> for ConfigService {
     type Result = ResponseFuture<Result<Config, UpdateError>>;
     fn handle(&mut self, msg: Update, _ctx: &mut Self::Context) -> Self::Result {
         let inner = self.inner.clone();
-        Box::pin(async move { inner.update(msg.body, msg.patch).await })
+        Box::pin(async move { inner.update(msg.body, msg.patch, msg.internal).await })
     }
 }
 

@@ -99,6 +99,24 @@ impl FileBackend for LocalBackend {
         }
     }
 
+    async fn list(&self, folder: &str) -> Result<Vec<String>, FileStoreError> {
+        let mut dir = match tokio::fs::read_dir(self.full(folder)?).await {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e.into()),
+        };
+        let mut names = Vec::new();
+        while let Some(entry) = dir.next_entry().await? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Files still being written (`name.part-<id>`) are not there yet.
+            if entry.file_type().await?.is_file() && !name.contains(".part-") {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     async fn check(&self) -> Result<(), FileStoreError> {
         round_trip(self).await
     }

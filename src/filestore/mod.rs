@@ -50,6 +50,8 @@ pub trait FileBackend: Send + Sync {
     /// The file's bytes as a stream, and its size.
     async fn reader(&self, path: &str) -> Result<(ByteStream, u64), FileStoreError>;
     async fn remove(&self, path: &str) -> Result<(), FileStoreError>;
+    /// The names of the files directly in `folder` (none if it does not exist), sorted.
+    async fn list(&self, folder: &str) -> Result<Vec<String>, FileStoreError>;
     /// A real round trip to the store (write, read back, delete), for health checks.
     async fn check(&self) -> Result<(), FileStoreError>;
     fn driver_name(&self) -> &'static str;
@@ -68,6 +70,33 @@ pub fn from_settings(s: &FileSettings) -> Result<FileStore, FileStoreError> {
         "amazons3" => Ok(Arc::new(S3Backend::new(s)?)),
         other => Err(FileStoreError::Config(format!("driver {other:?} is not available in this build"))),
     }
+}
+
+/// A whole file, refused (as too large) past `max` bytes.
+pub async fn read_all(files: &dyn FileBackend, path: &str, max: u64) -> Result<Vec<u8>, FileStoreError> {
+    use futures_util::StreamExt;
+    let (mut stream, size) = files.reader(path).await?;
+    if size > max {
+        return Err(FileStoreError::Io(format!("{path} is {size} bytes, over {max}")));
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+        if out.len() as u64 > max {
+            return Err(FileStoreError::Io(format!("{path} is over {max} bytes")));
+        }
+    }
+    Ok(out)
+}
+
+/// Write a whole file.
+pub async fn write_all(files: &dyn FileBackend, path: &str, bytes: Vec<u8>) -> Result<u64, FileStoreError> {
+    let mut w = files.writer(path).await?;
+    if let Err(e) = w.write(Bytes::from(bytes)).await {
+        w.abort().await;
+        return Err(e);
+    }
+    w.finish().await
 }
 
 /// Reject paths that could escape the store's root.

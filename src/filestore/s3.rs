@@ -414,6 +414,23 @@ impl FileBackend for S3Backend {
         }
     }
 
+    async fn list(&self, folder: &str) -> Result<Vec<String>, FileStoreError> {
+        let inner = &self.inner;
+        let prefix = format!("{}/", inner.key(folder)?);
+        let pages = tokio::time::timeout(REQUEST_TIMEOUT, inner.bucket.list(prefix.clone(), Some("/".into())))
+            .await
+            .map_err(|_| FileStoreError::Io("S3 endpoint did not answer in time".into()))?
+            .map_err(|e| inner.error(e))?;
+        let mut names: Vec<String> = pages
+            .iter()
+            .flat_map(|p| p.contents.iter())
+            .filter_map(|o| o.key.strip_prefix(&prefix).map(str::to_owned))
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// The bucket is listed first (a missing bucket is NoSuchBucket there, while some S3-compatible
     /// stores create one on a PUT), then a file makes a real round trip.
     async fn check(&self) -> Result<(), FileStoreError> {

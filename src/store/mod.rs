@@ -7,6 +7,7 @@ mod files;
 mod jobs;
 mod migrations;
 mod my_channels;
+pub mod plugin_kv;
 mod posts;
 mod read_state;
 mod realtime;

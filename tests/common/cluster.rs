@@ -72,6 +72,7 @@ impl NodeProc {
             ("MM_CLUSTERSETTINGS_OVERRIDEHOSTNAME", "127.0.0.1".into()),
             ("MM_CLUSTERSETTINGS_BINDADDRESS", "127.0.0.1".into()),
             ("MM_FILESETTINGS_DIRECTORY", files.to_string_lossy().into_owned()),
+            ("MM_PLUGINSETTINGS_DIRECTORY", dir.join("plugins").to_string_lossy().into_owned()),
             ("MM_LOGSETTINGS_ENABLECONSOLE", "true".into()),
             ("MM_LOGSETTINGS_CONSOLELEVEL", "INFO".into()),
             ("MM_LOGSETTINGS_FILELOCATION", dir.to_string_lossy().into_owned()),

@@ -83,6 +83,7 @@ pub fn test_config(db: &TestDb) -> Config {
     c.sql_settings.connect_attempts = 3;
     c.sql_settings.connect_retry_seconds = 1;
     c.file_settings.directory = temp_dir("files").to_string_lossy().into_owned();
+    c.plugin_settings.directory = temp_dir("plugins").to_string_lossy().into_owned();
     c.log_settings.enable_console = false;
     c.log_settings.enable_file = false;
     c.team_settings.enable_open_server = true;
