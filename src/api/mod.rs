@@ -8,12 +8,14 @@ pub mod cluster;
 mod compat;
 mod config;
 mod database;
+mod direct;
 mod files;
 mod jobs;
 mod mentions;
 mod my_channels;
 pub mod permissions;
 mod posts;
+mod preferences;
 mod read_state;
 mod roles;
 mod search;
@@ -136,6 +138,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(status::configure)
             .configure(compat::configure)
             .configure(roles::configure)
+            .configure(direct::configure)
+            .configure(preferences::configure)
             .configure(read_state::configure)
             .configure(sessions::configure)
             .configure(users::configure)
