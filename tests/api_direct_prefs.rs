@@ -191,7 +191,7 @@ async fn preferences_with_events_to_every_session() {
     let (_admin, _) = c.new_user("admin").await;
     let (alice, alice_id) = c.new_user("alice").await;
     let (bob, bob_id) = c.new_user("bob").await;
-    let second = c.login(&alice.get("/users/me").await.body["username"].as_str().unwrap().to_owned()).await;
+    let second = c.login(alice.get("/users/me").await.body["username"].as_str().unwrap()).await;
     let mut ws = Ws::connect(&s.url(), second.token.as_deref().unwrap()).await;
     assert_eq!(ws.event().await["event"], "hello");
 
