@@ -2,7 +2,7 @@
 //! decide who receives them. Membership changes go through the same bus as events, so a user added
 //! to a channel receives the `user_added` event that announces it.
 
-use crate::store::{Category, Channel, ChannelMember, ChannelUnreadAt, Post, TeamMember};
+use crate::store::{Category, Channel, ChannelMember, ChannelUnreadAt, Post, Preference, TeamMember};
 use actix::Addr;
 use serde_json::json;
 use starling_actors::{BusEvent, EventBus, MembershipChange, Publish};
@@ -269,5 +269,39 @@ impl Events {
             }),
             broadcast,
         );
+    }
+
+    /// A new direct message: both members join it, then hear `direct_added`.
+    pub fn direct_added(&self, channel: &Channel, creator_id: &str, teammate_id: &str) {
+        self.membership(creator_id, MembershipChange::JoinedChannel(ChannelId::from(channel.id.as_str())));
+        if teammate_id != creator_id {
+            self.membership(teammate_id, MembershipChange::JoinedChannel(ChannelId::from(channel.id.as_str())));
+        }
+        self.publish(
+            "direct_added",
+            json!({"creator_id": creator_id, "teammate_id": teammate_id}),
+            to_channel(&channel.id),
+        );
+    }
+
+    /// A new group message: its members join it, then hear `group_added` (`teammate_ids` as a JSON
+    /// string of the member ids).
+    pub fn group_added(&self, channel: &Channel, member_ids: &[String]) {
+        for m in member_ids {
+            self.membership(m, MembershipChange::JoinedChannel(ChannelId::from(channel.id.as_str())));
+        }
+        let ids = serde_json::to_string(member_ids).unwrap_or_default();
+        self.publish("group_added", json!({"teammate_ids": ids}), to_channel(&channel.id));
+    }
+
+    /// Preferences saved: to every session of the user (`preferences` as a JSON string).
+    pub fn preferences_changed(&self, user_id: &str, prefs: &[Preference]) {
+        let p = serde_json::to_string(prefs).unwrap_or_default();
+        self.publish("preferences_changed", json!({"preferences": p}), to_user(user_id));
+    }
+
+    pub fn preferences_deleted(&self, user_id: &str, prefs: &[Preference]) {
+        let p = serde_json::to_string(prefs).unwrap_or_default();
+        self.publish("preferences_deleted", json!({"preferences": p}), to_user(user_id));
     }
 }

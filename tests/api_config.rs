@@ -125,5 +125,6 @@ async fn client_config_and_license_need_the_old_format_and_hide_secrets() {
     assert!(!cfg.to_string().contains("postgres://"));
     anon.get("/config/client").await.expect(501);
     assert_eq!(anon.get("/license/client?format=old").await.expect(200).body, json!({"IsLicensed": "false"}));
-    anon.get("/license/client?format=new").await.expect(501);
+    anon.get("/license/client").await.expect(501);
+    anon.get("/license/client?format=new").await.expect(400);
 }

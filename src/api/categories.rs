@@ -9,15 +9,14 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let base = "/users/{user_id}/teams/{team_id}/channels/categories";
-    cfg.route(base, web::get().to(list))
-        .route(base, web::post().to(create))
-        .route(base, web::put().to(update_many))
-        .route(&format!("{base}/order"), web::get().to(get_order))
-        .route(&format!("{base}/order"), web::put().to(set_order))
-        .route(&format!("{base}/{{category_id}}"), web::get().to(get_one))
-        .route(&format!("{base}/{{category_id}}"), web::put().to(update_one))
-        .route(&format!("{base}/{{category_id}}"), web::delete().to(delete_one));
+    cfg.route("/users/{user_id}/teams/{team_id}/channels/categories", web::get().to(list))
+        .route("/users/{user_id}/teams/{team_id}/channels/categories", web::post().to(create))
+        .route("/users/{user_id}/teams/{team_id}/channels/categories", web::put().to(update_many))
+        .route("/users/{user_id}/teams/{team_id}/channels/categories/order", web::get().to(get_order))
+        .route("/users/{user_id}/teams/{team_id}/channels/categories/order", web::put().to(set_order))
+        .route("/users/{user_id}/teams/{team_id}/channels/categories/{category_id}", web::get().to(get_one))
+        .route("/users/{user_id}/teams/{team_id}/channels/categories/{category_id}", web::put().to(update_one))
+        .route("/users/{user_id}/teams/{team_id}/channels/categories/{category_id}", web::delete().to(delete_one));
 }
 
 const SORTINGS: &[&str] = &["", "alpha", "recent", "manual"];

@@ -27,9 +27,12 @@ struct FormatQuery {
     format: Option<String>,
 }
 
+/// Mattermost's rule: `format=old` is served, no format is a 501, any other format a 400.
 fn old_format_only(q: &FormatQuery) -> ApiResult<()> {
-    if q.format.as_deref() == Some("old") {
-        return Ok(());
+    match q.format.as_deref() {
+        Some("old") => return Ok(()),
+        Some(_) => return Err(AppError::invalid_param("format")),
+        None => {}
     }
     Err(AppError::new(
         StatusCode::NOT_IMPLEMENTED,

@@ -9,6 +9,7 @@ mod commands;
 mod compat;
 mod config;
 mod database;
+mod direct;
 mod files;
 mod jobs;
 mod mentions;
@@ -16,6 +17,7 @@ mod my_channels;
 pub mod permissions;
 pub mod plugins;
 pub(crate) mod posts;
+mod preferences;
 mod read_state;
 mod roles;
 mod search;
@@ -147,6 +149,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(status::configure)
             .configure(compat::configure)
             .configure(roles::configure)
+            .configure(direct::configure)
+            .configure(preferences::configure)
             .configure(read_state::configure)
             .configure(sessions::configure)
             .configure(users::configure)

@@ -21,11 +21,13 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "post search index", sql: include_str!("sql/0005_search.sql") },
     Migration { version: 6, name: "roles", sql: include_str!("sql/0006_roles.sql") },
     Migration { version: 7, name: "sidebar categories", sql: include_str!("sql/0007_sidebar.sql") },
-    Migration { version: 20, name: "plugin key-value store", sql: include_str!("sql/0020_plugin_kv.sql") },
+    Migration { version: 8, name: "preferences", sql: include_str!("sql/0008_preferences.sql") },
+    Migration { version: 9, name: "longer pending post ids", sql: include_str!("sql/0009_pending_post_id.sql") },
+    Migration { version: 10, name: "plugin key-value store", sql: include_str!("sql/0010_plugin_kv.sql") },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: i32 = 20;
+pub const SCHEMA_VERSION: i32 = 10;
 
 pub(super) async fn run(c: &mut deadpool_postgres::Object, node_id: &str, log: &Logger) -> StoreResult<i32> {
     c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
