@@ -1,0 +1,87 @@
+// Starting up as Mattermost's web app does (loadConfigAndMe): the client config first, then, if
+// the MMUSERID cookie says a session may exist, the user and their teams; then the websocket.
+import type { UserProfile } from '@mattermost/types/users';
+import { client } from '../client';
+import { getState, resetState, update } from '../store';
+import { navigate } from '../router';
+import { loadMyTeams } from './teams';
+import { connectWebSocket, disconnectWebSocket } from './websocket';
+import { receiveUsers, loadStatuses } from './users';
+
+function hasSessionCookie(): boolean {
+  return document.cookie.split(';').some((c) => c.trim().startsWith('MMUSERID='));
+}
+
+/** Tools may open a page with a token in the fragment (#token=..., never sent to a server or
+ * logged), as the old High Availability page allowed; it is then used as a bearer token for
+ * this tab only, instead of the cookie. */
+const TOKEN_KEY = 'starling_token';
+
+function tokenFromFragment(): string {
+  const fromHash = new URLSearchParams(window.location.hash.slice(1)).get('token');
+  if (fromHash) {
+    sessionStorage.setItem(TOKEN_KEY, fromHash);
+    window.history.replaceState(null, '', window.location.pathname);
+  }
+  return sessionStorage.getItem(TOKEN_KEY) ?? '';
+}
+
+export function bearerToken(): string {
+  return sessionStorage.getItem(TOKEN_KEY) ?? '';
+}
+
+export async function boot(): Promise<void> {
+  const token = tokenFromFragment();
+  if (token) {
+    client.setToken(token);
+    client.setAuthHeader = true;
+  }
+  try {
+    const config = (await client.getClientConfig()) as unknown as Record<string, string>;
+    update(() => ({ config }));
+  } catch {
+    // the login page still works without it
+  }
+  if (token || hasSessionCookie()) {
+    try {
+      await startSession(await client.getMe());
+    } catch {
+      // the session is gone: log in again
+      sessionStorage.removeItem(TOKEN_KEY);
+    }
+  }
+  update(() => ({ booted: true }));
+}
+
+async function startSession(me: UserProfile): Promise<void> {
+  update(() => ({ me }));
+  receiveUsers([me]);
+  await loadMyTeams();
+  connectWebSocket();
+  void loadStatuses([me.id]);
+}
+
+export async function login(loginId: string, password: string): Promise<void> {
+  const me = await client.login(loginId, password);
+  await startSession(me);
+}
+
+export async function signup(email: string, username: string, password: string): Promise<void> {
+  await client.createUser({ email, username, password } as UserProfile, '', '');
+  await login(username, password);
+}
+
+export async function logout(): Promise<void> {
+  disconnectWebSocket();
+  sessionStorage.removeItem(TOKEN_KEY);
+  try {
+    await client.logout();
+  } finally {
+    resetState();
+    navigate('/login', true);
+  }
+}
+
+export function isSystemAdmin(): boolean {
+  return (getState().me?.roles ?? '').split(' ').includes('system_admin');
+}
