@@ -239,7 +239,8 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
                 }
             })
             .configure(api::configure)
-            .default_service(web::to(api::not_found))
+            // The web client's pages for browser GETs; JSON 404 for everything else.
+            .default_service(web::to(api::webapp::fallback))
     })
     .workers(worker_count())
     // Websocket events go out as small frames, often back to back: without TCP_NODELAY, Nagle
