@@ -21,7 +21,10 @@ export function wordAtCaret(text: string, caret: number): { start: number; word:
 export async function suggestionsFor(word: string, teamId: string): Promise<Suggestion[]> {
   const term = word.slice(1).toLowerCase();
   if (word.startsWith('@')) {
-    const users = await searchUsers(term, teamId).catch(() => []);
+    // The server wants a search term; for a bare "@" the people already on screen are offered.
+    const users = term
+      ? await searchUsers(term, teamId).catch(() => [])
+      : Object.values(getState().users).filter((u) => u.id !== getState().me?.id && !u.delete_at);
     const special = ['here', 'channel', 'all']
       .filter((n) => n.startsWith(term))
       .map((n) => ({ complete: `@${n} `, label: `@${n}`, hint: 'Notifies everyone in the channel' }));

@@ -25,6 +25,19 @@ export function dmTeammateId(channel: Channel, myId: string): string {
   return a === myId ? b : a;
 }
 
+const myChannelsLoaded = new Map<string, Promise<Channel[]>>();
+
+/** The team's channels, loaded once (later calls wait for the first load). */
+export function ensureMyChannels(teamId: string): Promise<Channel[]> {
+  let p = myChannelsLoaded.get(teamId);
+  if (!p) {
+    p = loadMyChannels(teamId);
+    myChannelsLoaded.set(teamId, p);
+    p.catch(() => myChannelsLoaded.delete(teamId));
+  }
+  return p;
+}
+
 export async function loadMyChannels(teamId: string): Promise<Channel[]> {
   const channels = (await client.getMyChannels(teamId)).filter((c) => !c.delete_at);
   receiveChannels(channels, true);
@@ -40,6 +53,7 @@ export function forgetChannel(channelId: string): void {
 
 /** Make a channel the one on screen: load its posts, mark it read. */
 export async function openChannel(teamId: string, channelName: string): Promise<void> {
+  await ensureMyChannels(teamId).catch(() => undefined);
   const s = getState();
   let channel = s.myChannelIds
     .map((id) => s.channels[id])

@@ -54,9 +54,10 @@ export async function boot(): Promise<void> {
 }
 
 async function startSession(me: UserProfile): Promise<void> {
+  // Teams first: once `me` is set, App picks where to go, and that depends on the teams.
+  await loadMyTeams();
   update(() => ({ me }));
   receiveUsers([me]);
-  await loadMyTeams();
   connectWebSocket();
   void loadStatuses([me.id]);
 }

@@ -183,6 +183,11 @@ function clearTyping(channelId: string, userId: string): void {
 
 const lastTyping = new Map<string, number>();
 
+/** After a post the next keystroke announces typing again at once (the post cleared the indicator). */
+export function resetTyping(channelId: string, parentId: string): void {
+  lastTyping.delete(typingKey(channelId, parentId));
+}
+
 /** Tell the channel the user is typing (at most every TYPING_THROTTLE_MS). */
 export function userTyping(channelId: string, parentId: string): void {
   const key = typingKey(channelId, parentId);

@@ -32,7 +32,7 @@ export function App() {
 
   if (!booted) return <main class="page-message">Loading…</main>;
   let page;
-  if (!me) page = route.kind === 'signup' ? <SignupPage /> : <LoginPage note={route.kind === 'admin' ? 'Log in as a system admin.' : ''} stay={route.kind === 'admin'} />;
+  if (!me) page = route.kind === 'signup' ? <SignupPage /> : <LoginPage note={route.kind === 'admin' ? 'Log in as a system admin.' : ''}/>;
   else if (route.kind === 'select_team' || route.kind === 'create_team') page = <SelectTeamPage />;
   else if (route.kind === 'admin') page = <SystemConsole page={route.page} />;
   else if (route.kind === 'channel' || route.kind === 'dm' || route.kind === 'team') page = <TeamView route={route} />;

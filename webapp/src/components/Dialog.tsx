@@ -4,11 +4,23 @@ import { useEffect, useRef } from 'preact/hooks';
 /** A modal dialog: labelled, focus moves in on open and back on close, Escape closes. */
 export function Dialog(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
   const ref = useRef<HTMLDivElement>(null);
+  const closeRef = useRef(props.onClose);
+  closeRef.current = props.onClose;
   useEffect(() => {
     const before = document.activeElement as HTMLElement | null;
     const first = ref.current?.querySelector<HTMLElement>('input, textarea, select, button:not(.dialog__close)');
     (first ?? ref.current)?.focus();
-    return () => before?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        closeRef.current();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => {
+      document.removeEventListener('keydown', onKey);
+      before?.focus();
+    };
   }, []);
   const titleId = `dialog-${props.title.replace(/\W+/g, '-').toLowerCase()}`;
   return (
@@ -20,7 +32,6 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
         aria-labelledby={titleId}
         tabIndex={-1}
         ref={ref}
-        onKeyDown={(e) => e.key === 'Escape' && props.onClose()}
       >
         <header class="dialog__header">
           <h2 id={titleId}>{props.title}</h2>

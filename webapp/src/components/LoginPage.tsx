@@ -3,8 +3,8 @@ import { login } from '../actions/session';
 import { errorText } from '../actions/errors';
 import { navigate } from '../router';
 
-/** `note` explains why a login is needed; with `stay`, the page the user asked for opens after it. */
-export function LoginPage(props: { note?: string; stay?: boolean }) {
+/** `note` explains why a login is needed. */
+export function LoginPage(props: { note?: string }) {
   const [loginId, setLoginId] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState('');
@@ -14,11 +14,10 @@ export function LoginPage(props: { note?: string; stay?: boolean }) {
     setBusy(true);
     setError('');
     try {
+      // Once logged in, App sends the user on (or, with `stay`, shows the page asked for).
       await login(loginId.trim(), password);
-      if (!props.stay) navigate('/', true);
     } catch (err) {
       setError(errorText(err));
-    } finally {
       setBusy(false);
     }
   };

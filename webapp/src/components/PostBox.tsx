@@ -2,7 +2,7 @@ import type { FileInfo } from '@mattermost/types/files';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { sendPost } from '../actions/posts';
 import { uploadFiles } from '../actions/files';
-import { userTyping, typingKey } from '../actions/websocket';
+import { resetTyping, userTyping, typingKey } from '../actions/websocket';
 import { suggestionsFor, wordAtCaret, type Suggestion } from '../actions/autocomplete';
 import { errorText, toast } from '../actions/errors';
 import { useStore } from '../store';
@@ -61,6 +61,7 @@ export function PostBox(props: { channelId: string; rootId?: string; teamId: str
     const message = text.trim();
     if (!message && files.length === 0) return;
     sendPost(props.channelId, rootId, message, files.map((f) => f.id));
+    resetTyping(props.channelId, rootId);
     setText('');
     setFiles([]);
     sessionStorage.removeItem(`draft:${draftKey}`);

@@ -1,8 +1,8 @@
 import type { Post } from '@mattermost/types/posts';
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
-import { useStore, type PendingPost } from '../store';
+import { getState, useStore, type PendingPost } from '../store';
 import { channelPostsOldestFirst, isContinuation } from '../selectors';
-import { discardPending, loadOlder, retryPending } from '../actions/posts';
+import { discardPending, loadChannelPosts, loadOlder, retryPending } from '../actions/posts';
 import { errorText, toast } from '../actions/errors';
 import { PostItem } from './PostItem';
 
@@ -63,6 +63,7 @@ export function PostList(props: { channelId: string }) {
   useEffect(() => {
     atBottom.current = true;
     prevFirst.current = undefined;
+    if (!getState().postsInChannel[props.channelId]?.loaded) loadChannelPosts(props.channelId).catch((e) => toast(errorText(e)));
   }, [props.channelId]);
 
   const onScroll = () => {

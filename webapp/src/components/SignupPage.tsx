@@ -14,11 +14,10 @@ export function SignupPage() {
     setBusy(true);
     setError('');
     try {
+      // Once signed in, App sends the user on (this page is gone by then).
       await signup(email.trim(), username.trim().toLowerCase(), password);
-      navigate('/', true);
     } catch (err) {
       setError(errorText(err));
-    } finally {
       setBusy(false);
     }
   };

@@ -2,7 +2,7 @@ import type { Post } from '@mattermost/types/posts';
 import { useEffect, useState } from 'preact/hooks';
 import { getState, update, useStore } from '../store';
 import { channelPath, navigate, type Route } from '../router';
-import { DEFAULT_CHANNEL, loadMyChannels, openChannel, openChannelById, resolveDirectChannel } from '../actions/channels';
+import { DEFAULT_CHANNEL, ensureMyChannels, openChannel, openChannelById, resolveDirectChannel } from '../actions/channels';
 import { searchPosts } from '../actions/posts';
 import { errorText } from '../actions/errors';
 import { TeamSidebar } from './TeamSidebar';
@@ -38,7 +38,7 @@ export function TeamView(props: { route: Extract<Route, { kind: 'channel' | 'dm'
       return;
     }
     update(() => ({ currentTeamId: team.id }));
-    void loadMyChannels(team.id).then(() => {
+    void ensureMyChannels(team.id).then(() => {
       if (route.kind === 'team') navigate(channelPath(team.name, DEFAULT_CHANNEL), true);
     });
   }, [team?.id, teamsLoaded]);
