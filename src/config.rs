@@ -59,6 +59,22 @@ pub struct ServiceSettings {
     pub enable_developer: bool,
     /// How many hub actors group this node's websockets (0: one per CPU).
     pub websocket_hubs: i64,
+    /// Where browsers open the websocket; empty means the page's own origin.
+    #[serde(rename = "WebsocketURL")]
+    pub websocket_url: String,
+    /// The port the web app adds to a `ws://` origin without one.
+    pub websocket_port: i64,
+    /// The port the web app adds to a `wss://` origin without one.
+    pub websocket_secure_port: i64,
+    /// Collapsed reply threads: `disabled`, `default_off`, `default_on` or `always_on`. Starling has
+    /// no threads API yet, so it defaults to `disabled` (Mattermost's default is `always_on`).
+    pub collapsed_threads: String,
+    /// Whether viewing a channel is announced to the user's other sessions.
+    pub enable_channel_viewed_messages: bool,
+    /// Refuse cookie-authenticated writes that carry only `X-Requested-With: XMLHttpRequest` and no
+    /// `X-CSRF-Token`.
+    #[serde(rename = "ExperimentalStrictCSRFEnforcement")]
+    pub experimental_strict_csrf_enforcement: bool,
 }
 
 impl Default for ServiceSettings {
@@ -74,6 +90,12 @@ impl Default for ServiceSettings {
             maximum_payload_size_bytes: 300_000,
             enable_developer: false,
             websocket_hubs: 0,
+            websocket_url: String::new(),
+            websocket_port: 80,
+            websocket_secure_port: 443,
+            collapsed_threads: "disabled".into(),
+            enable_channel_viewed_messages: true,
+            experimental_strict_csrf_enforcement: false,
         }
     }
 }
@@ -505,6 +527,9 @@ pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("address {s:?} resolves to nothing"))
 }
 
+/// The values of ServiceSettings.CollapsedThreads, as Mattermost names them.
+pub const COLLAPSED_THREADS: &[&str] = &["disabled", "default_off", "default_on", "always_on"];
+
 const LOG_LEVELS: &[&str] = &["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL", "TRACE"];
 
 impl Config {
@@ -523,6 +548,14 @@ impl Config {
         }
         if s.maximum_payload_size_bytes <= 0 {
             return Err(invalid("ServiceSettings.MaximumPayloadSizeBytes", "must be greater than 0"));
+        }
+        if !COLLAPSED_THREADS.contains(&s.collapsed_threads.as_str()) {
+            return Err(invalid("ServiceSettings.CollapsedThreads", format!("must be one of {COLLAPSED_THREADS:?}")));
+        }
+        for (key, port) in [("WebsocketPort", s.websocket_port), ("WebsocketSecurePort", s.websocket_secure_port)] {
+            if !(1..=65535).contains(&port) {
+                return Err(invalid(&format!("ServiceSettings.{key}"), "must be a port between 1 and 65535"));
+            }
         }
         let q = &self.sql_settings;
         if q.driver_name != "postgres" {

@@ -2,7 +2,7 @@
 //! decide who receives them. Membership changes go through the same bus as events, so a user added
 //! to a channel receives the `user_added` event that announces it.
 
-use crate::store::{Channel, Post};
+use crate::store::{Channel, ChannelMember, Post, TeamMember};
 use actix::Addr;
 use serde_json::json;
 use starling_actors::{EventBus, MembershipChange, PublishEvent, PublishMembership};
@@ -116,5 +116,23 @@ impl Events {
             self.membership(user_id, MembershipChange::LeftChannel(c.clone()));
         }
         self.publish("leave_team", json!({"team_id": team_id, "user_id": user_id}), to_user(user_id));
+    }
+
+    /// A user's system roles changed.
+    pub fn user_role_updated(&self, user_id: &str, roles: &str) {
+        self.publish("user_role_updated", json!({"user_id": user_id, "roles": roles}), to_user(user_id));
+    }
+
+    /// A team member's roles changed (`member` is the member as a JSON string).
+    pub fn team_member_role_updated(&self, member: &TeamMember) {
+        let member_json = serde_json::to_string(member).unwrap_or_default();
+        self.publish("memberrole_updated", json!({"member": member_json}), to_user(&member.user_id));
+    }
+
+    /// A channel membership changed for its user (roles, notify props, read state), sent to the
+    /// user's sessions (`channelMember` as a JSON string).
+    pub fn channel_member_updated(&self, member: &ChannelMember) {
+        let member_json = serde_json::to_string(member).unwrap_or_default();
+        self.publish("channel_member_updated", json!({"channelMember": member_json}), to_user(&member.user_id));
     }
 }

@@ -28,5 +28,10 @@ pub mod metrics;
 pub mod server;
 pub mod store;
 
-/// This build's version, reported by ping and (later) cluster status.
+/// This build's version, reported by ping, cluster status and the client config's `BuildNumber`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The Mattermost server version whose API Starling speaks, as clients read it from
+/// `X-Version-Id`, the client config's `Version` and the websocket `hello` (the mobile app logs its
+/// user out below 9.11.0 and warns below 10.11.0).
+pub const MATTERMOST_VERSION: &str = "10.11.0";

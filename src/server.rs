@@ -157,7 +157,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
         presence: presence.clone(),
         cluster: cluster.as_ref().map(|c| c.cluster.clone()),
         node_id: node_id.clone(),
-        version: crate::VERSION.to_owned(),
+        version: crate::api::version_id(),
         hostname: hostname(),
         log: log.clone(),
     });
@@ -183,6 +183,7 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
         node_id: node_id.clone(),
         hostname: hostname(),
         log: log.clone(),
+        chat: Default::default(),
     });
 
     let app_state = state.clone();

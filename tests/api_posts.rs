@@ -74,7 +74,8 @@ async fn world_on(server: TestServer) -> World {
     for id in [&member_id, &teammate_id] {
         author.post(&format!("/teams/{team}/members"), json!({"user_id": id})).await.expect(201);
     }
-    let channel = author.create_channel(&team, false).await;
+    // Private: in an open channel, team members who have not joined may read (as in Mattermost).
+    let channel = author.create_channel(&team, true).await;
     author.post(&format!("/channels/{channel}/members"), json!({"user_id": member_id})).await.expect(201);
     World { server, admin, author, author_id, member, teammate, outsider, team, channel }
 }
@@ -200,7 +201,7 @@ async fn create_post_rejects_bad_input_and_writes_nothing() {
     check(w.author.post("/posts", json!({"channel_id": new_id(), "message": "m"})).await, 404, "unknown channel");
     check(w.teammate.post("/posts", body.clone()).await, 403, "team member outside the channel");
     check(w.outsider.post("/posts", body.clone()).await, 403, "outsider");
-    check(w.admin.post("/posts", body.clone()).await, 403, "system admin outside the channel");
+    // (A system admin holds create_post everywhere, as in Mattermost.)
     // Permissions come before validation, as in Mattermost.
     let empty = json!({"channel_id": ch, "message": " "});
     check(w.teammate.post("/posts", empty).await, 403, "empty message outside the channel");
@@ -685,4 +686,20 @@ async fn posting_in_town_square_after_joining_a_team() {
     w.member.delete(&format!("/channels/{}/members/me", w.channel)).await.expect(200);
     check(w.member.get(&format!("/channels/{}/posts", w.channel)).await, 403, "after leaving");
     check(w.member.post("/posts", json!({"channel_id": w.channel, "message": "m"})).await, 403, "post after leaving");
+}
+
+#[actix_web::test]
+async fn team_members_read_open_channels_they_have_not_joined_but_do_not_post_there() {
+    let w = world().await;
+    let open = w.author.create_channel(&w.team, false).await;
+    let p = w.author.create_post(&open, "in the open").await;
+    // read_public_channel (team_user) lets a team member read; create_post is a channel permission.
+    assert_eq!(order(&posts_page(&w.teammate, &open, "").await), vec![id_of(&p)]);
+    w.teammate.get(&format!("/posts/{}", id_of(&p))).await.expect(200);
+    w.teammate.get(&format!("/channels/{open}")).await.expect(200);
+    check(w.teammate.post("/posts", json!({"channel_id": open, "message": "m"})).await, 403, "not joined");
+    check(w.outsider.get(&format!("/channels/{open}/posts")).await, 403, "not in the team");
+    check(w.outsider.get(&format!("/posts/{}", id_of(&p))).await, 403, "not in the team");
+    // A system admin may post anywhere (every permission).
+    w.admin.post("/posts", json!({"channel_id": open, "message": "admin"})).await.expect(201);
 }

@@ -76,9 +76,15 @@ async fn challenge_auth_then_hello() {
     let seq = ws.action("authentication_challenge", json!({"token": "bogusbogusbogusbogusbogusb"})).await;
     assert_eq!(ws.reply(seq).await.0["status"], "FAIL");
     let seq = ws.action("authentication_challenge", json!({"token": token(&r.bob)})).await;
-    let (reply, _) = ws.reply(seq).await;
+    // As in Mattermost: the hello first, then the challenge's OK (mattermostdriver waits for the
+    // hello and counts anything else first as a failed authentication).
+    let first = ws.json().await;
+    assert_eq!(first["event"], "hello", "hello comes before the OK: {first}");
+    assert_eq!(first["seq"], 0);
+    assert!(first["data"]["server_version"].as_str().is_some_and(|v| v.starts_with("10.11.0.")), "{first}");
+    let (reply, before) = ws.reply(seq).await;
+    assert!(before.is_empty(), "nothing between the hello and the OK: {before:?}");
     assert_eq!(reply, json!({"status": "OK", "seq_reply": seq}));
-    hello(&mut ws).await;
 }
 
 #[actix_web::test]

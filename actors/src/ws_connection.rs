@@ -126,7 +126,9 @@ impl WsConnection {
         }
     }
 
-    fn register(&mut self, c: &mut Context<Self>) {
+    /// Register with the hub, which sends `hello`; then answer the `authentication_challenge`
+    /// numbered `reply_to`, if any (Mattermost's order: clients expect `hello` first).
+    fn register(&mut self, reply_to: Option<i64>, c: &mut Context<Self>) {
         let Some(session) = self.session.clone() else { return };
         self.registering = true;
         let mut hello = serde_json::Map::new();
@@ -173,12 +175,15 @@ impl WsConnection {
             }
             hub.send(msg).await
         };
-        lookup.into_actor(self).then(|res, act, c| {
+        lookup.into_actor(self).then(move |res, act, c| {
             act.registering = false;
             match res {
                 Ok(r) => {
                     slog::debug!(act.ctx.log, "websocket registered"; "conn_id" => r.connection_id.as_str(), "resumed" => r.resumed);
                     act.connection_id = Some(r.connection_id);
+                    if let Some(seq) = reply_to {
+                        act.reply(seq, None, c);
+                    }
                 }
                 Err(_) => act.close(1011, "hub unavailable", c),
             }
@@ -270,8 +275,7 @@ impl WsConnection {
                 match res {
                     Ok(Ok(Some(s))) if !s.is_expired(now_ms()) && act.session.is_none() => {
                         act.session = Some(s);
-                        act.reply(seq, None, c);
-                        act.register(c);
+                        act.register(Some(seq), c);
                     }
                     _ => act.reply_error(
                         seq,
@@ -361,7 +365,7 @@ impl Actor for WsConnection {
 
     fn started(&mut self, c: &mut Self::Context) {
         if self.session.is_some() {
-            self.register(c);
+            self.register(None, c);
         } else {
             c.run_later(AUTH_TIMEOUT, |act, c| {
                 if act.session.is_none() {

@@ -1,7 +1,9 @@
 //! `/channels`: channels and their members.
 
+use super::permissions::{self, has_channel_permission, has_team_permission, manage_members_permission};
 use super::{
-    created, id_param, member_team, ok, read_json, readable_channel, resolve_user_id, status_ok, Auth, Paging, State,
+    channel_with_permission, created, id_param, ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, Paging,
+    State,
 };
 use crate::error::{ApiResult, AppError};
 use crate::store::{Channel, NewChannel};
@@ -41,13 +43,13 @@ struct CreateChannel {
 async fn create_channel(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: CreateChannel = read_json(&state, body).await?;
     let team_id = input.team_id.ok_or_else(|| AppError::invalid_param("team_id"))?;
-    let team = member_team(&state, &auth, &team_id).await?;
-    if state.store.active_team_member(&team.id, auth.user_id()).await?.is_none() {
-        return Err(AppError::forbidden("Only team members can create channels."));
-    }
+    id_param("team_id", &team_id)?;
+    let team = state.store.team(&team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
     let name = input.name.unwrap_or_default();
     let display_name = input.display_name.unwrap_or_default().trim().to_owned();
     let channel_type = input.channel_type.unwrap_or_else(|| "O".into());
+    let permission = if channel_type == "P" { "create_private_channel" } else { "create_public_channel" };
+    permissions::require(has_team_permission(&state, &auth, &team.id, permission).await?)?;
     if !valid_channel_name(&name) {
         return Err(AppError::bad_request(
             "model.channel.is_valid.name.app_error",
@@ -110,15 +112,16 @@ async fn create_channel(state: State, auth: Auth, body: web::Payload) -> ApiResu
     }
 }
 
-/// A channel's details: open channels for their team's members, private ones for their members.
+/// A channel's details (Mattermost's `getChannel`): `read_channel` by the caller's roles, or for an
+/// open channel `read_public_channel` in its team.
 async fn visible_channel(state: &State, auth: &Auth, ch: Channel) -> ApiResult<HttpResponse> {
-    if auth.is_admin() || state.store.channel_member(&ch.id, auth.user_id()).await?.is_some() {
+    if has_channel_permission(state, auth, &ch, "read_channel").await? {
         return Ok(ok(&ch));
     }
-    if ch.is_open() && state.store.active_team_member(&ch.team_id, auth.user_id()).await?.is_some() {
+    if ch.is_open() && has_team_permission(state, auth, &ch.team_id, "read_public_channel").await? {
         return Ok(ok(&ch));
     }
-    Err(AppError::forbidden("You do not have the appropriate permissions."))
+    Err(permissions::forbidden())
 }
 
 async fn get_channel(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -143,17 +146,16 @@ async fn public_channels(
     path: web::Path<String>,
     q: web::Query<Paging>,
 ) -> ApiResult<HttpResponse> {
-    let team = member_team(&state, &auth, &path).await?;
+    id_param("team_id", &path)?;
+    let team = state.store.team(&path).await?.ok_or_else(|| AppError::not_found("team"))?;
+    permissions::require(has_team_permission(&state, &auth, &team.id, "list_team_channels").await?)?;
     let (page, per_page) = q.checked()?;
     Ok(ok(&state.store.public_channels(&team.id, page, per_page).await?))
 }
 
 async fn my_channels(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let (user_id, team_id) = path.into_inner();
-    let user_id = resolve_user_id(&auth, &user_id)?;
-    if user_id != auth.user_id() && !auth.is_admin() {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
+    let user_id = self_or_admin(&auth, &user_id)?;
     id_param("team_id", &team_id)?;
     Ok(ok(&state.store.channels_for_user(&team_id, user_id).await?))
 }
@@ -174,15 +176,14 @@ async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web
     let user_id = input.user_id.ok_or_else(|| AppError::invalid_param("user_id"))?;
     id_param("user_id", &user_id)?;
     let ch = state.store.channel(&channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
-    let caller_member = state.store.channel_member(&ch.id, auth.user_id()).await?.is_some();
-    let allowed = auth.is_admin()
-        || caller_member
-        || (ch.is_open()
-            && user_id == auth.user_id()
-            && state.store.active_team_member(&ch.team_id, auth.user_id()).await?.is_some());
-    if !allowed {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
+    // Joining an open channel oneself takes `join_public_channels` in its team; adding anyone
+    // else (or to a private channel) takes the channel's manage-members permission.
+    let allowed = (ch.is_open()
+        && user_id == auth.user_id()
+        && has_team_permission(&state, &auth, &ch.team_id, "join_public_channels").await?)
+        || (!ch.team_id.is_empty()
+            && has_channel_permission(&state, &auth, &ch, manage_members_permission(&ch)).await?);
+    permissions::require(allowed)?;
     if ch.delete_at != 0 {
         return Err(AppError::bad_request(
             "api.channel.add_user.to.channel.failed.deleted.app_error",
@@ -202,14 +203,14 @@ async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web
 }
 
 async fn members(state: State, auth: Auth, path: web::Path<String>, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
-    let ch = readable_channel(&state, &auth, &path).await?;
+    let ch = channel_with_permission(&state, &auth, &path, "read_channel_content").await?;
     let (page, per_page) = q.checked()?;
     Ok(ok(&state.store.channel_members(&ch.id, page, per_page).await?))
 }
 
 async fn member(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let (channel_id, user_id) = path.into_inner();
-    let ch = readable_channel(&state, &auth, &channel_id).await?;
+    let ch = channel_with_permission(&state, &auth, &channel_id, "read_channel_content").await?;
     let user_id = resolve_user_id(&auth, &user_id)?;
     let m = state.store.channel_member(&ch.id, user_id).await?.ok_or_else(|| AppError::not_found("channel member"))?;
     Ok(ok(&m))
@@ -217,7 +218,7 @@ async fn member(state: State, auth: Auth, path: web::Path<(String, String)>) -> 
 
 async fn remove_member(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let (channel_id, user_id) = path.into_inner();
-    let ch = readable_channel(&state, &auth, &channel_id).await?;
+    let ch = channel_with_permission(&state, &auth, &channel_id, "read_channel").await?;
     let user_id = resolve_user_id(&auth, &user_id)?.to_owned();
     if ch.name == "town-square" {
         return Err(AppError::bad_request(
@@ -225,11 +226,8 @@ async fn remove_member(state: State, auth: Auth, path: web::Path<(String, String
             "Nobody can leave the default channel.",
         ));
     }
-    if user_id != auth.user_id() && !auth.is_admin() {
-        let me = state.store.channel_member(&ch.id, auth.user_id()).await?;
-        if !me.is_some_and(|m| m.scheme_admin) {
-            return Err(AppError::forbidden("You do not have the appropriate permissions."));
-        }
+    if user_id != auth.user_id() {
+        permissions::require(has_channel_permission(&state, &auth, &ch, manage_members_permission(&ch)).await?)?;
     }
     if !state.store.remove_channel_member(&ch.id, &user_id).await? {
         return Err(AppError::not_found("channel member"));

@@ -43,11 +43,14 @@ fn old_format_only(q: &FormatQuery) -> ApiResult<()> {
 async fn client_config(state: State, q: web::Query<FormatQuery>) -> ApiResult<HttpResponse> {
     old_format_only(&q)?;
     let c = state.config();
+    let diagnostic_id = state.diagnostic_id().await?;
     let b = |v: bool| Value::String(v.to_string());
+    let s = |v: &str| Value::String(v.to_owned());
+    let svc = &c.service_settings;
     let mut m = Map::new();
     for (k, v) in [
-        ("Version", Value::String(crate::VERSION.to_owned())),
-        ("BuildNumber", Value::String(crate::VERSION.to_owned())),
+        ("Version", s(crate::MATTERMOST_VERSION)),
+        ("BuildNumber", s(crate::VERSION)),
         ("BuildDate", Value::String(String::new())),
         ("BuildHash", Value::String(String::new())),
         ("BuildEnterpriseReady", b(false)),
@@ -68,6 +71,35 @@ async fn client_config(state: State, q: web::Query<FormatQuery>) -> ApiResult<Ht
         ("MaxPostSize", Value::String("16383".into())),
         ("EnableCluster", b(c.cluster_settings.enable)),
         ("DiagnosticsEnabled", b(false)),
+        ("DiagnosticId", Value::String(diagnostic_id)),
+        ("TelemetryId", s("")),
+        ("WebsocketURL", s(&svc.websocket_url)),
+        ("WebsocketPort", Value::String(svc.websocket_port.to_string())),
+        ("WebsocketSecurePort", Value::String(svc.websocket_secure_port.to_string())),
+        ("CollapsedThreads", s(&svc.collapsed_threads)),
+        ("EnableChannelViewedMessages", b(svc.enable_channel_viewed_messages)),
+        ("ExperimentalStrictCSRFEnforcement", b(svc.experimental_strict_csrf_enforcement)),
+        // Features Starling does not have yet: off, so the clients never call their routes.
+        ("EnableCustomEmoji", b(false)),
+        ("EnableUserAccessTokens", b(false)),
+        ("EnableBotAccountCreation", b(false)),
+        ("EnableIncomingWebhooks", b(false)),
+        ("EnableOutgoingWebhooks", b(false)),
+        ("EnableCommands", b(false)),
+        ("EnableLinkPreviews", b(false)),
+        ("EnablePublicLink", b(false)),
+        ("ExperimentalTimezone", b(false)),
+        ("ExperimentalGroupUnreadChannels", s("disabled")),
+        ("FeatureFlagChannelBookmarks", b(false)),
+        ("EnableGuestAccounts", b(false)),
+        ("EnableMobileFileDownload", b(true)),
+        ("EnableMobileFileUpload", b(true)),
+        ("TeammateNameDisplay", s("username")),
+        ("LockTeammateNameDisplay", b(false)),
+        ("RestrictDirectMessage", s("any")),
+        ("ShowEmailAddress", b(true)),
+        ("ShowFullName", b(true)),
+        ("EnablePreviewFeatures", b(false)),
     ] {
         m.insert(k.to_owned(), v);
     }

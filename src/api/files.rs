@@ -1,7 +1,7 @@
 //! `/files`: multipart upload, download and info. Bytes are stored before any row is written, and
 //! a failed upload removes whatever it stored: no row without a file, no partial file.
 
-use super::{created, id_param, ok, postable_channel, readable_channel, Auth, State};
+use super::{created, id_param, ok, readable_channel, writable_channel, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::filestore::FileWriter;
 use crate::store::{now_ms, FileInfo};
@@ -129,7 +129,7 @@ async fn receive(
             ("files", Some(filename)) => {
                 let cid = channel_id.clone().ok_or_else(|| AppError::invalid_param("channel_id"))?;
                 if !checked_channel {
-                    postable_channel(state, auth, &cid).await?;
+                    writable_channel(state, auth, &cid, "upload_file").await?;
                     checked_channel = true;
                 }
                 if stored.infos.len() >= MAX_FILES_PER_UPLOAD {

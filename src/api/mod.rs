@@ -3,11 +3,14 @@
 
 mod channels;
 pub mod cluster;
+mod compat;
 mod config;
 mod database;
 mod files;
 mod jobs;
+pub mod permissions;
 mod posts;
+mod roles;
 mod search;
 pub mod sessions;
 mod status;
@@ -63,9 +66,36 @@ pub struct AppState {
     pub node_id: String,
     pub hostname: String,
     pub log: slog::Logger,
+    /// What the chat API computes once per node (the installation's DiagnosticId, role ids).
+    pub chat: ChatState,
+}
+
+/// Values the chat API reads from the database once and then keeps for the node's lifetime.
+#[derive(Default)]
+pub struct ChatState {
+    diagnostic_id: tokio::sync::OnceCell<String>,
+    role_ids: tokio::sync::OnceCell<std::collections::HashMap<String, (String, i64)>>,
 }
 
 impl AppState {
+    /// The installation's stable id (`Systems.DiagnosticId`, made by the first node that asks).
+    pub async fn diagnostic_id(&self) -> ApiResult<String> {
+        let id = self
+            .chat
+            .diagnostic_id
+            .get_or_try_init(|| async {
+                self.store.system_value_insert_once("DiagnosticId", &starling_protocol::new_id()).await
+            })
+            .await?;
+        Ok(id.clone())
+    }
+
+    /// The installation's id and creation time of every built-in role, by name.
+    pub async fn role_ids(&self) -> ApiResult<&std::collections::HashMap<String, (String, i64)>> {
+        let names: Vec<&str> = permissions::BUILT_IN_ROLES.iter().map(|r| r.name).collect();
+        Ok(self.chat.role_ids.get_or_try_init(|| async { self.store.role_ids(&names).await }).await?)
+    }
+
     /// A snapshot of the config (cheap to clone: the node reads it per request).
     pub fn config(&self) -> Config {
         self.config.read().map(|c| c.clone()).unwrap_or_default()
@@ -88,7 +118,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }))
     .service(
         web::scope("/api/v4")
+            .wrap_fn(|req, srv| {
+                use actix_web::dev::Service;
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    if let Ok(v) = header::HeaderValue::from_str(&version_id()) {
+                        res.headers_mut().insert(header::HeaderName::from_static("x-version-id"), v);
+                    }
+                    Ok(res)
+                }
+            })
             .configure(status::configure)
+            .configure(compat::configure)
+            .configure(roles::configure)
             .configure(sessions::configure)
             .configure(users::configure)
             .configure(teams::configure)
@@ -117,28 +160,48 @@ pub async fn not_found() -> HttpResponse {
     .error_response()
 }
 
+/// What `X-Version-Id` and the websocket `hello` report: Mattermost's format
+/// `<version>.<build>.<config hash>.<licensed>`, with Starling's own version as the build. The same
+/// string on every node, so the web app never thinks the server changed under it.
+pub fn version_id() -> String {
+    format!("{}.{}.0.false", crate::MATTERMOST_VERSION, crate::VERSION)
+}
+
+/// Where a request's token came from: cookie-authenticated writes need a CSRF token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLocation {
+    Header,
+    Cookie,
+    Query,
+}
+
 /// The token a request carries: `Authorization: Bearer|Token <t>` (any case), a `Token` header,
 /// the `MMAUTHTOKEN` cookie, or an `access_token` query parameter.
 pub fn request_token(req: &HttpRequest) -> Option<String> {
+    request_token_at(req).map(|(t, _)| t)
+}
+
+/// [`request_token`] and where it was found (Mattermost's order: header, cookie, query).
+pub fn request_token_at(req: &HttpRequest) -> Option<(String, TokenLocation)> {
     if let Some(v) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let v = v.trim();
         if let Some((scheme, rest)) = v.split_once(' ') {
             if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
                 let t = rest.trim();
                 if !t.is_empty() {
-                    return Some(t.to_owned());
+                    return Some((t.to_owned(), TokenLocation::Header));
                 }
             }
         }
     }
     if let Some(t) = req.headers().get("Token").and_then(|v| v.to_str().ok()) {
         if !t.trim().is_empty() {
-            return Some(t.trim().to_owned());
+            return Some((t.trim().to_owned(), TokenLocation::Header));
         }
     }
     if let Some(c) = req.cookie("MMAUTHTOKEN") {
         if !c.value().is_empty() {
-            return Some(c.value().to_owned());
+            return Some((c.value().to_owned(), TokenLocation::Cookie));
         }
     }
     req.query_string()
@@ -147,6 +210,36 @@ pub fn request_token(req: &HttpRequest) -> Option<String> {
         .find(|(k, _)| *k == "access_token")
         .map(|(_, v)| v.to_owned())
         .filter(|v| !v.is_empty())
+        .map(|t| (t, TokenLocation::Query))
+}
+
+/// The session's CSRF token, sent as the `MMCSRF` cookie at login and expected back in
+/// `X-CSRF-Token`. Mattermost keeps a random one in the session's props; deriving it one-way from
+/// the session token gives the same guarantee (a page that cannot read the cookies cannot know
+/// it) without a lookup, and holding the session token already grants everything.
+pub fn csrf_token(session_token: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("MMCSRF:{session_token}").as_bytes());
+    hex::encode(&digest[..13])
+}
+
+/// Mattermost's CSRF rule: a request authenticated by the cookie alone that is not a GET must
+/// carry the session's `X-CSRF-Token`, or (unless ServiceSettings.ExperimentalStrictCSRFEnforcement)
+/// `X-Requested-With: XMLHttpRequest`. Otherwise it is refused as an expired session (401).
+pub fn check_csrf(state: &AppState, req: &HttpRequest, token: &str, at: TokenLocation) -> ApiResult<()> {
+    if at != TokenLocation::Cookie || req.method() == actix_web::http::Method::GET {
+        return Ok(());
+    }
+    let sent = req.headers().get("X-CSRF-Token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !sent.is_empty() && sent == csrf_token(token) {
+        return Ok(());
+    }
+    let xhr = req.headers().get("X-Requested-With").and_then(|v| v.to_str().ok()) == Some("XMLHttpRequest");
+    let strict = state.config.read().map(|c| c.service_settings.experimental_strict_csrf_enforcement).unwrap_or(false);
+    if xhr && !strict {
+        return Ok(());
+    }
+    Err(AppError::unauthorized().detail("Appears to be a CSRF attempt"))
 }
 
 /// An authenticated request: extracting it answers 401 when the token is missing, unknown or expired.
@@ -158,8 +251,9 @@ impl Auth {
     pub fn user_id(&self) -> &str {
         self.session.user_id.as_str()
     }
+    /// Whether the caller may manage the system (system admins, by their role's permissions).
     pub fn is_admin(&self) -> bool {
-        self.session.is_system_admin()
+        self.has_permission("manage_system")
     }
     pub fn require_admin(&self) -> ApiResult<()> {
         if self.is_admin() {
@@ -175,12 +269,18 @@ impl FromRequest for Auth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = request_token(req);
+        let token = request_token_at(req);
         let state = req.app_data::<State>().cloned();
+        let csrf = match (&token, &state) {
+            (Some((t, at)), Some(s)) => check_csrf(s, req, t, *at),
+            _ => Ok(()),
+        };
         Box::pin(async move {
-            let token = token.ok_or_else(AppError::unauthorized)?;
+            let (token, _) = token.ok_or_else(AppError::unauthorized)?;
             let state = state.ok_or_else(|| AppError::internal("no state"))?;
-            authenticate(&state, token).await.map(|session| Auth { session })
+            let session = authenticate(&state, token).await?;
+            csrf?;
+            Ok(Auth { session })
         })
     }
 }
@@ -319,29 +419,58 @@ impl Paging {
     }
 }
 
-/// The channel, if the user may read it: members (and system admins) only.
+/// The channel, if the user may read its content (Mattermost's `HasPermissionToReadChannel`):
+/// `read_channel_content` by their roles, or, in an open channel, `read_public_channel` in its
+/// team (team members may read open channels they have not joined). 404 if there is no such
+/// channel, 403 if they may not.
 pub async fn readable_channel(state: &AppState, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
     id_param("channel_id", channel_id)?;
     let channel = state.store.channel(channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
-    if auth.is_admin() || state.store.channel_member(channel_id, auth.user_id()).await?.is_some() {
-        Ok(channel)
-    } else {
-        Err(AppError::forbidden("You do not have the appropriate permissions."))
+    if permissions::has_channel_permission(state, auth, &channel, "read_channel_content").await? {
+        return Ok(channel);
     }
+    if channel.is_open()
+        && permissions::has_team_permission(state, auth, &channel.team_id, "read_public_channel").await?
+    {
+        return Ok(channel);
+    }
+    Err(permissions::forbidden())
 }
 
-/// The channel, if the user may post in it: members only (404 if there is no such channel, 403 if
-/// the caller is not a member), and not in a deleted channel (400). One query.
-pub async fn postable_channel(state: &AppState, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
+/// The channel, if the caller holds `permission` in it by their channel, team or system roles
+/// (membership listings need `read_channel_content`: a team member who has not joined an open
+/// channel may read its posts but not its members, as in Mattermost).
+pub async fn channel_with_permission(
+    state: &AppState,
+    auth: &Auth,
+    channel_id: &str,
+    permission: &str,
+) -> ApiResult<Channel> {
     id_param("channel_id", channel_id)?;
-    let (channel, is_member) = state
+    let channel = state.store.channel(channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    permissions::require(permissions::has_channel_permission(state, auth, &channel, permission).await?)?;
+    Ok(channel)
+}
+
+/// The channel, if the user may post in it (`create_post` by their channel, system or team
+/// roles): 404 if there is no such channel, 403 without the permission, 400 in an archived
+/// channel. One query for a member.
+pub async fn postable_channel(state: &AppState, auth: &Auth, channel_id: &str) -> ApiResult<Channel> {
+    writable_channel(state, auth, channel_id, "create_post").await
+}
+
+/// [`postable_channel`] for another channel permission (`upload_file`, ...).
+pub async fn writable_channel(state: &AppState, auth: &Auth, channel_id: &str, permission: &str) -> ApiResult<Channel> {
+    id_param("channel_id", channel_id)?;
+    let (channel, member_roles) = state
         .store
         .channel_with_membership(channel_id, auth.user_id())
         .await?
         .ok_or_else(|| AppError::not_found("channel"))?;
-    if !is_member {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
+    let granted = member_roles.as_deref().is_some_and(|r| permissions::roles_grant(r, permission))
+        || auth.has_permission(permission)
+        || permissions::has_team_permission(state, auth, &channel.team_id, permission).await?;
+    permissions::require(granted)?;
     if channel.delete_at != 0 {
         return Err(AppError::bad_request(
             "api.post.create_post.can_not_post_to_deleted.error",
@@ -351,15 +480,25 @@ pub async fn postable_channel(state: &AppState, auth: &Auth, channel_id: &str) -
     Ok(channel)
 }
 
-/// The team, if the user belongs to it (or is a system admin).
+/// The team, if the user may view it (`view_team`: its members, and system admins).
 pub async fn member_team(state: &AppState, auth: &Auth, team_id: &str) -> ApiResult<Team> {
     id_param("team_id", team_id)?;
     let team = state.store.team(team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
-    if auth.is_admin() || state.store.active_team_member(team_id, auth.user_id()).await?.is_some() {
-        Ok(team)
-    } else {
-        Err(AppError::forbidden("You do not have the appropriate permissions."))
-    }
+    permissions::require(permissions::has_team_permission(state, auth, &team.id, "view_team").await?)?;
+    Ok(team)
+}
+
+/// Whether the caller may act for user `user_id`: themself, or with `edit_other_users`
+/// (Mattermost's `SessionHasPermissionToUser`).
+pub fn acts_for(auth: &Auth, user_id: &str) -> bool {
+    user_id == auth.user_id() || auth.has_permission("edit_other_users")
+}
+
+/// The user a `{user_id}` path names (`me` is the caller), if the caller may act for them.
+pub fn self_or_admin<'a>(auth: &'a Auth, id: &'a str) -> ApiResult<&'a str> {
+    let id = resolve_user_id(auth, id)?;
+    permissions::require(acts_for(auth, id))?;
+    Ok(id)
 }
 
 /// `me` in a path means the caller.

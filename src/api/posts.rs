@@ -1,5 +1,6 @@
 //! `/posts`: create, edit, delete, read posts, threads and channel history.
 
+use super::permissions;
 use super::{created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::{NewPost, Post, PostPage, PostQuery};
@@ -176,12 +177,13 @@ async fn readable_post(state: &State, auth: &Auth, post_id: &str) -> ApiResult<P
     Ok(post)
 }
 
-/// A live post the caller may change: its author, or a system admin.
-async fn own_post(state: &State, auth: &Auth, post_id: &str) -> ApiResult<Post> {
+/// A live post the caller may change: their own with `own` (`edit_post`, `delete_post`) in its
+/// channel, anyone's with `others` (`edit_others_posts`, `delete_others_posts`).
+async fn own_post(state: &State, auth: &Auth, post_id: &str, own: &str, others: &str) -> ApiResult<Post> {
     let post = readable_post(state, auth, post_id).await?;
-    if post.user_id != auth.user_id() && !auth.is_admin() {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
+    let channel = state.store.channel(&post.channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    let permission = if post.user_id == auth.user_id() { own } else { others };
+    permissions::require(permissions::has_channel_permission(state, auth, &channel, permission).await?)?;
     Ok(post)
 }
 
@@ -198,7 +200,7 @@ struct PatchPost {
 }
 
 async fn apply_patch(state: &State, auth: &Auth, post_id: &str, input: PatchPost) -> ApiResult<HttpResponse> {
-    own_post(state, auth, post_id).await?;
+    own_post(state, auth, post_id, "edit_post", "edit_others_posts").await?;
     if let Some(m) = &input.message {
         check_message(m)?;
     }
@@ -228,7 +230,7 @@ async fn update_post(state: State, auth: Auth, path: web::Path<String>, body: we
 }
 
 async fn delete_post(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    own_post(&state, &auth, &path).await?;
+    own_post(&state, &auth, &path, "delete_post", "delete_others_posts").await?;
     let post = state.store.delete_post(&path).await?.ok_or_else(|| AppError::not_found("post"))?;
     state.events.post_deleted(&post, auth.user_id());
     Ok(status_ok())

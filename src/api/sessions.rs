@@ -2,7 +2,7 @@
 //! [`revoke`], which removes the sessions from the database, then from the session cache, then
 //! closes their websockets.
 
-use super::{ok, read_json, resolve_user_id, status_ok, Auth, State};
+use super::{ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::Session;
 use actix_web::{web, HttpResponse};
@@ -73,6 +73,21 @@ pub async fn revoke(state: &State, what: Revoked) -> ApiResult<()> {
     Ok(())
 }
 
+/// A user's sessions changed in the database (their roles): forget the cached copies here and on
+/// every reachable node before returning, without closing any websocket. Peers clear their whole
+/// session cache (the cluster's InvalidateAllCaches), which costs one lookup per active session.
+pub async fn refresh_user_sessions(state: &State, user_id: &str) -> ApiResult<()> {
+    let user_id = UserId::from(user_id.to_owned());
+    state.sessions.send(InvalidateUserSessions { user_id }).await.map_err(AppError::internal)?;
+    if let Some(c) = &state.cluster {
+        c.cluster
+            .send(BroadcastAndWait { message: ClusterMessage::InvalidateAllCaches })
+            .await
+            .map_err(AppError::internal)?;
+    }
+    Ok(())
+}
+
 /// Revoke `tokens` everywhere while `delete` removes their rows: the revocation does not wait for
 /// the database (a revoked token is refused even while its row exists). Both must succeed.
 pub async fn revoke_tokens_with<F>(state: &State, tokens: Vec<String>, delete: F) -> ApiResult<()>
@@ -111,14 +126,6 @@ fn view(s: &Session) -> SessionView<'_> {
         is_oauth: false,
         props: serde_json::json!({}),
     }
-}
-
-fn self_or_admin<'a>(auth: &'a Auth, id: &'a str) -> ApiResult<&'a str> {
-    let id = resolve_user_id(auth, id)?;
-    if id != auth.user_id() && !auth.is_admin() {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
-    Ok(id)
 }
 
 async fn list(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {

@@ -47,9 +47,7 @@ struct NewStatus {
 
 async fn set_status(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {
     let id = resolve_user_id(&auth, &path)?.to_owned();
-    if id != auth.user_id() && !auth.is_admin() {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
+    super::permissions::require(super::acts_for(&auth, &id))?;
     let input: NewStatus = read_json(&state, body).await?;
     if input.user_id.as_deref().is_some_and(|u| u != id) {
         return Err(AppError::invalid_param("user_id"));

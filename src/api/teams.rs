@@ -1,6 +1,9 @@
 //! `/teams`: teams and their members.
 
-use super::{created, id_param, member_team, ok, read_json, resolve_user_id, status_ok, Auth, Paging, State};
+use super::permissions::{self, has_team_permission};
+use super::{
+    created, id_param, member_team, ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, Paging, State,
+};
 use crate::error::{ApiResult, AppError};
 use crate::store::TeamJoin;
 use actix_web::{web, HttpResponse};
@@ -61,6 +64,7 @@ struct CreateTeam {
 
 async fn create_team(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: CreateTeam = read_json(&state, body).await?;
+    permissions::require(auth.has_permission("create_team"))?;
     let name = input.name.unwrap_or_default();
     let display_name = input.display_name.unwrap_or_default();
     let team_type = input.team_type.unwrap_or_else(|| "O".into());
@@ -103,18 +107,16 @@ async fn create_team(state: State, auth: Auth, body: web::Payload) -> ApiResult<
 
 async fn list_teams(state: State, auth: Auth, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
     let (page, per_page) = q.checked()?;
-    Ok(ok(&state.store.list_teams(auth.is_admin(), page, per_page).await?))
+    Ok(ok(&state.store.list_teams(auth.has_permission("list_private_teams"), page, per_page).await?))
 }
 
-/// A team's details: for members, admins, and anyone when the team is open to join.
+/// A team's details: for anyone when the team is open to join, else with `view_team` (its members
+/// and system admins).
 async fn visible_team(state: &State, auth: &Auth, team: crate::store::Team) -> ApiResult<HttpResponse> {
-    if team.allow_open_invite
-        || auth.is_admin()
-        || state.store.active_team_member(&team.id, auth.user_id()).await?.is_some()
-    {
+    if team.allow_open_invite || has_team_permission(state, auth, &team.id, "view_team").await? {
         Ok(ok(&team))
     } else {
-        Err(AppError::forbidden("You do not have the appropriate permissions."))
+        Err(permissions::forbidden())
     }
 }
 
@@ -148,11 +150,15 @@ async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web
     let user_id = input.user_id.ok_or_else(|| AppError::invalid_param("user_id"))?;
     id_param("user_id", &user_id)?;
     let team = state.store.team(&team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
-    let caller_member = state.store.active_team_member(&team_id, auth.user_id()).await?.is_some();
-    let self_join_open = user_id == auth.user_id() && team.allow_open_invite;
-    if !(auth.is_admin() || caller_member || self_join_open) {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
+    // Joining an open team oneself takes `join_public_teams`; adding anyone else takes
+    // `add_user_to_team` in the team (every member has it by default).
+    let self_join = user_id == auth.user_id()
+        && if team.allow_open_invite {
+            auth.has_permission("join_public_teams")
+        } else {
+            auth.has_permission("join_private_teams")
+        };
+    permissions::require(self_join || has_team_permission(&state, &auth, &team_id, "add_user_to_team").await?)?;
     if team.delete_at != 0 {
         return Err(AppError::bad_request(
             "app.team.join_user_to_team.deleted.app_error",
@@ -193,11 +199,8 @@ async fn remove_member(state: State, auth: Auth, path: web::Path<(String, String
     let (team_id, user_id) = path.into_inner();
     let team = member_team(&state, &auth, &team_id).await?;
     let user_id = resolve_user_id(&auth, &user_id)?.to_owned();
-    if user_id != auth.user_id() && !auth.is_admin() {
-        let me = state.store.active_team_member(&team.id, auth.user_id()).await?;
-        if !me.is_some_and(|m| m.is_team_admin()) {
-            return Err(AppError::forbidden("You do not have the appropriate permissions."));
-        }
+    if user_id != auth.user_id() {
+        permissions::require(has_team_permission(&state, &auth, &team.id, "remove_user_from_team").await?)?;
     }
     let channels = state.store.user_channel_ids_in_team(&user_id, &team.id).await?;
     if !state.store.remove_team_member(&team.id, &user_id).await? {
@@ -205,14 +208,6 @@ async fn remove_member(state: State, auth: Auth, path: web::Path<(String, String
     }
     state.events.left_team(&team.id, &user_id, &channels);
     Ok(status_ok())
-}
-
-fn self_or_admin<'a>(auth: &'a Auth, id: &'a str) -> ApiResult<&'a str> {
-    let id = resolve_user_id(auth, id)?;
-    if id != auth.user_id() && !auth.is_admin() {
-        return Err(AppError::forbidden("You do not have the appropriate permissions."));
-    }
-    Ok(id)
 }
 
 async fn user_teams(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {

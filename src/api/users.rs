@@ -1,8 +1,6 @@
 //! `/users`: sign-up, login, logout and lookups.
 
-use super::{
-    authenticate, created, id_param, ok, read_json, request_token, resolve_user_id, status_ok, Auth, Paging, State,
-};
+use super::{authenticate, created, id_param, ok, read_json, resolve_user_id, status_ok, Auth, Paging, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::{now_ms, NewSession, NewUser};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie};
@@ -95,8 +93,14 @@ fn verify_password(password: &str, hash: &str) -> bool {
 async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: CreateUser = read_json(&state, body).await?;
     let cfg = state.config();
-    let caller_is_admin = match request_token(&req) {
-        Some(t) => authenticate(&state, t).await.map(|s| s.is_system_admin()).unwrap_or(false),
+    let caller_is_admin = match super::request_token_at(&req) {
+        Some((t, at)) => match authenticate(&state, t.clone()).await {
+            Ok(s) => {
+                super::check_csrf(&state, &req, &t, at)?;
+                s.is_system_admin()
+            }
+            Err(_) => false,
+        },
         None => false,
     };
     let username = input.username.as_deref().unwrap_or("").trim().to_lowercase();
@@ -212,6 +216,7 @@ async fn login(state: State, body: web::Payload) -> ApiResult<HttpResponse> {
         .insert_header(("Token", session.token.as_str()))
         .cookie(Cookie::build("MMAUTHTOKEN", session.token.clone()).path("/").http_only(true).max_age(max_age).finish())
         .cookie(Cookie::build("MMUSERID", user.id.clone()).path("/").max_age(max_age).finish())
+        .cookie(Cookie::build("MMCSRF", super::csrf_token(&session.token)).path("/").max_age(max_age).finish())
         .json(&user))
 }
 
@@ -220,8 +225,9 @@ const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c3RhcmxpbmdkdW1teXNhbHQ$0b3QbAVkS6eLqcPZ0dTyaqxzV0Mb9a9rW5kdqgr5Ahs";
 
 async fn logout(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
-    if let Some(token) = request_token(&req) {
+    if let Some((token, at)) = super::request_token_at(&req) {
         if let Ok(session) = authenticate(&state, token.clone()).await {
+            super::check_csrf(&state, &req, &token, at)?;
             // Every node refuses the token while the row is deleted, not after.
             let delete = async { state.store.delete_session(session.id.as_str()).await.map_err(AppError::from) };
             super::sessions::revoke_tokens_with(&state, vec![token], delete).await?;
@@ -229,7 +235,7 @@ async fn logout(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
         }
     }
     let mut resp = status_ok();
-    for name in ["MMAUTHTOKEN", "MMUSERID"] {
+    for name in ["MMAUTHTOKEN", "MMUSERID", "MMCSRF"] {
         let mut c = Cookie::build(name, "").path("/").finish();
         c.make_removal();
         resp.add_cookie(&c).map_err(AppError::internal)?;

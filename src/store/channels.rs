@@ -33,19 +33,28 @@ pub struct Channel {
     pub last_root_post_at: i64,
 }
 
-const CHANNEL_COLS: &str = "id, create_at, update_at, delete_at, team_id, type, display_name, name, header, purpose, \
+pub(super) const CHANNEL_COLS: &str =
+    "id, create_at, update_at, delete_at, team_id, type, display_name, name, header, purpose, \
     last_post_at, total_msg_count, extra_update_at, creator_id, total_msg_count_root, last_root_post_at";
 
-/// A channel with whether a user is a member: `$1` the channel, `$2` the user.
+/// A channel with the roles of one user's membership (NULL when not a member): `$1` the channel,
+/// `$2` the user.
 static CHANNEL_WITH_MEMBERSHIP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "SELECT {CHANNEL_COLS}, EXISTS (SELECT 1 FROM channelmembers m WHERE m.channel_id = $1::varchar \
-         AND m.user_id = $2::varchar) AS is_member FROM channels WHERE id = $1::varchar"
+        "SELECT {}, m.user_id IS NOT NULL AS is_member, m.roles AS m_roles, m.scheme_guest AS m_guest, \
+         m.scheme_user AS m_user, m.scheme_admin AS m_admin FROM channels c LEFT JOIN channelmembers m \
+         ON m.channel_id = c.id AND m.user_id = $2::varchar WHERE c.id = $1::varchar",
+        qualified_cols("c")
     )
 });
 
+/// [`CHANNEL_COLS`] qualified by a table alias.
+pub(super) fn qualified_cols(alias: &str) -> String {
+    CHANNEL_COLS.split(", ").map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
 impl Channel {
-    fn from_row(r: &Row) -> Self {
+    pub(super) fn from_row(r: &Row) -> Self {
         Self {
             id: r.get("id"),
             create_at: r.get("create_at"),
@@ -96,11 +105,11 @@ pub struct ChannelMember {
 }
 
 impl ChannelMember {
-    fn from_row(r: &Row) -> Self {
+    pub(super) fn from_row(r: &Row) -> Self {
         Self {
             channel_id: r.get("channel_id"),
             user_id: r.get("user_id"),
-            roles: super::teams::scheme_roles(r.get("roles"), r.get("scheme_admin"), "channel"),
+            roles: super::teams::scheme_roles(r, "channel"),
             last_viewed_at: r.get("last_viewed_at"),
             msg_count: r.get("msg_count"),
             mention_count: r.get("mention_count"),
@@ -197,13 +206,28 @@ impl Store {
         .await
     }
 
-    /// A channel and whether `user_id` is one of its members, in one query (the post path's
-    /// permission check).
-    pub async fn channel_with_membership(&self, id: &str, user_id: &str) -> StoreResult<Option<(Channel, bool)>> {
+    /// A channel and, if `user_id` is one of its members, their roles in it, in one query (the post
+    /// path's permission check).
+    pub async fn channel_with_membership(
+        &self,
+        id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<(Channel, Option<String>)>> {
         self.read(async |c| {
             let stmt = c.prepare_cached(&CHANNEL_WITH_MEMBERSHIP).await?;
             let row = c.query_opt(&stmt, &[&id, &user_id]).await?;
-            Ok(row.as_ref().map(|r| (Channel::from_row(r), r.get("is_member"))))
+            Ok(row.as_ref().map(|r| {
+                let roles = r.get::<_, bool>("is_member").then(|| {
+                    super::teams::member_roles(
+                        &r.get::<_, String>("m_roles"),
+                        r.get("m_guest"),
+                        r.get("m_user"),
+                        r.get("m_admin"),
+                        "channel",
+                    )
+                });
+                (Channel::from_row(r), roles)
+            }))
         })
         .await
     }
@@ -229,7 +253,7 @@ impl Store {
     /// The channels of a team that a user belongs to.
     pub async fn channels_for_user(&self, team_id: &str, user_id: &str) -> StoreResult<Vec<Channel>> {
         self.read(async |c| {
-            let cols = CHANNEL_COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+            let cols = qualified_cols("c");
             let rows = c
                 .query(
                     &format!(

@@ -19,10 +19,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "cluster discovery", sql: include_str!("sql/0003_cluster.sql") },
     Migration { version: 4, name: "jobs", sql: include_str!("sql/0004_jobs.sql") },
     Migration { version: 5, name: "post search index", sql: include_str!("sql/0005_search.sql") },
+    Migration { version: 6, name: "roles", sql: include_str!("sql/0006_roles.sql") },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 pub(super) async fn run(c: &mut deadpool_postgres::Object, node_id: &str, log: &Logger) -> StoreResult<i32> {
     c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;

@@ -30,7 +30,7 @@ pub struct Team {
 }
 
 impl Team {
-    fn from_row(r: &Row) -> Self {
+    pub(super) fn from_row(r: &Row) -> Self {
         Self {
             id: r.get("id"),
             create_at: r.get("create_at"),
@@ -67,11 +67,11 @@ pub struct TeamMember {
 }
 
 impl TeamMember {
-    fn from_row(r: &Row) -> Self {
+    pub(super) fn from_row(r: &Row) -> Self {
         Self {
             team_id: r.get("team_id"),
             user_id: r.get("user_id"),
-            roles: scheme_roles(r.get("roles"), r.get("scheme_admin"), "team"),
+            roles: scheme_roles(r, "team"),
             delete_at: r.get("delete_at"),
             scheme_guest: r.get("scheme_guest"),
             scheme_user: r.get("scheme_user"),
@@ -86,14 +86,31 @@ impl TeamMember {
     }
 }
 
-/// A member's roles as Mattermost reports them: the roles its scheme flags imply, then explicit ones.
-pub(super) fn scheme_roles(explicit: String, admin: bool, scope: &str) -> String {
-    let mut roles = vec![format!("{scope}_user")];
-    if admin {
-        roles.push(format!("{scope}_admin"));
+/// A member row's roles as Mattermost reports them: the roles its scheme flags imply (guest, user,
+/// admin), then the explicit ones of its `roles` column.
+pub(super) fn scheme_roles(r: &Row, scope: &str) -> String {
+    member_roles(
+        &r.get::<_, String>("roles"),
+        r.get("scheme_guest"),
+        r.get("scheme_user"),
+        r.get("scheme_admin"),
+        scope,
+    )
+}
+
+/// [`scheme_roles`] from the column values.
+pub(super) fn member_roles(explicit: &str, guest: bool, user: bool, admin: bool, scope: &str) -> String {
+    let mut roles = Vec::new();
+    for (flag, role) in [(guest, "guest"), (user, "user"), (admin, "admin")] {
+        if flag {
+            roles.push(format!("{scope}_{role}"));
+        }
     }
-    roles.extend(explicit.split_whitespace().map(str::to_owned));
-    roles.dedup();
+    for e in explicit.split_whitespace() {
+        if !roles.iter().any(|r| r == e) {
+            roles.push(e.to_owned());
+        }
+    }
     roles.join(" ")
 }
 
