@@ -27,6 +27,15 @@ export async function setUserActive(userId: string, active: boolean): Promise<vo
   await client.updateUserActive(userId, active);
 }
 
+/** Make a user a system admin or take it back (their other roles are kept). */
+export async function setSystemAdmin(user: UserProfile, admin: boolean): Promise<void> {
+  const roles = new Set(user.roles.split(' ').filter(Boolean));
+  roles.add('system_user');
+  if (admin) roles.add('system_admin');
+  else roles.delete('system_admin');
+  await client.updateUserRoles(user.id, [...roles].join(' '));
+}
+
 export type Config = Record<string, Record<string, unknown>>;
 
 export async function getConfig(): Promise<Config> {

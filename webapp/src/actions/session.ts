@@ -36,26 +36,29 @@ export async function boot(): Promise<void> {
     client.setToken(token);
     client.setAuthHeader = true;
   }
-  try {
-    const config = (await client.getClientConfig()) as unknown as Record<string, string>;
-    update(() => ({ config }));
-  } catch {
-    // the login page still works without it
-  }
+  const config = client.getClientConfig().then(
+    (c) => update(() => ({ config: c as unknown as Record<string, string> })),
+    () => undefined, // the login page still works without it
+  );
   if (token || hasSessionCookie()) {
+    // The user, their teams and the config at once: three round trips in parallel, not in a row.
+    const teams = loadMyTeams();
+    teams.catch(() => undefined);
     try {
-      await startSession(await client.getMe());
+      const me = await client.getMe();
+      await teams;
+      startSession(me);
     } catch {
       // the session is gone: log in again
       sessionStorage.removeItem(TOKEN_KEY);
     }
   }
+  await config;
   update(() => ({ booted: true }));
 }
 
-async function startSession(me: UserProfile): Promise<void> {
-  // Teams first: once `me` is set, App picks where to go, and that depends on the teams.
-  await loadMyTeams();
+/** Teams are loaded: once `me` is set, App picks where to go, and that depends on the teams. */
+function startSession(me: UserProfile): void {
   update(() => ({ me }));
   receiveUsers([me]);
   connectWebSocket();
@@ -64,7 +67,8 @@ async function startSession(me: UserProfile): Promise<void> {
 
 export async function login(loginId: string, password: string): Promise<void> {
   const me = await client.login(loginId, password);
-  await startSession(me);
+  await loadMyTeams();
+  startSession(me);
 }
 
 export async function signup(email: string, username: string, password: string): Promise<void> {

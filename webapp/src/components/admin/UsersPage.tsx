@@ -1,6 +1,6 @@
 import type { UserProfile } from '@mattermost/types/users';
 import { useEffect, useState } from 'preact/hooks';
-import { listUsers, setUserActive } from '../../actions/admin';
+import { listUsers, setSystemAdmin, setUserActive } from '../../actions/admin';
 import { errorText } from '../../actions/errors';
 import { useStore } from '../../store';
 
@@ -25,11 +25,18 @@ export function UsersPage() {
       setError(errorText(e));
     }
   };
+  const toggleAdmin = async (u: UserProfile) => {
+    try {
+      await setSystemAdmin(u, !u.roles.split(' ').includes('system_admin'));
+      await load();
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
   return (
     <section aria-labelledby="users-title">
       <h2 id="users-title">Users</h2>
       {error ? <p class="form-error" role="alert">{error}</p> : null}
-      <p class="hint">Changing roles needs the server's PUT /users/&#123;id&#125;/roles, which Starling does not have yet.</p>
       <div class="table-scroll">
         <table class="table">
           <thead>
@@ -52,9 +59,14 @@ export function UsersPage() {
                 <td>{u.delete_at ? 'Deactivated' : 'Active'}</td>
                 <td>
                   {u.id === meId ? null : (
-                    <button type="button" class="btn btn--small" onClick={() => void toggle(u)}>
-                      {u.delete_at ? 'Activate' : 'Deactivate'}
-                    </button>
+                    <span class="row-actions">
+                      <button type="button" class="btn btn--small" onClick={() => void toggleAdmin(u)} aria-label={`${u.roles.includes('system_admin') ? 'Remove system admin from' : 'Make system admin'} @${u.username}`}>
+                        {u.roles.includes('system_admin') ? 'Remove admin' : 'Make admin'}
+                      </button>
+                      <button type="button" class="btn btn--small" onClick={() => void toggle(u)} aria-label={`${u.delete_at ? 'Activate' : 'Deactivate'} @${u.username}`}>
+                        {u.delete_at ? 'Activate' : 'Deactivate'}
+                      </button>
+                    </span>
                   )}
                 </td>
               </tr>
