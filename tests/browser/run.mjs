@@ -63,7 +63,7 @@ const T = {
   search: 'search finds a message and opens its thread',
   reload: 'a reload keeps the place: the same channel and its messages',
   failover: 'when my node is killed the banner shows, every message posted meanwhile appears once without a reload, and a message typed during the outage is delivered once',
-  console: 'the system console shows the cluster (killed node red), the users and read-only config',
+  console: 'the system console shows the cluster (killed node red), makes and unmakes an admin, deactivates a user, and shows the config read-only',
   phone: 'at phone width the channel list opens from the menu and a message can be sent',
   keyboard: 'the app can be used from the keyboard: autocomplete with arrows and Enter, dialogs close with Escape',
 };
@@ -365,7 +365,20 @@ async function main() {
       }
       await shot(a, '10-high-availability');
       await a.page.getByRole('link', { name: 'Users', exact: true }).click();
-      await a.page.getByRole('cell', { name: `@${world.bob}` }).waitFor();
+      await a.page.getByRole('cell', { name: `@${world.bob}`, exact: true }).waitFor();
+      const bobRow = a.page.locator(`tr[data-username="${world.bob}"]`);
+      await bobRow.getByRole('button', { name: `Make system admin @${world.bob}` }).click();
+      await bobRow.getByRole('cell', { name: /system_admin/ }).waitFor();
+      await bobRow.getByRole('button', { name: `Remove system admin from @${world.bob}` }).click();
+      await waitUntil('Bob to be a plain user again', async () => !(await bobRow.textContent()).includes('system_admin'));
+      // A third user, made over the API, is deactivated from the console.
+      const carol = `carol${Date.now().toString(36).slice(-4)}`;
+      await fetch(`${cluster.url}/api/v4/users`, { method: 'POST', body: JSON.stringify({ email: `${carol}@example.com`, username: carol, password: 'Correct-Horse-9' }) });
+      await a.page.reload();
+      const carolRow = a.page.locator(`tr[data-username="${carol}"]`);
+      a.page.once('dialog', (d) => d.accept());
+      await carolRow.getByRole('button', { name: `Deactivate @${carol}` }).click();
+      await carolRow.getByRole('cell', { name: 'Deactivated' }).waitFor();
       await shot(a, '11-users');
       await a.page.getByRole('link', { name: 'Web Server' }).click();
       await a.page.getByRole('note').filter({ hasText: 'read-only' }).waitFor();
