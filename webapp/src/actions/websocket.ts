@@ -98,7 +98,7 @@ function onMessage(msg: WebSocketMessage): void {
       }
       const mention = countNewPost(post, onScreen);
       if (mention && !onScreen) notifyMention(post, String(data.channel_display_name ?? ''), String(data.sender_name ?? ''));
-      clearTyping(post.channel_id, post.user_id);
+      clearTyping(typingKey(post.channel_id, post.root_id), post.user_id);
       return;
     }
     case 'post_edited': {
@@ -171,13 +171,14 @@ function expireTyping(key: string, userId: string): void {
   });
 }
 
-function clearTyping(channelId: string, userId: string): void {
-  const entry = getState().typing[channelId];
+/** A post from someone ends their typing indicator where they wrote it (channel or thread). */
+function clearTyping(key: string, userId: string): void {
+  const entry = getState().typing[key];
   if (!entry?.[userId]) return;
   update((st) => {
-    const next = { ...(st.typing[channelId] ?? {}) };
+    const next = { ...(st.typing[key] ?? {}) };
     delete next[userId];
-    return { typing: { ...st.typing, [channelId]: next } };
+    return { typing: { ...st.typing, [key]: next } };
   });
 }
 
