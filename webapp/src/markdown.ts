@@ -43,7 +43,7 @@ r.emoji = function (node: AnyNode) {
 
 r.hashtag = function (node: AnyNode) {
   const tag = node.hashtag ?? '';
-  r.lit(`<a class="hashtag" data-hashtag="${r.esc(tag)}" href="#">#${r.esc(tag)}</a>`);
+  r.lit(`<span class="hashtag" data-hashtag="${r.esc(tag)}">#${r.esc(tag)}</span>`);
 };
 
 const baseLink = r.link as (node: AnyNode, entering: boolean) => void;

@@ -1,12 +1,24 @@
 import type { Post } from '@mattermost/types/posts';
 import { useState } from 'preact/hooks';
-import { useStore, update } from '../store';
+import { getState, useStore, update } from '../store';
+import { channelPath, navigate } from '../router';
 import { renderMarkdown } from '../markdown';
 import { deletePost, editPost } from '../actions/posts';
 import { errorText, toast } from '../actions/errors';
 import { Avatar } from './Avatar';
 import { Icon } from './Icon';
 import { FileAttachments } from './FileAttachments';
+
+/** A ~channel link in a message opens that channel of the current team. */
+function followChannelLink(e: MouseEvent): void {
+  const link = (e.target as HTMLElement | null)?.closest?.('a.channel-link');
+  const name = link?.getAttribute('data-channel-name');
+  const s = getState();
+  const team = s.teams[s.currentTeamId];
+  if (!name || !team) return;
+  e.preventDefault();
+  navigate(channelPath(team.name, name));
+}
 
 function time(ms: number): string {
   return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -83,7 +95,7 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
             </button>
           </form>
         ) : (
-          <div class="post__message markdown" dangerouslySetInnerHTML={{ __html: html }} />
+          <div class="post__message markdown" onClick={followChannelLink} dangerouslySetInnerHTML={{ __html: html }} />
         )}
         {p.edit_at ? <span class="post__edited">(edited)</span> : null}
         <FileAttachments post={p} />
