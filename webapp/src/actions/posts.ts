@@ -66,15 +66,25 @@ function listToPosts(list: PostList): Post[] {
   return list.order.map((id) => list.posts[id]).filter(Boolean);
 }
 
-/** The newest page of a channel, and every post since, when it was loaded before. */
+const firstPageLoads = new Map<string, Promise<void>>();
+
+/** The newest page of a channel, and every post since, when it was loaded before. Callers that
+ * ask while the first page is on its way share that request. */
 export async function loadChannelPosts(channelId: string): Promise<void> {
   const ch = getState().postsInChannel[channelId];
   if (ch?.loaded) {
     await loadSince(channelId);
     return;
   }
-  const list = await client.getPosts(channelId, 0, PAGE_SIZE);
-  receivePosts(listToPosts(list), { channelId, loaded: true, atOldest: list.order.length < PAGE_SIZE });
+  let p = firstPageLoads.get(channelId);
+  if (!p) {
+    p = client.getPosts(channelId, 0, PAGE_SIZE).then((list) => {
+      receivePosts(listToPosts(list), { channelId, loaded: true, atOldest: list.order.length < PAGE_SIZE });
+    });
+    firstPageLoads.set(channelId, p);
+    void p.finally(() => firstPageLoads.delete(channelId)).catch(() => undefined);
+  }
+  await p;
 }
 
 /** Everything created or changed since the newest post we hold (after a reconnect). */

@@ -3,7 +3,8 @@
 import type { UserProfile } from '@mattermost/types/users';
 import { client } from '../client';
 import { getState, resetState, update } from '../store';
-import { navigate } from '../router';
+import { navigate, parseRoute } from '../router';
+import { ensureMyChannels } from './channels';
 import { loadMyTeams } from './teams';
 import { connectWebSocket, disconnectWebSocket } from './websocket';
 import { receiveUsers, loadStatuses } from './users';
@@ -46,7 +47,11 @@ export async function boot(): Promise<void> {
     teams.catch(() => undefined);
     try {
       const me = await client.getMe();
-      await teams;
+      const myTeams = await teams;
+      // A deep link's team: its channels start loading before the team view is drawn.
+      const route = parseRoute(window.location.pathname);
+      const team = 'team' in route ? myTeams.find((t) => t.name === route.team) : undefined;
+      if (team) void ensureMyChannels(team.id).catch(() => undefined);
       startSession(me);
     } catch {
       // the session is gone: log in again
