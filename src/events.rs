@@ -2,7 +2,7 @@
 //! decide who receives them. Membership changes go through the same bus as events, so a user added
 //! to a channel receives the `user_added` event that announces it.
 
-use crate::store::{Channel, ChannelMember, Post, TeamMember};
+use crate::store::{Category, Channel, ChannelMember, ChannelUnreadAt, Post, Preference, TeamMember};
 use actix::Addr;
 use serde_json::json;
 use starling_actors::{EventBus, MembershipChange, PublishEvent, PublishMembership};
@@ -20,6 +20,10 @@ fn to_channel(channel_id: &str) -> Broadcast {
 
 fn to_user(user_id: &str) -> Broadcast {
     Broadcast { user_id: user_id.to_owned(), ..Default::default() }
+}
+
+fn to_user_in_team(user_id: &str, team_id: &str) -> Broadcast {
+    Broadcast { user_id: user_id.to_owned(), team_id: team_id.to_owned(), ..Default::default() }
 }
 
 fn to_team(team_id: &str) -> Broadcast {
@@ -43,21 +47,23 @@ impl Events {
         self.bus.do_send(PublishMembership { user_id: UserId::from(user_id), change });
     }
 
-    pub fn posted(&self, post: &Post, channel: &Channel, sender_name: &str) {
+    /// A new post. `mentioned` are the members whose mention count it raised: the clients raise
+    /// their own badge when `data.mentions` (a JSON string of an array) holds their id.
+    pub fn posted(&self, post: &Post, channel: &Channel, sender_name: &str, mentioned: &[String]) {
         let post_json = serde_json::to_string(post).unwrap_or_default();
-        self.publish(
-            "posted",
-            json!({
-                "channel_display_name": channel.display_name,
-                "channel_name": channel.name,
-                "channel_type": channel.channel_type,
-                "post": post_json,
-                "sender_name": format!("@{sender_name}"),
-                "set_online": true,
-                "team_id": channel.team_id,
-            }),
-            to_channel(&channel.id),
-        );
+        let mut data = json!({
+            "channel_display_name": channel.display_name,
+            "channel_name": channel.name,
+            "channel_type": channel.channel_type,
+            "post": post_json,
+            "sender_name": format!("@{sender_name}"),
+            "set_online": true,
+            "team_id": channel.team_id,
+        });
+        if !mentioned.is_empty() {
+            data["mentions"] = json!(serde_json::to_string(mentioned).unwrap_or_default());
+        }
+        self.publish("posted", data, to_channel(&channel.id));
     }
 
     pub fn post_edited(&self, post: &Post) {
@@ -134,5 +140,132 @@ impl Events {
     pub fn channel_member_updated(&self, member: &ChannelMember) {
         let member_json = serde_json::to_string(member).unwrap_or_default();
         self.publish("channel_member_updated", json!({"channelMember": member_json}), to_user(&member.user_id));
+    }
+
+    /// A channel's fields changed (`channel` as a JSON string), to its members.
+    pub fn channel_updated(&self, channel: &Channel) {
+        let channel_json = serde_json::to_string(channel).unwrap_or_default();
+        self.publish("channel_updated", json!({"channel": channel_json}), to_channel(&channel.id));
+    }
+
+    /// Who hears of an open channel's archive or restore: its team; of a private one: its members.
+    fn channel_audience(channel: &Channel) -> Broadcast {
+        if channel.is_open() {
+            to_team(&channel.team_id)
+        } else {
+            to_channel(&channel.id)
+        }
+    }
+
+    pub fn channel_deleted(&self, channel: &Channel) {
+        self.publish(
+            "channel_deleted",
+            json!({"channel_id": channel.id, "delete_at": channel.delete_at}),
+            Self::channel_audience(channel),
+        );
+    }
+
+    pub fn channel_restored(&self, channel: &Channel) {
+        self.publish("channel_restored", json!({"channel_id": channel.id}), Self::channel_audience(channel));
+    }
+
+    /// Sidebar events go to the user's sessions, with the team in the broadcast (the web app
+    /// ignores those of another team).
+    pub fn sidebar_category_created(&self, user_id: &str, team_id: &str, category_id: &str) {
+        self.publish(
+            "sidebar_category_created",
+            json!({"category_id": category_id}),
+            to_user_in_team(user_id, team_id),
+        );
+    }
+
+    /// `updatedCategories` is a JSON string of the categories.
+    pub fn sidebar_categories_updated(&self, user_id: &str, team_id: &str, categories: &[Category]) {
+        let cats = serde_json::to_string(categories).unwrap_or_default();
+        self.publish("sidebar_category_updated", json!({"updatedCategories": cats}), to_user_in_team(user_id, team_id));
+    }
+
+    pub fn sidebar_category_deleted(&self, user_id: &str, team_id: &str, category_id: &str) {
+        self.publish(
+            "sidebar_category_deleted",
+            json!({"category_id": category_id}),
+            to_user_in_team(user_id, team_id),
+        );
+    }
+
+    /// `order` is a plain array.
+    pub fn sidebar_category_order_updated(&self, user_id: &str, team_id: &str, order: &[String]) {
+        self.publish("sidebar_category_order_updated", json!({"order": order}), to_user_in_team(user_id, team_id));
+    }
+
+    /// Channels a user viewed: `multiple_channels_viewed` (`channel_times`, a plain object) for
+    /// the web app, and `channel_viewed` per channel, which the mobile app handles.
+    pub fn channels_viewed(&self, user_id: &str, times: &[(String, i64)]) {
+        let map: serde_json::Map<String, serde_json::Value> =
+            times.iter().map(|(c, t)| (c.clone(), json!(t))).collect();
+        self.publish("multiple_channels_viewed", json!({"channel_times": map}), to_user(user_id));
+        for (channel_id, _) in times {
+            self.publish("channel_viewed", json!({"channel_id": channel_id}), to_user(user_id));
+        }
+    }
+
+    /// A member marked a channel unread from a post.
+    pub fn post_unread(&self, u: &ChannelUnreadAt, post_id: &str) {
+        let broadcast = Broadcast {
+            user_id: u.user_id.clone(),
+            channel_id: u.channel_id.clone(),
+            team_id: u.team_id.clone(),
+            ..Default::default()
+        };
+        self.publish(
+            "post_unread",
+            json!({
+                "team_id": u.team_id,
+                "channel_id": u.channel_id,
+                "user_id": u.user_id,
+                "msg_count": u.msg_count,
+                "msg_count_root": u.msg_count_root,
+                "mention_count": u.mention_count,
+                "mention_count_root": u.mention_count_root,
+                "urgent_mention_count": u.urgent_mention_count,
+                "last_viewed_at": u.last_viewed_at,
+                "post_id": post_id,
+            }),
+            broadcast,
+        );
+    }
+
+    /// A new direct message: both members join it, then hear `direct_added`.
+    pub fn direct_added(&self, channel: &Channel, creator_id: &str, teammate_id: &str) {
+        self.membership(creator_id, MembershipChange::JoinedChannel(channel.id.clone()));
+        if teammate_id != creator_id {
+            self.membership(teammate_id, MembershipChange::JoinedChannel(channel.id.clone()));
+        }
+        self.publish(
+            "direct_added",
+            json!({"creator_id": creator_id, "teammate_id": teammate_id}),
+            to_channel(&channel.id),
+        );
+    }
+
+    /// A new group message: its members join it, then hear `group_added` (`teammate_ids` as a JSON
+    /// string of the member ids).
+    pub fn group_added(&self, channel: &Channel, member_ids: &[String]) {
+        for m in member_ids {
+            self.membership(m, MembershipChange::JoinedChannel(channel.id.clone()));
+        }
+        let ids = serde_json::to_string(member_ids).unwrap_or_default();
+        self.publish("group_added", json!({"teammate_ids": ids}), to_channel(&channel.id));
+    }
+
+    /// Preferences saved: to every session of the user (`preferences` as a JSON string).
+    pub fn preferences_changed(&self, user_id: &str, prefs: &[Preference]) {
+        let p = serde_json::to_string(prefs).unwrap_or_default();
+        self.publish("preferences_changed", json!({"preferences": p}), to_user(user_id));
+    }
+
+    pub fn preferences_deleted(&self, user_id: &str, prefs: &[Preference]) {
+        let p = serde_json::to_string(prefs).unwrap_or_default();
+        self.publish("preferences_deleted", json!({"preferences": p}), to_user(user_id));
     }
 }

@@ -703,3 +703,23 @@ async fn team_members_read_open_channels_they_have_not_joined_but_do_not_post_th
     // A system admin may post anywhere (every permission).
     w.admin.post("/posts", json!({"channel_id": open, "message": "admin"})).await.expect(201);
 }
+
+#[actix_web::test]
+async fn the_web_apps_pending_post_id_is_echoed() {
+    let w = world().await;
+    // The web app sends `<user id>:<ms>`, 40 characters.
+    let pending = format!("{}:{}", w.author_id, 1_700_000_000_000i64);
+    let p = w
+        .author
+        .post("/posts", json!({"channel_id": w.channel, "message": "m", "pending_post_id": pending}))
+        .await
+        .expect(201);
+    assert_eq!(p.body["pending_post_id"], pending.as_str());
+    check(
+        w.author
+            .post("/posts", json!({"channel_id": w.channel, "message": "m", "pending_post_id": "x".repeat(65)}))
+            .await,
+        400,
+        "too long",
+    );
+}

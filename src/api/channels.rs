@@ -2,8 +2,7 @@
 
 use super::permissions::{self, has_channel_permission, has_team_permission, manage_members_permission};
 use super::{
-    channel_with_permission, created, id_param, ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, Paging,
-    State,
+    channel_with_permission, created, id_param, ok, read_json, resolve_user_id, status_ok, Auth, Paging, State,
 };
 use crate::error::{ApiResult, AppError};
 use crate::store::{Channel, NewChannel};
@@ -17,9 +16,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/channels/{channel_id}/members", web::get().to(members))
         .route("/channels/{channel_id}/members/{user_id}", web::get().to(member))
         .route("/channels/{channel_id}/members/{user_id}", web::delete().to(remove_member))
+        .route("/channels/{channel_id}/members/{user_id}/notify_props", web::put().to(update_notify_props))
         .route("/teams/{team_id}/channels", web::get().to(public_channels))
+        .route("/channels/{channel_id}/stats", web::get().to(stats))
+        .route("/teams/{team_id}/channels/deleted", web::get().to(archived_channels))
+        .route("/teams/{team_id}/channels/search", web::post().to(search_channels))
         .route("/teams/{team_id}/channels/name/{name}", web::get().to(channel_by_name))
-        .route("/users/{user_id}/teams/{team_id}/channels", web::get().to(my_channels));
+        .route("/teams/name/{team_name}/channels/name/{name}", web::get().to(channel_by_team_name));
 }
 
 pub fn valid_channel_name(n: &str) -> bool {
@@ -27,6 +30,40 @@ pub fn valid_channel_name(n: &str) -> bool {
         && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         && n.chars().any(|c| c.is_ascii_alphanumeric())
         && !n.contains("__")
+}
+
+/// Mattermost's rules for the fields of an open or private channel (`None`: not being set).
+pub fn check_channel_fields(
+    name: Option<&str>,
+    display_name: Option<&str>,
+    header: Option<&str>,
+    purpose: Option<&str>,
+) -> ApiResult<()> {
+    if name.is_some_and(|n| !valid_channel_name(n)) {
+        return Err(AppError::bad_request(
+            "model.channel.is_valid.name.app_error",
+            "Name must be 1 to 64 lowercase alphanumeric characters, '-' or '_'.",
+        ));
+    }
+    if display_name.is_some_and(|d| !(1..=64).contains(&d.chars().count())) {
+        return Err(AppError::bad_request(
+            "model.channel.is_valid.display_name.app_error",
+            "Invalid display name: 1 to 64 characters.",
+        ));
+    }
+    if header.is_some_and(|h| h.chars().count() > 1024) {
+        return Err(AppError::bad_request(
+            "model.channel.is_valid.header.app_error",
+            "Invalid header: at most 1024 characters.",
+        ));
+    }
+    if purpose.is_some_and(|p| p.chars().count() > 250) {
+        return Err(AppError::bad_request(
+            "model.channel.is_valid.purpose.app_error",
+            "Invalid purpose: at most 250 characters.",
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -50,19 +87,6 @@ async fn create_channel(state: State, auth: Auth, body: web::Payload) -> ApiResu
     let channel_type = input.channel_type.unwrap_or_else(|| "O".into());
     let permission = if channel_type == "P" { "create_private_channel" } else { "create_public_channel" };
     permissions::require(has_team_permission(&state, &auth, &team.id, permission).await?)?;
-    if !valid_channel_name(&name) {
-        return Err(AppError::bad_request(
-            "model.channel.is_valid.name.app_error",
-            "Name must be 1 to 64 lowercase alphanumeric characters, '-' or '_'.",
-        ));
-    }
-    let dn = display_name.chars().count();
-    if dn == 0 || dn > 64 {
-        return Err(AppError::bad_request(
-            "model.channel.is_valid.display_name.app_error",
-            "Invalid display name: 1 to 64 characters.",
-        ));
-    }
     if channel_type != "O" && channel_type != "P" {
         return Err(AppError::bad_request(
             "model.channel.is_valid.type.app_error",
@@ -71,18 +95,7 @@ async fn create_channel(state: State, auth: Auth, body: web::Payload) -> ApiResu
     }
     let header = input.header.unwrap_or_default();
     let purpose = input.purpose.unwrap_or_default();
-    if header.chars().count() > 1024 {
-        return Err(AppError::bad_request(
-            "model.channel.is_valid.header.app_error",
-            "Invalid header: at most 1024 characters.",
-        ));
-    }
-    if purpose.chars().count() > 250 {
-        return Err(AppError::bad_request(
-            "model.channel.is_valid.purpose.app_error",
-            "Invalid purpose: at most 250 characters.",
-        ));
-    }
+    check_channel_fields(Some(&name), Some(&display_name), Some(&header), Some(&purpose))?;
     let max = state.config().team_settings.max_channels_per_team;
     if max > 0 && state.store.count_team_channels(&team.id).await? >= max {
         return Err(AppError::bad_request(
@@ -130,14 +143,107 @@ async fn get_channel(state: State, auth: Auth, path: web::Path<String>) -> ApiRe
     visible_channel(&state, &auth, ch).await
 }
 
-async fn channel_by_name(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+#[derive(Deserialize)]
+struct ByNameQuery {
+    include_deleted: Option<bool>,
+}
+
+/// An archived channel is found by name only with `include_deleted=true`.
+fn unless_archived(ch: Option<Channel>, q: &ByNameQuery) -> ApiResult<Channel> {
+    ch.filter(|c| c.delete_at == 0 || q.include_deleted.unwrap_or(false)).ok_or_else(|| AppError::not_found("channel"))
+}
+
+async fn channel_by_name(
+    state: State,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+    q: web::Query<ByNameQuery>,
+) -> ApiResult<HttpResponse> {
     let (team_id, name) = path.into_inner();
     id_param("team_id", &team_id)?;
     if name.len() > 64 {
         return Err(AppError::invalid_param("channel_name"));
     }
-    let ch = state.store.channel_by_name(&team_id, &name).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    let ch = unless_archived(state.store.channel_by_name(&team_id, &name).await?, &q)?;
     visible_channel(&state, &auth, ch).await
+}
+
+/// `GET /teams/name/{team}/channels/name/{channel}`: how the web app finds the channel of a URL
+/// (`/{team}/channels/town-square`).
+async fn channel_by_team_name(
+    state: State,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+    q: web::Query<ByNameQuery>,
+) -> ApiResult<HttpResponse> {
+    let (team_name, name) = path.into_inner();
+    if team_name.len() > 64 || name.len() > 64 {
+        return Err(AppError::not_found("channel"));
+    }
+    let ch = unless_archived(state.store.channel_by_team_name(&team_name, &name).await?, &q)?;
+    visible_channel(&state, &auth, ch).await
+}
+
+#[derive(Deserialize)]
+struct StatsQuery {
+    exclude_files_count: Option<bool>,
+}
+
+/// `GET /channels/{id}/stats`: member, guest, pinned post and file counts.
+async fn stats(
+    state: State,
+    auth: Auth,
+    path: web::Path<String>,
+    q: web::Query<StatsQuery>,
+) -> ApiResult<HttpResponse> {
+    let ch = channel_with_permission(&state, &auth, &path, "read_channel").await?;
+    let with_files = !q.exclude_files_count.unwrap_or(false);
+    Ok(ok(&state.store.channel_stats(&ch.id, with_files).await?))
+}
+
+/// The team, if the caller may list its channels.
+async fn listable_team(state: &State, auth: &Auth, team_id: &str) -> ApiResult<crate::store::Team> {
+    id_param("team_id", team_id)?;
+    let team = state.store.team(team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
+    permissions::require(has_team_permission(state, auth, &team.id, "list_team_channels").await?)?;
+    Ok(team)
+}
+
+/// `GET /teams/{id}/channels/deleted`: archived open channels, and archived private ones the
+/// caller is in.
+async fn archived_channels(
+    state: State,
+    auth: Auth,
+    path: web::Path<String>,
+    q: web::Query<Paging>,
+) -> ApiResult<HttpResponse> {
+    let team = listable_team(&state, &auth, &path).await?;
+    let (page, per_page) = q.checked()?;
+    Ok(ok(&state.store.archived_channels(&team.id, auth.user_id(), page, per_page).await?))
+}
+
+#[derive(Deserialize)]
+struct SearchChannels {
+    term: Option<String>,
+}
+
+/// The most channels one search returns.
+const CHANNEL_SEARCH_LIMIT: i64 = 100;
+
+/// `POST /teams/{id}/channels/search`: open channels by name or display name (always an array).
+async fn search_channels(
+    state: State,
+    auth: Auth,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let input: SearchChannels = read_json(&state, body).await?;
+    let team = listable_team(&state, &auth, &path).await?;
+    let term = input.term.ok_or_else(|| AppError::invalid_param("term"))?;
+    if term.chars().count() > 64 {
+        return Err(AppError::invalid_param("term"));
+    }
+    Ok(ok(&state.store.search_team_channels(&team.id, term.trim(), CHANNEL_SEARCH_LIMIT).await?))
 }
 
 async fn public_channels(
@@ -146,18 +252,9 @@ async fn public_channels(
     path: web::Path<String>,
     q: web::Query<Paging>,
 ) -> ApiResult<HttpResponse> {
-    id_param("team_id", &path)?;
-    let team = state.store.team(&path).await?.ok_or_else(|| AppError::not_found("team"))?;
-    permissions::require(has_team_permission(&state, &auth, &team.id, "list_team_channels").await?)?;
+    let team = listable_team(&state, &auth, &path).await?;
     let (page, per_page) = q.checked()?;
     Ok(ok(&state.store.public_channels(&team.id, page, per_page).await?))
-}
-
-async fn my_channels(state: State, auth: Auth, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
-    let (user_id, team_id) = path.into_inner();
-    let user_id = self_or_admin(&auth, &user_id)?;
-    id_param("team_id", &team_id)?;
-    Ok(ok(&state.store.channels_for_user(&team_id, user_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -176,13 +273,18 @@ async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web
     let user_id = input.user_id.ok_or_else(|| AppError::invalid_param("user_id"))?;
     id_param("user_id", &user_id)?;
     let ch = state.store.channel(&channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    if ch.team_id.is_empty() {
+        return Err(AppError::bad_request(
+            "api.channel.add_user_to_channel.type.app_error",
+            "Nobody can be added to a direct or group message.",
+        ));
+    }
     // Joining an open channel oneself takes `join_public_channels` in its team; adding anyone
     // else (or to a private channel) takes the channel's manage-members permission.
     let allowed = (ch.is_open()
         && user_id == auth.user_id()
         && has_team_permission(&state, &auth, &ch.team_id, "join_public_channels").await?)
-        || (!ch.team_id.is_empty()
-            && has_channel_permission(&state, &auth, &ch, manage_members_permission(&ch)).await?);
+        || has_channel_permission(&state, &auth, &ch, manage_members_permission(&ch)).await?;
     permissions::require(allowed)?;
     if ch.delete_at != 0 {
         return Err(AppError::bad_request(
@@ -226,6 +328,18 @@ async fn remove_member(state: State, auth: Auth, path: web::Path<(String, String
             "Nobody can leave the default channel.",
         ));
     }
+    if ch.channel_type == "D" {
+        return Err(AppError::bad_request(
+            "api.channel.remove_user_from_channel.direct.app_error",
+            "Nobody can leave a direct message.",
+        ));
+    }
+    if ch.channel_type == "G" && user_id != auth.user_id() {
+        return Err(AppError::bad_request(
+            "api.channel.remove_user_from_channel.group.app_error",
+            "Nobody can be removed from a group message; members may leave it.",
+        ));
+    }
     if user_id != auth.user_id() {
         permissions::require(has_channel_permission(&state, &auth, &ch, manage_members_permission(&ch)).await?)?;
     }
@@ -233,6 +347,54 @@ async fn remove_member(state: State, auth: Auth, path: web::Path<(String, String
         return Err(AppError::not_found("channel member"));
     }
     state.events.user_removed(&ch.id, &user_id, auth.user_id());
+    Ok(status_ok())
+}
+
+/// The channel notify props a member may set, and the values each takes.
+const NOTIFY_PROPS: &[(&str, &[&str])] = &[
+    ("desktop", &["default", "all", "mention", "none"]),
+    ("email", &["default", "all", "mention", "none", "true", "false"]),
+    ("push", &["default", "all", "mention", "none"]),
+    ("mark_unread", &["all", "mention"]),
+    ("ignore_channel_mentions", &["default", "off", "on"]),
+    ("desktop_threads", &["default", "all", "mention", "none"]),
+    ("push_threads", &["default", "all", "mention", "none"]),
+    ("email_threads", &["default", "all", "mention", "none"]),
+    ("channel_auto_follow_threads", &["off", "on"]),
+    ("desktop_sound", &["default", "on", "off", "true", "false"]),
+    ("desktop_notification_sound", &[]),
+];
+
+/// `PUT /channels/{id}/members/{user_id}/notify_props`: a member's notification settings for the
+/// channel (`mark_unread: mention` mutes it), merged key by key.
+async fn update_notify_props(
+    state: State,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let (channel_id, user_id) = path.into_inner();
+    let input: serde_json::Map<String, serde_json::Value> = read_json(&state, body).await?;
+    let user_id = super::self_or_admin(&auth, &user_id)?.to_owned();
+    let ch = channel_with_permission(&state, &auth, &channel_id, "read_channel").await?;
+    let mut props = serde_json::Map::new();
+    for (k, v) in input {
+        if k == "channel_id" || k == "user_id" {
+            continue;
+        }
+        let Some((_, allowed)) = NOTIFY_PROPS.iter().find(|(name, _)| *name == k) else { continue };
+        let value = v.as_str().filter(|s| s.len() <= 64).ok_or_else(|| AppError::invalid_param(&k))?;
+        if !allowed.is_empty() && !allowed.contains(&value) {
+            return Err(AppError::invalid_param(&k));
+        }
+        props.insert(k, serde_json::Value::String(value.to_owned()));
+    }
+    let m = state
+        .store
+        .merge_member_notify_props(&ch.id, &user_id, &serde_json::Value::Object(props))
+        .await?
+        .ok_or_else(|| AppError::not_found("channel member"))?;
+    state.events.channel_member_updated(&m);
     Ok(status_ok())
 }
 

@@ -1,15 +1,22 @@
 //! Mattermost's API v4, one file per resource. Handlers check permissions themselves, through the
 //! helpers here, and answer every failure with [`AppError`]'s JSON shape.
 
+mod categories;
+mod channel_edits;
 mod channels;
 pub mod cluster;
 mod compat;
 mod config;
 mod database;
+mod direct;
 mod files;
 mod jobs;
+mod mentions;
+mod my_channels;
 pub mod permissions;
 mod posts;
+mod preferences;
+mod read_state;
 mod roles;
 mod search;
 pub mod sessions;
@@ -132,10 +139,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(status::configure)
             .configure(compat::configure)
             .configure(roles::configure)
+            .configure(direct::configure)
+            .configure(preferences::configure)
+            .configure(read_state::configure)
             .configure(sessions::configure)
             .configure(users::configure)
             .configure(teams::configure)
             .configure(channels::configure)
+            .configure(channel_edits::configure)
+            .configure(my_channels::configure)
+            .configure(categories::configure)
             .configure(cluster::configure)
             .configure(posts::configure)
             .configure(search::configure)

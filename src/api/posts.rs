@@ -3,7 +3,7 @@
 use super::permissions;
 use super::{created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, Auth, State};
 use crate::error::{ApiResult, AppError};
-use crate::store::{NewPost, Post, PostPage, PostQuery};
+use crate::store::{NewPost, Post, PostMentions, PostPage, PostQuery};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -27,6 +27,7 @@ pub const POST_MAX_FILES: usize = 10;
 /// Mattermost's limit on the serialised props of a post.
 const POST_PROPS_MAX_BYTES: usize = 800_000;
 
+/// Mattermost's PostList: `order` newest first, `posts` by id (with thread roots for context).
 #[derive(Serialize)]
 pub struct PostList {
     order: Vec<String>,
@@ -38,7 +39,7 @@ pub struct PostList {
 }
 
 impl PostList {
-    fn new(order: Vec<Post>, extra: Vec<Post>) -> Self {
+    pub fn new(order: Vec<Post>, extra: Vec<Post>) -> Self {
         let mut posts = Map::new();
         let ids = order.iter().map(|p| p.id.clone()).collect();
         for p in order.into_iter().chain(extra) {
@@ -54,7 +55,7 @@ impl PostList {
         }
     }
 
-    fn from_page(page: PostPage) -> Self {
+    pub fn from_page(page: PostPage) -> Self {
         let mut list = Self::new(page.order, page.roots);
         list.has_next = page.has_next;
         list.prev_post_id = page.prev_post_id;
@@ -150,7 +151,16 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
             return Err(AppError::bad_request("api.post.create_post.root_id.app_error", "Invalid RootId parameter."));
         }
     }
-    let (post, sender) = state
+    let parsed = super::mentions::parse(&message);
+    let mentions = PostMentions {
+        usernames: parsed.usernames,
+        // Channel-wide mentions need use_channel_mentions (every channel role has it).
+        channel: parsed.channel,
+        here: parsed.here,
+        // Every message in a direct or group message counts as a mention of the others.
+        everyone: channel.channel_type == "D" || channel.channel_type == "G",
+    };
+    let (post, sender, mentioned) = state
         .store
         .create_post(NewPost {
             user_id: auth.user_id().to_owned(),
@@ -162,9 +172,10 @@ async fn create_post(state: State, auth: Auth, body: web::Payload) -> ApiResult<
             props,
             file_ids,
             pending_post_id,
+            mentions,
         })
         .await?;
-    state.events.posted(&post, &channel, &sender);
+    state.events.posted(&post, &channel, &sender, &mentioned);
     Ok(created(&post))
 }
 

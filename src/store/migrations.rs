@@ -20,10 +20,13 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "jobs", sql: include_str!("sql/0004_jobs.sql") },
     Migration { version: 5, name: "post search index", sql: include_str!("sql/0005_search.sql") },
     Migration { version: 6, name: "roles", sql: include_str!("sql/0006_roles.sql") },
+    Migration { version: 7, name: "sidebar categories", sql: include_str!("sql/0007_sidebar.sql") },
+    Migration { version: 8, name: "preferences", sql: include_str!("sql/0008_preferences.sql") },
+    Migration { version: 9, name: "longer pending post ids", sql: include_str!("sql/0009_pending_post_id.sql") },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: i32 = 6;
+pub const SCHEMA_VERSION: i32 = 9;
 
 pub(super) async fn run(c: &mut deadpool_postgres::Object, node_id: &str, log: &Logger) -> StoreResult<i32> {
     c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;

@@ -1,11 +1,16 @@
 //! PostgreSQL: connection, schema migrations under a database lock, and one file per table family.
 
+mod categories;
 mod channels;
 pub mod cluster;
+mod direct;
 mod files;
 mod jobs;
 mod migrations;
+mod my_channels;
 mod posts;
+mod preferences;
+mod read_state;
 mod realtime;
 mod roles;
 pub mod routing;
@@ -15,11 +20,15 @@ mod systems;
 mod teams;
 mod users;
 
+pub use categories::{Category, CategoryError, CategoryUpdate, OrderedCategories};
 pub use channels::{Channel, ChannelMember, NewChannel};
 pub use files::FileInfo;
 pub use jobs::{CancelResult, FileToDelete, JobRun};
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
-pub use posts::{NewPost, Post, PostPage, PostQuery};
+pub use my_channels::{ChannelFilter, ChannelPatch, ChannelStats, MemberWithTeam, TeamUnread};
+pub use posts::{NewPost, Post, PostMentions, PostPage, PostQuery};
+pub use preferences::Preference;
+pub use read_state::{ChannelUnreadAt, UnreadPost};
 pub use roles::MemberRoles;
 pub use search::{PostSearch, PostSearchPage};
 pub use teams::{Team, TeamJoin, TeamMember};

@@ -78,6 +78,26 @@ pub struct NewPost {
     pub file_ids: Vec<String>,
     pub pending_post_id: String,
     pub hashtags: String,
+    pub mentions: PostMentions,
+}
+
+/// Whose mention counts a new post raises (never its author's).
+#[derive(Debug, Clone, Default)]
+pub struct PostMentions {
+    /// Members with these usernames.
+    pub usernames: Vec<String>,
+    /// `@channel` / `@all`: members who do not ignore channel mentions.
+    pub channel: bool,
+    /// `@here`: online members who do not ignore channel mentions.
+    pub here: bool,
+    /// Every member (direct and group messages).
+    pub everyone: bool,
+}
+
+impl PostMentions {
+    fn any(&self) -> bool {
+        self.everyone || self.channel || self.here || !self.usernames.is_empty()
+    }
 }
 
 /// Which posts of a channel to list.
@@ -113,7 +133,16 @@ pub const SINCE_LIMIT: i64 = 1000;
 /// `sender` username.
 ///
 /// `$1` channel, `$2` now (ms), `$3` root id ('' for a root post), `$4` new post id, `$5` user,
-/// `$6` message, `$7` type, `$8` props, `$9` hashtags, `$10` requested file ids, `$11` pending id.
+/// `$6` message, `$7` type, `$8` props, `$9` hashtags, `$10` requested file ids, `$11` pending id,
+/// then the mentions ([`PostMentions`]): `$12` whether there are any (so a post without mentions
+/// touches no other membership), `$13` every member, `$14` usernames, `$15` `@channel`/`@all`,
+/// `$16` `@here`.
+///
+/// Mentions are counted in the same statement, under the same channel lock: each mentioned member
+/// (never the author) gets `mention_count + 1`, and `mention_count_root + 1` for a root post. A
+/// channel-wide mention skips members whose channel notify prop `ignore_channel_mentions` is `on`,
+/// or `default` while their user notify prop `channel` is `false` (Mattermost's rule); `@here`
+/// counts only members whose status is online.
 ///
 /// The channel row is locked first (every other CTE reads `ch`), then the files, the new post, the
 /// root and the membership: the order the transaction this replaces took them in. PostgreSQL
@@ -144,8 +173,21 @@ const CREATE_POST: &str = "WITH ch AS ( \
     member AS ( \
         UPDATE channelmembers m SET last_viewed_at = ch.post_clock, last_update_at = ch.post_clock, \
             msg_count = ch.total_msg_count, msg_count_root = ch.total_msg_count_root \
-        FROM ch WHERE m.channel_id = $1::varchar AND m.user_id = $5::varchar RETURNING 1) \
-    SELECT ins.*, 0::bigint AS reply_count, (SELECT username FROM users WHERE id = $5::varchar) AS sender FROM ins";
+        FROM ch WHERE m.channel_id = $1::varchar AND m.user_id = $5::varchar RETURNING 1), \
+    mentioned AS ( \
+        UPDATE channelmembers m SET mention_count = m.mention_count + 1, \
+            mention_count_root = m.mention_count_root + (CASE WHEN $3::varchar = '' THEN 1 ELSE 0 END) \
+        FROM ch WHERE $12::boolean AND m.channel_id = $1::varchar AND m.user_id <> $5::varchar AND ( \
+            $13::boolean \
+            OR m.user_id IN (SELECT u.id FROM users u WHERE u.username = ANY($14::varchar[]) AND u.delete_at = 0) \
+            OR (($15::boolean OR ($16::boolean AND EXISTS (SELECT 1 FROM status s WHERE s.user_id = m.user_id \
+                    AND s.status = 'online'))) \
+                AND COALESCE(m.notify_props->>'ignore_channel_mentions', 'default') <> 'on' \
+                AND NOT (COALESCE(m.notify_props->>'ignore_channel_mentions', 'default') = 'default' \
+                    AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id AND u.notify_props->>'channel' = 'false')))) \
+        RETURNING m.user_id) \
+    SELECT ins.*, 0::bigint AS reply_count, (SELECT username FROM users WHERE id = $5::varchar) AS sender, \
+        (SELECT COALESCE(array_agg(user_id ORDER BY user_id), '{}'::varchar[]) FROM mentioned) AS mentioned FROM ins";
 
 /// Live replies of thread `$1` created at or before `$2` and not deleted by then.
 const REPLIES_UP_TO: &str = "SELECT count(*) FROM posts WHERE root_id <> '' AND root_id = $1::varchar \
@@ -167,12 +209,13 @@ async fn post_by_id(c: &impl GenericClient, id: &str) -> StoreResult<Option<Post
 
 impl Store {
     /// Create a post (a reply when `root_id` is set), attach the files its author uploaded to that
-    /// channel, and bump the channel, the thread root and the author's membership. Returns the post
-    /// and its author's username (empty if the user is gone).
+    /// channel, bump the channel, the thread root and the author's membership, and count the
+    /// mentions. Returns the post, its author's username (empty if the user is gone) and the ids of
+    /// the members it mentioned.
     ///
     /// One prepared statement ([`CREATE_POST`]), committed on its own: one round trip instead of a
     /// transaction of five or six.
-    pub async fn create_post(&self, p: NewPost) -> StoreResult<(Post, String)> {
+    pub async fn create_post(&self, p: NewPost) -> StoreResult<(Post, String, Vec<String>)> {
         let c = self.master.get().await?;
         let stmt = c.prepare_cached(CREATE_POST).await?;
         let id = new_id();
@@ -191,11 +234,17 @@ impl Store {
                     &p.hashtags,
                     &p.file_ids,
                     &p.pending_post_id,
+                    &p.mentions.any(),
+                    &p.mentions.everyone,
+                    &p.mentions.usernames,
+                    &p.mentions.channel,
+                    &p.mentions.here,
                 ],
             )
             .await?;
         let mut post = Post::from_row(&row);
         let sender: Option<String> = row.get("sender");
+        let mentioned: Vec<String> = row.get("mentioned");
         if !post.root_id.is_empty() {
             // The statement's snapshot predates the channel lock it waited for, so count the
             // thread now: replies of one root share its channel and therefore its clock, so the
@@ -206,7 +255,7 @@ impl Store {
         }
         drop(c);
         self.fill_metadata(std::slice::from_mut(&mut post)).await?;
-        Ok((post, sender.unwrap_or_default()))
+        Ok((post, sender.unwrap_or_default(), mentioned))
     }
 
     /// What a reply needs to know about the post it answers: its channel, whether it is deleted,

@@ -161,3 +161,40 @@ impl Drop for NodeProc {
         self.kill9();
     }
 }
+
+/// Node processes of one cluster on one database, all answering ping.
+pub struct ClusterProcs {
+    pub db: TestDb,
+    pub files: PathBuf,
+    pub nodes: Vec<NodeProc>,
+    pub name: String,
+}
+
+impl ClusterProcs {
+    /// Start `n` clustered nodes with extra environment settings and wait until each answers.
+    pub async fn start(n: usize, extra: &[(&str, &str)]) -> ClusterProcs {
+        let db = TestDb::new().await;
+        let files = super::temp_dir("shared-files");
+        let name = format!("c{}", &starling_protocol::new_id()[..8]);
+        let nodes: Vec<NodeProc> =
+            (0..n).map(|i| NodeProc::spawn(&db, &format!("n{}", i + 1), &name, &files, extra)).collect();
+        for node in &nodes {
+            node.ready().await;
+        }
+        ClusterProcs { db, files, nodes, name }
+    }
+
+    pub fn client(&self, i: usize) -> super::Client {
+        super::Client::new(&self.nodes[i].url())
+    }
+
+    /// Wait until `admin`'s node sees every node of the cluster green.
+    pub async fn all_green(&self, admin: &super::Client) -> bool {
+        let want = self.nodes.len();
+        super::wait_until(Duration::from_secs(20), || async {
+            let s = admin.get("/cluster/status").await.body.as_array().cloned().unwrap_or_default();
+            s.len() == want && s.iter().all(|n| n["status"] == "green")
+        })
+        .await
+    }
+}
