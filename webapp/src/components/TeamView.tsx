@@ -2,7 +2,7 @@ import type { Post } from '@mattermost/types/posts';
 import { useEffect, useState } from 'preact/hooks';
 import { getState, update, useStore } from '../store';
 import { channelPath, navigate, type Route } from '../router';
-import { DEFAULT_CHANNEL, ensureMyChannels, openChannel, openChannelById, resolveDirectChannel } from '../actions/channels';
+import { DEFAULT_CHANNEL, dmTeammateId, ensureMyChannels, openChannel, openChannelById, resolveDirectChannel } from '../actions/channels';
 import { searchPosts } from '../actions/posts';
 import { errorText } from '../actions/errors';
 import { TeamSidebar } from './TeamSidebar';
@@ -46,6 +46,13 @@ export function TeamView(props: { route: Extract<Route, { kind: 'channel' | 'dm'
   useEffect(() => {
     if (!team) return;
     localStorage.setItem(lastKey(), window.location.pathname);
+    // Until the channel the path names is open, show no channel: a message typed meanwhile must
+    // not go to the one that was on screen before.
+    const st = getState();
+    const shown = st.channels[st.currentChannelId];
+    const teammate = shown?.type === 'D' && st.me ? st.users[dmTeammateId(shown, st.me.id)]?.username : undefined;
+    const stillRight = route.kind === 'channel' ? shown?.name === route.channel : route.kind === 'dm' ? teammate === route.username : false;
+    if (!stillRight) update(() => ({ currentChannelId: '' }));
     if (route.kind === 'channel') void openChannel(team.id, route.channel);
     if (route.kind === 'dm') {
       void resolveDirectChannel(route.username).then((c) => c && openChannelById(c.id));
