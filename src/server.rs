@@ -447,7 +447,8 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
             })
             // After the extensions' routes, so theirs win: every other /plugins/{id}/... goes to a plugin.
             .configure(api::plugins::configure_proxy)
-            .default_service(web::to(api::not_found))
+            // The web client's pages for browser GETs; JSON 404 for everything else.
+            .default_service(web::to(api::webapp::fallback))
     })
     .workers(worker_count())
     // Websocket events go out as small frames, often back to back: without TCP_NODELAY, Nagle

@@ -1,5 +1,5 @@
-//! `GET /api/v4/cluster/status` and the High Availability page (the analogue of System Console >
-//! Environment > High Availability), both for system admins.
+//! `GET /api/v4/cluster/status`, for system admins: what the web client's System Console >
+//! Environment > High Availability page (`/admin_console/environment/high_availability`) shows.
 
 use super::{ok, AppState, Auth, State};
 use crate::error::{ApiResult, AppError};
@@ -10,11 +10,6 @@ use starling_actors::cluster::{GetPeerStatuses, PeerStatus};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/cluster/status", web::get().to(status));
-}
-
-/// The HA page is served outside `/api/v4`.
-pub fn configure_page(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin_console/environment/high_availability", web::get().to(page));
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -82,11 +77,4 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
 async fn status(state: State, auth: Auth) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     Ok(ok(&rows(&state).await?))
-}
-
-async fn page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(include_str!("assets/high_availability.html"))
 }

@@ -26,6 +26,7 @@ mod status;
 mod system;
 mod teams;
 mod users;
+pub mod webapp;
 mod websocket;
 
 use crate::config::Config;
@@ -172,7 +173,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(websocket::configure)
             .default_service(web::to(not_found)),
     )
-    .configure(cluster::configure_page);
+    .configure(webapp::configure);
 }
 
 pub async fn not_found() -> HttpResponse {

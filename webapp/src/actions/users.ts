@@ -1,0 +1,53 @@
+import type { UserProfile } from '@mattermost/types/users';
+import { client } from '../client';
+import { getState, update } from '../store';
+
+const inFlight = new Set<string>();
+
+export function receiveUsers(users: UserProfile[]): void {
+  if (users.length === 0) return;
+  update((s) => {
+    const next = { ...s.users };
+    for (const u of users) next[u.id] = u;
+    return { users: next };
+  });
+}
+
+/** Load the profiles (and statuses) of users not known yet. */
+export async function ensureUsers(ids: string[]): Promise<void> {
+  const known = getState().users;
+  const missing = [...new Set(ids)].filter((id) => id && !known[id] && !inFlight.has(id));
+  if (missing.length === 0) return;
+  missing.forEach((id) => inFlight.add(id));
+  try {
+    receiveUsers(await client.getProfilesByIds(missing));
+    await loadStatuses(missing);
+  } finally {
+    missing.forEach((id) => inFlight.delete(id));
+  }
+}
+
+export async function loadStatuses(ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const statuses = await client.getStatusesByIds(ids);
+  update((s) => {
+    const next = { ...s.statuses };
+    for (const st of statuses) next[st.user_id] = st.status;
+    return { statuses: next };
+  });
+}
+
+export function setStatus(userId: string, status: string): void {
+  update((s) => ({ statuses: { ...s.statuses, [userId]: status } }));
+}
+
+export async function searchUsers(term: string, teamId: string): Promise<UserProfile[]> {
+  const users = await client.searchUsers(term, { team_id: teamId, allow_inactive: false, limit: 20 } as never);
+  receiveUsers(users);
+  return users;
+}
+
+export function displayName(u: UserProfile | undefined): string {
+  if (!u) return 'Someone';
+  return u.username;
+}

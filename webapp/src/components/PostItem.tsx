@@ -1,0 +1,141 @@
+import type { Post } from '@mattermost/types/posts';
+import { useState } from 'preact/hooks';
+import { getState, useStore, update } from '../store';
+import { channelPath, navigate } from '../router';
+import { renderMarkdown } from '../markdown';
+import { deletePost, editPost } from '../actions/posts';
+import { errorText, toast } from '../actions/errors';
+import { Avatar } from './Avatar';
+import { Icon } from './Icon';
+import { FileAttachments } from './FileAttachments';
+
+/** A ~channel link in a message opens that channel of the current team. */
+function followChannelLink(e: MouseEvent): void {
+  const link = (e.target as HTMLElement | null)?.closest?.('a.channel-link');
+  const name = link?.getAttribute('data-channel-name');
+  const s = getState();
+  const team = s.teams[s.currentTeamId];
+  if (!name || !team) return;
+  e.preventDefault();
+  navigate(channelPath(team.name, name));
+}
+
+function time(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/** One message: author, time, Markdown, files, and the actions its author may take. */
+export function PostItem(props: { post: Post; continuation?: boolean; inThread?: boolean; pendingState?: string; onRetry?: () => void; onDiscard?: () => void }) {
+  const p = props.post;
+  const user = useStore((s) => s.users[p.user_id]);
+  const me = useStore((s) => s.me);
+  const replyCount = useStore((s) => (s.threads[p.id]?.length ?? 0) || p.reply_count || 0);
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(p.message);
+  const mine = me?.id === p.user_id;
+  const html = renderMarkdown(p.message, me?.username ?? '');
+  const save = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await editPost(p.id, draft);
+      setEditing(false);
+    } catch (err) {
+      toast(errorText(err));
+    }
+  };
+  const remove = async () => {
+    if (!window.confirm('Delete this message?')) return;
+    try {
+      await deletePost(p.id);
+    } catch (err) {
+      toast(errorText(err));
+    }
+  };
+  return (
+    <article
+      class={`post${props.continuation ? ' post--continuation' : ''}${props.pendingState ? ` post--${props.pendingState}` : ''}`}
+      data-post-id={p.id}
+      data-testid="post"
+      aria-label={`${user?.username ?? 'Someone'} at ${time(p.create_at)}`}
+    >
+      <div class="post__avatar">{props.continuation ? null : <Avatar user={user} size={36} />}</div>
+      <div class="post__body">
+        {props.continuation ? null : (
+          <header class="post__header">
+            <span class="post__author">{user?.username ?? '…'}</span>
+            <time class="post__time" dateTime={new Date(p.create_at).toISOString()}>
+              {time(p.create_at)}
+            </time>
+            {p.root_id && !props.inThread ? (
+              <button type="button" class="btn btn--link post__replied" onClick={() => update(() => ({ openThreadId: p.root_id }))}>
+                replied in a thread
+              </button>
+            ) : null}
+          </header>
+        )}
+        {editing ? (
+          <form class="post__edit" onSubmit={save}>
+            <label class="visually-hidden" for={`edit-${p.id}`}>
+              Edit message
+            </label>
+            <textarea
+              id={`edit-${p.id}`}
+              value={draft}
+              onInput={(e) => setDraft(e.currentTarget.value)}
+              onKeyDown={(e) => {
+                if (e.key === 'Enter' && !e.shiftKey) void save(e);
+                if (e.key === 'Escape') setEditing(false);
+              }}
+            />
+            <button type="submit" class="btn btn--small btn--primary">
+              Save
+            </button>
+            <button type="button" class="btn btn--small" onClick={() => setEditing(false)}>
+              Cancel
+            </button>
+          </form>
+        ) : (
+          <div class="post__message markdown" onClick={followChannelLink} dangerouslySetInnerHTML={{ __html: html }} />
+        )}
+        {p.edit_at ? <span class="post__edited">(edited)</span> : null}
+        <FileAttachments post={p} />
+        {props.pendingState === 'queued' ? <p class="post__status">Waiting for the connection…</p> : null}
+        {props.pendingState === 'failed' ? (
+          <p class="post__status post__status--error">
+            Not sent.{' '}
+            <button type="button" class="btn btn--link" onClick={props.onRetry}>
+              Retry
+            </button>{' '}
+            <button type="button" class="btn btn--link" onClick={props.onDiscard}>
+              Discard
+            </button>
+          </p>
+        ) : null}
+        {!props.inThread && !p.root_id && replyCount > 0 ? (
+          <button type="button" class="btn btn--link post__replies" onClick={() => update(() => ({ openThreadId: p.id }))}>
+            {replyCount} {replyCount === 1 ? 'reply' : 'replies'}
+          </button>
+        ) : null}
+      </div>
+      {props.pendingState ? null : (
+        <div class="post__actions" role="group" aria-label="Message actions">
+          {!props.inThread ? (
+            <button type="button" aria-label="Reply" title="Reply" onClick={() => update(() => ({ openThreadId: p.root_id || p.id }))}>
+              <Icon name="reply" />
+            </button>
+          ) : null}
+          {mine ? (
+            <>
+              <button type="button" aria-label="Edit" title="Edit" onClick={() => { setDraft(p.message); setEditing(true); }}>
+                <Icon name="edit" />
+              </button>
+              <button type="button" aria-label="Delete" title="Delete" onClick={() => void remove()}>
+                <Icon name="trash" />
+              </button>
+            </>
+          ) : null}
+        </div>
+      )}
+    </article>
+  );
+}
