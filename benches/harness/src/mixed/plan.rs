@@ -10,18 +10,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    /// Switch channel: the newest page of its posts.
+    /// Switch channel: the newest page of its posts, then view it (`members/me/view`).
     Fetch,
     /// Scroll up: the page before the oldest post seen.
     Scroll,
     /// `user_typing` on the websocket, then create a post (some replies, some with a file).
     Post,
-    /// The user's channels of the team (unread counts).
+    /// The user's channels of the team and their memberships (unread and mention counts).
     Unread,
     /// A thread.
     Thread,
     /// Close the websocket and reconnect with `connection_id` and `sequence_number`.
     Reconnect,
+    /// Open a DM with a user seen (`POST /channels/direct`), read it and view it.
+    Dm,
     /// Statuses of users seen.
     Status,
     /// Profiles of users seen.
@@ -29,13 +31,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Fetch,
         Action::Scroll,
         Action::Post,
         Action::Unread,
         Action::Thread,
         Action::Reconnect,
+        Action::Dm,
         Action::Status,
         Action::Profiles,
     ];
@@ -48,13 +51,15 @@ impl Action {
             Action::Unread => "unread",
             Action::Thread => "thread",
             Action::Reconnect => "reconnect",
+            Action::Dm => "dm",
             Action::Status => "status",
             Action::Profiles => "profiles",
         }
     }
 
     /// client-compat.md: fetch ~48 %, scroll ~15 %, post ~7 %, unread ~7 %, threads ~2 %,
-    /// reconnect ~1 %; the rest are the smaller reads a client makes (statuses, profiles).
+    /// reconnect ~1 %, opening a DM 2 %; the rest are the smaller reads a client makes (statuses,
+    /// profiles).
     fn default_weight(self) -> u32 {
         match self {
             Action::Fetch => 48,
@@ -63,8 +68,9 @@ impl Action {
             Action::Unread => 7,
             Action::Thread => 2,
             Action::Reconnect => 1,
+            Action::Dm => 2,
             Action::Status => 10,
-            Action::Profiles => 10,
+            Action::Profiles => 8,
         }
     }
 }
@@ -82,7 +88,7 @@ impl Mix {
         for part in spec.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((name, w)) = part.split_once('=') else { bail!("--mix: {part:?} is not name=weight") };
             let Some(slot) = weights.iter_mut().find(|(a, _)| a.name() == name.trim()) else {
-                bail!("--mix: unknown action {name:?} (known: fetch, scroll, post, unread, thread, reconnect, status, profiles)")
+                bail!("--mix: unknown action {name:?} (known: fetch, scroll, post, unread, thread, reconnect, dm, status, profiles)")
             };
             slot.1 = w.trim().parse().map_err(|_| anyhow::anyhow!("--mix: weight of {name} is not a whole number"))?;
         }
@@ -336,7 +342,7 @@ mod tests {
         assert!(Mix::parse(Some("nope=1")).is_err());
         assert!(Mix::parse(Some("post")).is_err());
         let only =
-            Mix::parse(Some("fetch=0,scroll=0,post=1,unread=0,thread=0,reconnect=0,status=0,profiles=0")).unwrap();
+            Mix::parse(Some("fetch=0,scroll=0,post=1,unread=0,thread=0,reconnect=0,dm=0,status=0,profiles=0")).unwrap();
         for u in [0.0, 0.5, 0.9999] {
             assert_eq!(only.pick(u), Action::Post);
         }

@@ -18,6 +18,9 @@ pub const MY_CHANNELS: &str = "GET /users/me/teams/{id}/channels";
 pub const THREAD: &str = "GET /posts/{id}/thread";
 pub const STATUSES: &str = "POST /users/status/ids";
 pub const PROFILES: &str = "POST /users/ids";
+pub const VIEW: &str = "POST /channels/members/me/view";
+pub const MY_MEMBERS: &str = "GET /users/me/teams/{id}/channels/members";
+pub const DIRECT: &str = "POST /channels/direct";
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

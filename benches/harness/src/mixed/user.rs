@@ -549,7 +549,10 @@ async fn act(ctx: &Ctx, u: &UserShared, action: Action, rng: &mut StdRng) {
     let Some(channel) = pick(rng, &u.channels).cloned() else { return };
     let url = u.state().url;
     match action {
-        Action::Fetch => fetch(ctx, u, url, &channel, None).await,
+        Action::Fetch => {
+            fetch(ctx, u, url, &channel, None).await;
+            view(ctx, u, url, &channel).await;
+        }
         Action::Scroll => {
             let before = u.state().oldest.get(&channel).cloned();
             fetch(ctx, u, url, &channel, Some(before)).await
@@ -558,6 +561,24 @@ async fn act(ctx: &Ctx, u: &UserShared, action: Action, rng: &mut StdRng) {
         Action::Unread => {
             let path = format!("/users/me/teams/{}/channels", ctx.plan.team_id);
             rest::call(ctx, url, &u.token, Method::GET, &path, Body::None, rest::MY_CHANNELS).await;
+            let path = format!("/users/me/teams/{}/channels/members", ctx.plan.team_id);
+            rest::call(ctx, url, &u.token, Method::GET, &path, Body::None, rest::MY_MEMBERS).await;
+        }
+        Action::Dm => {
+            let other = {
+                let s = u.state();
+                let others: Vec<&String> = s.seen_users.iter().filter(|x| **x != u.user_id).collect();
+                pick(rng, &others).map(|x| (*x).clone())
+            };
+            let Some(other) = other else { return fetch(ctx, u, url, &channel, None).await };
+            let body = Body::Json(json!([u.user_id, other]));
+            let dm = rest::call(ctx, url, &u.token, Method::POST, "/channels/direct", body, rest::DIRECT).await;
+            // The DM is not one of the user's tracked channels: read it, do not remember its posts.
+            if let Some(id) = dm.as_ref().and_then(|v| v["id"].as_str()) {
+                let path = format!("/channels/{id}/posts?page=0&per_page=30");
+                rest::call(ctx, url, &u.token, Method::GET, &path, Body::None, rest::FETCH).await;
+                view(ctx, u, url, id).await;
+            }
         }
         Action::Thread => {
             let root = {
@@ -595,6 +616,12 @@ async fn act(ctx: &Ctx, u: &UserShared, action: Action, rng: &mut StdRng) {
             rest::call(ctx, url, &u.token, Method::POST, path, Body::Json(json!(ids)), endpoint).await;
         }
     }
+}
+
+/// Mark a channel viewed, as the apps do on every channel switch.
+async fn view(ctx: &Ctx, u: &UserShared, url: usize, channel: &str) {
+    let body = Body::Json(json!({"channel_id": channel, "collapsed_threads_supported": true}));
+    rest::call(ctx, url, &u.token, Method::POST, "/channels/members/me/view", body, rest::VIEW).await;
 }
 
 /// Newest page of a channel, or (scroll) the page before `before`.
