@@ -299,6 +299,7 @@ mod tests {
             control: Sink.start().recipient(),
             hello: serde_json::Map::new(),
             imported: None,
+            reply_to: None,
         };
         hub.send(reg).await.unwrap();
         assert_eq!(frame(&mut rx).await["event"], "hello");

@@ -134,7 +134,7 @@ impl WsConnection {
         }
     }
 
-    /// Register with the hub, which sends `hello`; then answer the `authentication_challenge`
+    /// Register with the hub, which sends `hello` and then answers the `authentication_challenge`
     /// numbered `reply_to`, if any (Mattermost's order: clients expect `hello` first).
     fn register(&mut self, reply_to: Option<i64>, c: &mut Context<Self>) {
         let Some(session) = self.session.clone() else { return };
@@ -154,6 +154,7 @@ impl WsConnection {
             control: c.address().recipient(),
             hello,
             imported: None,
+            reply_to,
         };
         let lookup = async move {
             // A connection id this node does not hold may live on a peer: take its queue over.
@@ -191,9 +192,6 @@ impl WsConnection {
                 Ok(r) => {
                     slog::debug!(act.ctx.log, "websocket registered"; "conn_id" => r.connection_id.as_str(), "resumed" => r.resumed);
                     act.connection_id = Some(r.connection_id);
-                    if let Some(seq) = reply_to {
-                        act.reply(seq, None, c);
-                    }
                 }
                 Err(_) => act.close(1011, "hub unavailable", c),
             }

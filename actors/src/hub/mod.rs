@@ -184,6 +184,9 @@ pub struct Register {
     /// Data of the `hello` event (connection_id is added).
     pub hello: serde_json::Map<String, serde_json::Value>,
     pub imported: Option<Imported>,
+    /// The `seq` of the `authentication_challenge` that authenticated the socket: its OK is written
+    /// right after the hello (or the replay), before any event can come between.
+    pub reply_to: Option<i64>,
 }
 
 /// A client reconnected here with a connection id this hub does not hold: hold its place while its
@@ -604,8 +607,9 @@ impl Handler<Register> for Hub {
     type Result = MessageResult<Register>;
 
     fn handle(&mut self, msg: Register, ctx: &mut Self::Context) -> Self::Result {
-        let Register { user_id, session_token, resume, outbox, control, mut hello, mut imported } = msg;
+        let Register { user_id, session_token, resume, outbox, control, mut hello, mut imported, reply_to } = msg;
         let was_online = self.active_count(&user_id) > 0;
+        let reply_outbox = reply_to.map(|seq| (seq, outbox.clone(), control.clone()));
         let mut socket = Some(Socket { outbox, control });
         let resumed = resume.and_then(|resume| {
             // 1. A place held for a cross-node resume.
@@ -648,6 +652,13 @@ impl Handler<Register> for Hub {
             self.push(&connection_id, &event);
             Registered { connection_id, resumed: false }
         });
+        if let Some((seq, outbox, control)) = reply_outbox {
+            let ok = serde_json::json!({"status": "OK", "seq_reply": seq}).to_string();
+            if outbox.try_send(Outgoing::Text(ok)).is_err() {
+                // The replay filled the outbox: the client resumes again on a fresh socket.
+                control.do_send(CloseConnection { code: 1013, reason: "try again".into() });
+            }
+        }
         if !was_online {
             self.presence_changed(&user_id, true);
         }

@@ -104,6 +104,7 @@ async fn register(
         control: control.start().recipient(),
         hello: serde_json::Map::new(),
         imported,
+        reply_to: None,
     };
     let r = hub.send(reg).await.expect("hub answers");
     (r, Sock { rx, closed }, tx)

@@ -92,6 +92,7 @@ async fn setup(connections: usize, hubs: usize) -> Setup {
             control: control.clone().recipient(),
             hello: serde_json::Map::new(),
             imported: None,
+            reply_to: None,
         };
         set.hub_for(&user).send(reg).await.expect("hub answers");
         outboxes.push(rx);
