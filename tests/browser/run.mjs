@@ -5,7 +5,7 @@
 //   browser: N passed, N failed, N skipped
 import path from 'node:path';
 import { Cluster, sleep } from './cluster.mjs';
-import { artifactsDir, launch, openUser, openChannel, post, postsWith, sidebarLink, signUp, waitForPost, waitUntil, wsNode } from './harness.mjs';
+import { artifactsDir, launch, openUser, PASSWORD, openChannel, post, postsWith, sidebarLink, signUp, waitForPost, waitUntil, wsNode } from './harness.mjs';
 
 const only = process.env.BROWSER_ONLY ? new RegExp(process.env.BROWSER_ONLY) : null;
 const results = [];
@@ -55,7 +55,7 @@ const T = {
   channel: 'a channel one user creates is found and joined by the other in the channel browser',
   live: 'messages each user posts appear live in the other browser, once',
   typing: 'typing in one browser shows "is typing" in the other',
-  unread: 'a post in another channel makes it bold and a mention adds a badge, live',
+  unread: 'a post in another channel makes it bold and a mention adds a badge, live; the counts are the server\'s, seen in a second browser and cleared there when read in the first',
   dm: 'a direct message reaches the other user live',
   thread: 'a reply written in the thread pane reaches the other user',
   edit: 'editing and deleting my own post show in the other browser',
@@ -176,8 +176,27 @@ async function main() {
       await post(b.page, `@${world.alice} can you look at this?`);
       await link.getByTestId('mention-badge').filter({ hasText: '1' }).waitFor({ timeout: 5000 });
       await shot(a, '04-unread-badges');
-      await openChannel(a.page, 'Launch Plans');
-      await waitUntil('the badge to clear', async () => (await link.getByTestId('mention-badge').count()) === 0);
+      // The counts are the server's: Alice in a second browser (nothing stored locally) sees them,
+      // and reading the channel in the first clears them in the second.
+      const a2 = await openUser(browser, cluster.url, 'alice-2');
+      users.push(a2);
+      try {
+        await a2.page.goto('/login');
+        await a2.page.getByLabel('Email or username').fill(world.alice);
+        await a2.page.getByLabel('Password').fill(PASSWORD);
+        await a2.page.getByRole('button', { name: 'Log in' }).click();
+        await a2.page.goto('/blue-birds/channels/town-square');
+        const link2 = sidebarLink(a2.page, 'launch-plans');
+        await link2.getByTestId('mention-badge').filter({ hasText: '1' }).waitFor({ timeout: 10_000 });
+        if (!(await link2.getAttribute('class')).includes('sidebar-channel--unread')) throw new Error('launch-plans is not bold in the second browser');
+        await openChannel(a.page, 'Launch Plans');
+        await waitUntil('the badge to clear', async () => (await link.getByTestId('mention-badge').count()) === 0);
+        await waitUntil('the badge to clear in the second browser', async () => (await link2.getByTestId('mention-badge').count()) === 0);
+        await waitUntil('launch-plans to be read in the second browser', async () => !(await link2.getAttribute('class')).includes('sidebar-channel--unread'));
+      } finally {
+        users.splice(users.indexOf(a2), 1);
+        await a2.context.close();
+      }
       await waitForPost(a.page, 'can you look at this?');
     },
     { needs: [T.live] },

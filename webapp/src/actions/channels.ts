@@ -3,7 +3,7 @@ import type { UserProfile } from '@mattermost/types/users';
 import { client } from '../client';
 import { getState, update } from '../store';
 import { channelPath, navigate } from '../router';
-import { computeUnreads, markViewed } from './unreads';
+import { loadUnread, loadUnreads, markViewed } from './unreads';
 import { ensureUsers } from './users';
 import { loadChannelPosts } from './posts';
 import { errorText } from './errors';
@@ -41,7 +41,7 @@ export function ensureMyChannels(teamId: string): Promise<Channel[]> {
 export async function loadMyChannels(teamId: string): Promise<Channel[]> {
   const channels = (await client.getMyChannels(teamId)).filter((c) => !c.delete_at);
   receiveChannels(channels, true);
-  computeUnreads(channels);
+  await loadUnreads(teamId, channels).catch(() => undefined);
   const me = getState().me;
   if (me) void ensureUsers(channels.filter((c) => c.type === 'D').map((c) => dmTeammateId(c, me.id)));
   return channels;
@@ -78,7 +78,6 @@ export async function openChannel(teamId: string, channelName: string): Promise<
 export async function createChannel(teamId: string, displayName: string, name: string, type: 'O' | 'P', purpose: string): Promise<Channel> {
   const channel = await client.createChannel({ team_id: teamId, display_name: displayName, name, type, purpose } as Channel);
   receiveChannels([channel], true);
-  computeUnreads([channel]);
   return channel;
 }
 
@@ -125,7 +124,7 @@ export async function resolveDirectChannel(username: string): Promise<Channel | 
     if (existing) return existing;
     const channel = await client.createDirectChannel([me.id, user.id]);
     receiveChannels([channel], true);
-    computeUnreads([channel]);
+    await loadUnread(channel).catch(() => undefined);
     return channel;
   } catch (e) {
     update(() => ({ pageError: `Could not open a direct message with @${username}: ${errorText(e)}` }));

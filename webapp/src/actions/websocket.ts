@@ -11,7 +11,7 @@ import type { WebSocketMessage } from '@mattermost/client';
 import { ws, websocketUrl } from '../client';
 import { getState, update } from '../store';
 import { receivePosts, removePost, loadSince } from './posts';
-import { countNewPost } from './unreads';
+import { clearUnread, countNewPost } from './unreads';
 import { setStatus, ensureUsers } from './users';
 import { loadMyChannels, forgetChannel, receiveChannels } from './channels';
 import { loadMyTeams } from './teams';
@@ -96,7 +96,7 @@ function onMessage(msg: WebSocketMessage): void {
         // A post in a channel we have not loaded yet (a new DM): load the team's channels.
         void refreshChannels(String(data.team_id ?? ''));
       }
-      const mention = countNewPost(post, onScreen);
+      const mention = countNewPost(post, data.mentions, onScreen);
       if (mention && !onScreen) notifyMention(post, String(data.channel_display_name ?? ''), String(data.sender_name ?? ''));
       clearTyping(typingKey(post.channel_id, post.root_id), post.user_id);
       return;
@@ -142,6 +142,11 @@ function onMessage(msg: WebSocketMessage): void {
     case 'added_to_team':
     case 'leave_team':
       void loadMyTeams();
+      return;
+    case 'multiple_channels_viewed':
+      // this user read channels in another session (the server also sends `channel_viewed`, for
+      // the mobile app)
+      for (const id of Object.keys((data.channel_times ?? {}) as Record<string, number>)) clearUnread(id);
       return;
     case 'channel_deleted': {
       const channel = s.channels[String(data.channel_id ?? '')];
