@@ -76,6 +76,10 @@ pub struct ServiceSettings {
     /// `X-CSRF-Token`.
     #[serde(rename = "ExperimentalStrictCSRFEnforcement")]
     pub experimental_strict_csrf_enforcement: bool,
+    /// Whether users may upload and use custom emoji.
+    pub enable_custom_emoji: bool,
+    /// The most different emoji one post may be reacted with (Mattermost's default 50, at most 500).
+    pub unique_emoji_reaction_limit_per_post: i64,
 }
 
 impl Default for ServiceSettings {
@@ -97,6 +101,8 @@ impl Default for ServiceSettings {
             collapsed_threads: "disabled".into(),
             enable_channel_viewed_messages: true,
             experimental_strict_csrf_enforcement: false,
+            enable_custom_emoji: false,
+            unique_emoji_reaction_limit_per_post: 50,
         }
     }
 }
@@ -601,6 +607,9 @@ impl Config {
         }
         if !COLLAPSED_THREADS.contains(&s.collapsed_threads.as_str()) {
             return Err(invalid("ServiceSettings.CollapsedThreads", format!("must be one of {COLLAPSED_THREADS:?}")));
+        }
+        if !(0..=500).contains(&s.unique_emoji_reaction_limit_per_post) {
+            return Err(invalid("ServiceSettings.UniqueEmojiReactionLimitPerPost", "must be between 0 and 500"));
         }
         for (key, port) in [("WebsocketPort", s.websocket_port), ("WebsocketSecurePort", s.websocket_secure_port)] {
             if !(1..=65535).contains(&port) {

@@ -7,6 +7,7 @@
 //!   and search replica pools and the routing between them (`store::routing`).
 //! - [`filestore`]: where uploaded bytes live (a local or shared directory, or S3).
 //! - [`api`]: Mattermost's API v4, one file per resource.
+//! - [`emoji`]: emoji names (system and custom) and the image checks of custom emoji uploads.
 //! - [`events`]: the websocket events the API publishes, and membership changes.
 //! - [`hooks`]: MessageWillBePosted / MessageWillBeUpdated, run before a post is written.
 //! - [`commands`]: slash commands extensions and plugins answer.
@@ -23,6 +24,7 @@ pub mod api;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod emoji;
 pub mod error;
 pub mod events;
 pub mod extensions;

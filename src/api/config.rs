@@ -91,8 +91,8 @@ pub fn client_config_map(c: &Config, diagnostic_id: &str) -> Value {
         ("CollapsedThreads", s(&svc.collapsed_threads)),
         ("EnableChannelViewedMessages", b(svc.enable_channel_viewed_messages)),
         ("ExperimentalStrictCSRFEnforcement", b(svc.experimental_strict_csrf_enforcement)),
+        ("EnableCustomEmoji", b(svc.enable_custom_emoji)),
         // Features Starling does not have yet: off, so the clients never call their routes.
-        ("EnableCustomEmoji", b(false)),
         ("EnableUserAccessTokens", b(false)),
         ("EnableBotAccountCreation", b(false)),
         ("EnableIncomingWebhooks", b(false)),

@@ -33,6 +33,9 @@ pub struct Post {
     pub reply_count: i64,
     pub last_reply_at: i64,
     pub participants: Option<Value>,
+    /// Mattermost omits it when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub has_reactions: bool,
     pub metadata: Value,
 }
 
@@ -63,6 +66,7 @@ impl Post {
             reply_count: r.try_get("reply_count").unwrap_or(0),
             last_reply_at: r.get("last_reply_at"),
             participants: None,
+            has_reactions: r.try_get("has_reactions").unwrap_or(false),
             metadata: serde_json::json!({}),
         }
     }
@@ -193,7 +197,7 @@ const CREATE_POST: &str = "WITH ch AS ( \
 const REPLIES_UP_TO: &str = "SELECT count(*) FROM posts WHERE root_id <> '' AND root_id = $1::varchar \
     AND create_at <= $2::bigint AND (delete_at = 0 OR delete_at > $2::bigint)";
 
-async fn tick(c: &impl GenericClient, channel_id: &str) -> StoreResult<i64> {
+pub(super) async fn tick(c: &impl GenericClient, channel_id: &str) -> StoreResult<i64> {
     let row = c
         .query_one(
             "UPDATE channels SET post_clock = GREATEST(post_clock + 1, $2) WHERE id = $1 RETURNING post_clock",
@@ -203,7 +207,7 @@ async fn tick(c: &impl GenericClient, channel_id: &str) -> StoreResult<i64> {
     Ok(row.get(0))
 }
 
-async fn post_by_id(c: &impl GenericClient, id: &str) -> StoreResult<Option<Post>> {
+pub(super) async fn post_by_id(c: &impl GenericClient, id: &str) -> StoreResult<Option<Post>> {
     Ok(c.query_opt(&format!("{POST_SELECT} WHERE p.id = $1"), &[&id]).await?.as_ref().map(Post::from_row))
 }
 
@@ -445,31 +449,80 @@ impl Store {
         .await
     }
 
-    /// Put the file infos of posts with files into their `metadata.files`.
+    /// Fill each post's `metadata` as Mattermost does: `files` (its file infos), `reactions`, and
+    /// `emojis` (the custom emoji its reactions and its text use); each is left out when empty.
+    /// At most three queries for a whole page, and none for posts without files, reactions or
+    /// `:name:` in their text.
     pub(super) async fn fill_metadata(&self, posts: &mut [Post]) -> StoreResult<()> {
-        let ids: Vec<String> = posts.iter().filter(|p| !p.file_ids.is_empty()).map(|p| p.id.clone()).collect();
-        if ids.is_empty() {
+        let with_files: Vec<String> = posts.iter().filter(|p| !p.file_ids.is_empty()).map(|p| p.id.clone()).collect();
+        let with_reactions: Vec<String> = posts.iter().filter(|p| p.has_reactions).map(|p| p.id.clone()).collect();
+        let text_names: Vec<String> = posts.iter().flat_map(|p| emoji_names_in(&p.message)).collect();
+        if with_files.is_empty() && with_reactions.is_empty() && text_names.is_empty() {
             return Ok(());
         }
-        let infos: Vec<FileInfo> = self
+        let (infos, reactions, emojis) = self
             .read(async |c| {
-                let rows = c
-                    .query(
-                        &format!("SELECT {FILE_COLS} FROM fileinfo WHERE post_id = ANY($1) ORDER BY create_at, id"),
-                        &[&ids],
-                    )
-                    .await?;
-                Ok(rows.iter().map(FileInfo::from_row).collect())
+                let infos: Vec<FileInfo> = if with_files.is_empty() {
+                    vec![]
+                } else {
+                    let sql = format!("SELECT {FILE_COLS} FROM fileinfo WHERE post_id = ANY($1) ORDER BY create_at, id");
+                    c.query(&sql, &[&with_files]).await?.iter().map(FileInfo::from_row).collect()
+                };
+                let reactions = if with_reactions.is_empty() {
+                    vec![]
+                } else {
+                    super::reactions::reactions_of(c, &with_reactions).await?
+                };
+                let mut names = text_names.clone();
+                names.extend(reactions.iter().map(|r| r.emoji_name.clone()));
+                names.retain(|n| !crate::emoji::is_system_emoji(n));
+                names.sort();
+                names.dedup();
+                let emojis =
+                    if names.is_empty() { vec![] } else { super::emoji::emoji_named(c, &names).await? };
+                Ok((infos, reactions, emojis))
             })
             .await?;
         for p in posts.iter_mut() {
+            let mut meta = serde_json::Map::new();
             let files: Vec<&FileInfo> = infos.iter().filter(|f| f.post_id == p.id).collect();
             if !files.is_empty() {
-                p.metadata = serde_json::json!({ "files": files });
+                meta.insert("files".into(), serde_json::json!(files));
+            }
+            let mine: Vec<&super::Reaction> = reactions.iter().filter(|r| r.post_id == p.id).collect();
+            let used: Vec<String> = emoji_names_in(&p.message).chain(mine.iter().map(|r| r.emoji_name.clone())).collect();
+            let emoji: Vec<&super::Emoji> = emojis.iter().filter(|e| used.contains(&e.name)).collect();
+            if !emoji.is_empty() {
+                meta.insert("emojis".into(), serde_json::json!(emoji));
+            }
+            if !mine.is_empty() {
+                meta.insert("reactions".into(), serde_json::json!(mine));
+            }
+            if !meta.is_empty() {
+                p.metadata = Value::Object(meta);
             }
         }
         Ok(())
     }
+}
+
+/// The `:name:` emoji a message's text names, found left to right without overlaps as
+/// Mattermost's emoji pattern finds them.
+pub fn emoji_names_in(message: &str) -> impl Iterator<Item = String> + '_ {
+    let mut rest = message;
+    std::iter::from_fn(move || loop {
+        let start = rest.find(':')?;
+        let after = &rest[start + 1..];
+        let len = after.find(|c: char| !crate::emoji::is_name_char(c)).unwrap_or(after.len());
+        if len > 0 && after[len..].starts_with(':') {
+            rest = &after[len + 1..];
+            if len <= crate::emoji::NAME_MAX_LEN {
+                return Some(after[..len].to_owned());
+            }
+        } else {
+            rest = after;
+        }
+    })
 }
 
 fn trimmed(rows: Vec<Row>, limit: i64) -> (Vec<Post>, bool) {
