@@ -2,7 +2,7 @@
 //! decide who receives them. Membership changes go through the same bus as events, so a user added
 //! to a channel receives the `user_added` event that announces it.
 
-use crate::store::{Category, Channel, ChannelMember, ChannelUnreadAt, Post, Preference, TeamMember};
+use crate::store::{Category, Channel, ChannelMember, ChannelUnreadAt, Emoji, Post, Preference, Reaction, TeamMember};
 use actix::Addr;
 use serde_json::json;
 use starling_actors::{BusEvent, EventBus, MembershipChange, Publish};
@@ -93,6 +93,24 @@ impl Events {
             json!({ "post": post_json, "delete_by": deleted_by }),
             to_channel(&post.channel_id),
         );
+    }
+
+    /// A reaction was added (`reaction` as a JSON string), to the post's channel.
+    pub fn reaction_added(&self, reaction: &Reaction) {
+        let r = serde_json::to_string(reaction).unwrap_or_default();
+        self.publish("reaction_added", json!({ "reaction": r }), to_channel(&reaction.channel_id));
+    }
+
+    /// A reaction was removed (`reaction` as a JSON string), to the post's channel.
+    pub fn reaction_removed(&self, reaction: &Reaction) {
+        let r = serde_json::to_string(reaction).unwrap_or_default();
+        self.publish("reaction_removed", json!({ "reaction": r }), to_channel(&reaction.channel_id));
+    }
+
+    /// A custom emoji was created (`emoji` as a JSON string), to everyone.
+    pub fn emoji_added(&self, emoji: &Emoji) {
+        let e = serde_json::to_string(emoji).unwrap_or_default();
+        self.publish("emoji_added", json!({ "emoji": e }), Broadcast::default());
     }
 
     /// A channel was created; its creator (if any) is its first member.

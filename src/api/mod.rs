@@ -10,14 +10,17 @@ mod compat;
 mod config;
 mod database;
 mod direct;
+mod emoji;
 mod files;
 mod jobs;
 mod mentions;
 mod my_channels;
 pub mod permissions;
+mod pins;
 pub mod plugins;
 pub(crate) mod posts;
 mod preferences;
+mod reactions;
 mod read_state;
 mod roles;
 mod search;
@@ -161,7 +164,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(my_channels::configure)
             .configure(categories::configure)
             .configure(cluster::configure)
+            .configure(reactions::configure)
+            .configure(pins::configure)
             .configure(posts::configure)
+            .configure(emoji::configure)
             .configure(commands::configure)
             .configure(plugins::configure)
             .configure(search::configure)

@@ -456,6 +456,9 @@ const SYSTEM_USER: &[&str] = perms![
     "restore_custom_group",
     "manage_custom_group_members",
     "manage_own_agent",
+    // What a new Mattermost install's permission migrations give every user (custom emoji for all).
+    "create_emojis",
+    "delete_emojis",
 ];
 
 macro_rules! role {
