@@ -123,7 +123,8 @@ async fn create_emoji(state: State, auth: Auth, req: HttpRequest, payload: web::
         }
     }
     let input = input.ok_or_else(|| AppError::invalid_param("emoji"))?;
-    let input: EmojiInput = serde_json::from_slice(&input).map_err(|e| AppError::invalid_param("emoji").detail(e.to_string()))?;
+    let input: EmojiInput =
+        serde_json::from_slice(&input).map_err(|e| AppError::invalid_param("emoji").detail(e.to_string()))?;
     check_new_name(&input.name)?;
     if input.creator_id != auth.user_id() {
         return Err(AppError::new(
@@ -133,7 +134,10 @@ async fn create_emoji(state: State, auth: Auth, req: HttpRequest, payload: web::
         ));
     }
     let duplicate = || {
-        AppError::bad_request("api.emoji.create.duplicate.app_error", "Unable to create emoji. Another emoji with the same name already exists.")
+        AppError::bad_request(
+            "api.emoji.create.duplicate.app_error",
+            "Unable to create emoji. Another emoji with the same name already exists.",
+        )
     };
     if !state.store.emoji_by_names(std::slice::from_ref(&input.name)).await?.is_empty() {
         return Err(duplicate());
@@ -142,7 +146,10 @@ async fn create_emoji(state: State, auth: Auth, req: HttpRequest, payload: web::
         AppError::bad_request("api.context.invalid_body_param.app_error", "Invalid or missing image in request body.")
     })?;
     let info = sniff_image(&image).ok_or_else(|| {
-        AppError::bad_request("api.emoji.upload.image.app_error", "Unable to create the emoji. The file must be a PNG, JPEG, GIF or WebP image.")
+        AppError::bad_request(
+            "api.emoji.upload.image.app_error",
+            "Unable to create the emoji. The file must be a PNG, JPEG, GIF or WebP image.",
+        )
     })?;
     if info.width > MAX_IMAGE_SIDE || info.height > MAX_IMAGE_SIDE || info.width == 0 || info.height == 0 {
         return Err(AppError::bad_request(
@@ -151,9 +158,9 @@ async fn create_emoji(state: State, auth: Auth, req: HttpRequest, payload: web::
         ));
     }
     let id = starling_protocol::new_id();
-    crate::filestore::write_all(state.files.as_ref(), &image_path(&id), image).await.map_err(|e| {
-        AppError::internal(e).with_message("Unable to store the emoji image.")
-    })?;
+    crate::filestore::write_all(state.files.as_ref(), &image_path(&id), image)
+        .await
+        .map_err(|e| AppError::internal(e).with_message("Unable to store the emoji image."))?;
     let saved = match state.store.create_emoji(&id, auth.user_id(), &input.name).await {
         Ok(Some(e)) => e,
         result => {
@@ -196,9 +203,11 @@ async fn list_emoji(state: State, _auth: Auth, q: web::Query<ListQuery>) -> ApiR
 
 async fn live_emoji(state: &State, id: &str) -> ApiResult<Emoji> {
     id_param("emoji_id", id)?;
-    state.store.emoji(id).await?.ok_or_else(|| {
-        AppError::new(StatusCode::NOT_FOUND, "app.emoji.get.no_result", "Unable to find the emoji.")
-    })
+    state
+        .store
+        .emoji(id)
+        .await?
+        .ok_or_else(|| AppError::new(StatusCode::NOT_FOUND, "app.emoji.get.no_result", "Unable to find the emoji."))
 }
 
 async fn get_emoji(state: State, _auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {

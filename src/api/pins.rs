@@ -26,11 +26,8 @@ async fn set_pinned(state: &State, auth: &Auth, post_id: &str, pinned: bool) -> 
             "Can not update a post in a deleted channel.",
         ));
     }
-    let post = state
-        .store
-        .patch_post(post_id, None, None, Some(pinned))
-        .await?
-        .ok_or_else(|| AppError::not_found("post"))?;
+    let post =
+        state.store.patch_post(post_id, None, None, Some(pinned)).await?.ok_or_else(|| AppError::not_found("post"))?;
     state.events.post_edited(&post);
     Ok(super::status_ok())
 }

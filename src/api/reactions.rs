@@ -131,7 +131,8 @@ async fn delete_reaction(
 
 async fn post_reactions(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     id_param("post_id", &path)?;
-    let post = state.store.post(&path).await?.filter(|p| p.delete_at == 0).ok_or_else(|| AppError::not_found("post"))?;
+    let post =
+        state.store.post(&path).await?.filter(|p| p.delete_at == 0).ok_or_else(|| AppError::not_found("post"))?;
     readable_channel(&state, &auth, &post.channel_id).await?;
     Ok(ok(&state.store.reactions_for_posts(std::slice::from_ref(&post.id)).await?))
 }

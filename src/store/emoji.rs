@@ -82,9 +82,7 @@ impl Store {
         self.read(async |c| {
             let rows = c
                 .query(
-                    &format!(
-                        "SELECT {EMOJI_COLS} FROM emoji WHERE delete_at = 0 ORDER BY {order} LIMIT $1 OFFSET $2"
-                    ),
+                    &format!("SELECT {EMOJI_COLS} FROM emoji WHERE delete_at = 0 ORDER BY {order} LIMIT $1 OFFSET $2"),
                     &[&per_page, &(page * per_page)],
                 )
                 .await?;
@@ -133,7 +131,10 @@ impl Store {
         };
         let emoji = Emoji::from_row(&row);
         let channels: Vec<String> = tx
-            .query("SELECT DISTINCT channel_id FROM reactions WHERE emoji_name = $1 ORDER BY channel_id", &[&emoji.name])
+            .query(
+                "SELECT DISTINCT channel_id FROM reactions WHERE emoji_name = $1 ORDER BY channel_id",
+                &[&emoji.name],
+            )
             .await?
             .iter()
             .map(|r| r.get(0))
@@ -157,7 +158,10 @@ impl Store {
 
 pub(super) async fn emoji_named(c: &deadpool_postgres::Client, names: &[String]) -> StoreResult<Vec<Emoji>> {
     let rows = c
-        .query(&format!("SELECT {EMOJI_COLS} FROM emoji WHERE name = ANY($1) AND delete_at = 0 ORDER BY name"), &[&names])
+        .query(
+            &format!("SELECT {EMOJI_COLS} FROM emoji WHERE name = ANY($1) AND delete_at = 0 ORDER BY name"),
+            &[&names],
+        )
         .await?;
     Ok(rows.iter().map(Emoji::from_row).collect())
 }

@@ -465,7 +465,8 @@ impl Store {
                 let infos: Vec<FileInfo> = if with_files.is_empty() {
                     vec![]
                 } else {
-                    let sql = format!("SELECT {FILE_COLS} FROM fileinfo WHERE post_id = ANY($1) ORDER BY create_at, id");
+                    let sql =
+                        format!("SELECT {FILE_COLS} FROM fileinfo WHERE post_id = ANY($1) ORDER BY create_at, id");
                     c.query(&sql, &[&with_files]).await?.iter().map(FileInfo::from_row).collect()
                 };
                 let reactions = if with_reactions.is_empty() {
@@ -478,8 +479,7 @@ impl Store {
                 names.retain(|n| !crate::emoji::is_system_emoji(n));
                 names.sort();
                 names.dedup();
-                let emojis =
-                    if names.is_empty() { vec![] } else { super::emoji::emoji_named(c, &names).await? };
+                let emojis = if names.is_empty() { vec![] } else { super::emoji::emoji_named(c, &names).await? };
                 Ok((infos, reactions, emojis))
             })
             .await?;
@@ -490,7 +490,8 @@ impl Store {
                 meta.insert("files".into(), serde_json::json!(files));
             }
             let mine: Vec<&super::Reaction> = reactions.iter().filter(|r| r.post_id == p.id).collect();
-            let used: Vec<String> = emoji_names_in(&p.message).chain(mine.iter().map(|r| r.emoji_name.clone())).collect();
+            let used: Vec<String> =
+                emoji_names_in(&p.message).chain(mine.iter().map(|r| r.emoji_name.clone())).collect();
             let emoji: Vec<&super::Emoji> = emojis.iter().filter(|e| used.contains(&e.name)).collect();
             if !emoji.is_empty() {
                 meta.insert("emojis".into(), serde_json::json!(emoji));
