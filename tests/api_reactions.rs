@@ -4,35 +4,8 @@
 mod common;
 use common::ws::Ws;
 use common::*;
-use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-/// A valid PNG header of `w` by `h` pixels (the server reads only the header).
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
-    b.extend_from_slice(&w.to_be_bytes());
-    b.extend_from_slice(&h.to_be_bytes());
-    b.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
-    b
-}
-
-/// `POST /emoji` with an `emoji` JSON field and an `image` file.
-async fn upload_emoji(c: &Client, emoji: Value, image: Option<Vec<u8>>) -> Resp {
-    let mut form = Form::new().text("emoji", emoji.to_string());
-    if let Some(bytes) = image {
-        form = form.part("image", Part::bytes(bytes).file_name("e.png").mime_str("image/png").unwrap());
-    }
-    let r = c
-        .http
-        .post(format!("{}/api/v4/emoji", c.base))
-        .bearer_auth(c.token.as_deref().unwrap_or(""))
-        .multipart(form)
-        .send()
-        .await
-        .expect("request");
-    Client::finish(r).await
-}
 
 struct Setup {
     server: TestServer,
@@ -239,7 +212,7 @@ async fn posts_are_pinned_unpinned_and_listed_and_saved_posts_come_from_preferen
 async fn custom_emoji_are_off_by_default() {
     let s = setup(|_| {}).await;
     let r = check(
-        upload_emoji(&s.alice, json!({"name": "x", "creator_id": s.alice_id}), Some(png(8, 8))).await,
+        upload_emoji(&s.alice, json!({"name": "x", "creator_id": s.alice_id}), Some(png_header(8, 8))).await,
         501,
         "off",
     );
@@ -259,7 +232,7 @@ async fn custom_emoji_are_uploaded_found_used_in_reactions_and_deleted() {
     let mut ws = Ws::connect(&s.server.url(), s.bob.token.as_deref().unwrap()).await;
     assert_eq!(ws.event().await["event"], "hello");
 
-    let image = png(64, 48);
+    let image = png_header(64, 48);
     let e = upload_emoji(&s.alice, json!({"name": "party_parrot", "creator_id": s.alice_id}), Some(image.clone()))
         .await
         .expect(201)
@@ -270,25 +243,27 @@ async fn custom_emoji_are_uploaded_found_used_in_reactions_and_deleted() {
     assert_eq!(e["delete_at"], 0);
     let (ev, _) = ws.until_event("emoji_added").await;
     assert!(ev["data"]["emoji"].as_str().expect("emoji is a JSON string").contains("party_parrot"));
-    upload_emoji(&s.bob, json!({"name": "blob-wave", "creator_id": s.bob_id}), Some(png(16, 16))).await.expect(201);
+    upload_emoji(&s.bob, json!({"name": "blob-wave", "creator_id": s.bob_id}), Some(png_header(16, 16)))
+        .await
+        .expect(201);
 
     // Bad uploads.
     let up = |name: &str, image: Option<Vec<u8>>| {
         upload_emoji(&s.alice, json!({"name": name, "creator_id": s.alice_id}), image)
     };
-    check(up("party_parrot", Some(png(8, 8))).await, 400, "duplicate name");
-    check(up("smile", Some(png(8, 8))).await, 400, "a system emoji's name");
-    check(up("bad name", Some(png(8, 8))).await, 400, "invalid name");
-    check(up(&"a".repeat(65), Some(png(8, 8))).await, 400, "long name");
+    check(up("party_parrot", Some(png_header(8, 8))).await, 400, "duplicate name");
+    check(up("smile", Some(png_header(8, 8))).await, 400, "a system emoji's name");
+    check(up("bad name", Some(png_header(8, 8))).await, 400, "invalid name");
+    check(up(&"a".repeat(65), Some(png_header(8, 8))).await, 400, "long name");
     check(up("noimage", None).await, 400, "no image");
     check(up("notimage", Some(b"plain text, not a picture".to_vec())).await, 400, "not an image");
-    check(up("huge", Some(png(2000, 10))).await, 400, "too many pixels");
-    let mut big = png(10, 10);
+    check(up("huge", Some(png_header(2000, 10))).await, 400, "too many pixels");
+    let mut big = png_header(10, 10);
     big.resize(600 * 1024, 0);
     check(up("heavy", Some(big)).await, 413, "over 512 KiB");
-    let r = upload_emoji(&s.alice, json!({"name": "theirs", "creator_id": s.bob_id}), Some(png(8, 8))).await;
+    let r = upload_emoji(&s.alice, json!({"name": "theirs", "creator_id": s.bob_id}), Some(png_header(8, 8))).await;
     check(r, 403, "created for someone else");
-    let r = upload_emoji(&s.alice, json!("not an object"), Some(png(8, 8))).await;
+    let r = upload_emoji(&s.alice, json!("not an object"), Some(png_header(8, 8))).await;
     check(r, 400, "emoji field not JSON of an emoji");
     let r = s.alice.raw(Method::POST, "/emoji", Some(b"{}".to_vec()), "application/json").await;
     check(r, 400, "not multipart");
@@ -349,7 +324,7 @@ async fn custom_emoji_are_uploaded_found_used_in_reactions_and_deleted() {
     check(s.bob.get(&format!("/emoji/{eid}")).await, 404, "deleted");
     check(s.bob.get(&format!("/emoji/{eid}/image")).await, 404, "deleted image");
     // The name is free again.
-    up("party_parrot", Some(png(8, 8))).await.expect(201);
+    up("party_parrot", Some(png_header(8, 8))).await.expect(201);
 }
 
 async fn by_name(c: &Client, name: &str) -> String {

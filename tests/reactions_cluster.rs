@@ -6,16 +6,7 @@ mod common;
 use common::cluster::ClusterProcs;
 use common::ws::Ws;
 use common::*;
-use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
-
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
-    b.extend_from_slice(&w.to_be_bytes());
-    b.extend_from_slice(&h.to_be_bytes());
-    b.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
-    b
-}
 
 #[actix_web::test]
 async fn reactions_pins_and_emoji_made_on_one_node_reach_the_other() {
@@ -33,19 +24,11 @@ async fn reactions_pins_and_emoji_made_on_one_node_reach_the_other() {
     let pid = alice.create_post(&town, "cluster").await["id"].as_str().unwrap().to_owned();
 
     // A custom emoji uploaded on node 1: announced on node 2, its image served there.
-    let image = png(32, 32);
-    let form = Form::new()
-        .text("emoji", json!({"name": "starling", "creator_id": alice_id}).to_string())
-        .part("image", Part::bytes(image.clone()).file_name("s.png").mime_str("image/png").unwrap());
-    let r = alice
-        .http
-        .post(format!("{}/api/v4/emoji", alice.base))
-        .bearer_auth(alice.token.as_deref().unwrap())
-        .multipart(form)
-        .send()
+    let image = png_header(32, 32);
+    let emoji = upload_emoji(&alice, json!({"name": "starling", "creator_id": alice_id}), Some(image.clone()))
         .await
-        .unwrap();
-    let emoji = Client::finish(r).await.expect(201).body;
+        .expect(201)
+        .body;
     let (ev, _) = ws.until_event("emoji_added").await;
     let sent: Value = serde_json::from_str(ev["data"]["emoji"].as_str().unwrap()).unwrap();
     assert_eq!(sent["id"], emoji["id"]);

@@ -311,3 +311,26 @@ pub async fn send_raw(c: &Client, method: Method, path: &str, body: &str) -> Res
 pub async fn count(server: &TestServer, sql: &str) -> i64 {
     server.db.client().await.query_one(sql, &[]).await.expect(sql).get(0)
 }
+
+/// A valid PNG header of `w` by `h` pixels (the server reads only an image's header).
+pub fn png_header(w: u32, h: u32) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    b.extend_from_slice(&w.to_be_bytes());
+    b.extend_from_slice(&h.to_be_bytes());
+    b.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    b
+}
+
+/// `POST /emoji`: an `emoji` JSON field and, when given, an `image` file.
+pub async fn upload_emoji(c: &Client, emoji: Value, image: Option<Vec<u8>>) -> Resp {
+    use reqwest::multipart::{Form, Part};
+    let mut form = Form::new().text("emoji", emoji.to_string());
+    if let Some(bytes) = image {
+        form = form.part("image", Part::bytes(bytes).file_name("e.png").mime_str("image/png").expect("mime"));
+    }
+    let mut rb = c.http.post(format!("{}/api/v4/emoji", c.base)).multipart(form);
+    if let Some(t) = &c.token {
+        rb = rb.bearer_auth(t);
+    }
+    Client::finish(rb.send().await.expect("request reaches the node")).await
+}
