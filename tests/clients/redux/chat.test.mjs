@@ -10,11 +10,9 @@
 // bounded; every HTTP call the store makes is recorded, and none may answer 401 or 5xx.
 
 import assert from 'node:assert/strict';
-import {randomBytes} from 'node:crypto';
 import {after, before, describe, it} from 'node:test';
 
 import clientPkg from '@mattermost/client';
-import WebSocket from 'ws';
 import reduxClient from 'mattermost-redux/client';
 import storePkg from 'mattermost-redux/store';
 import generalActions from 'mattermost-redux/actions/general';
@@ -28,120 +26,11 @@ import prefsActions from 'mattermost-redux/actions/preferences';
 import roleSelectors from 'mattermost-redux/selectors/entities/roles';
 import channelUtils from 'mattermost-redux/utils/channel_utils';
 
-const {Client4: Client4Class, WebSocketClient} = clientPkg;
+import {TEST, URLS, browserLogin, requests, signUp, socket, unique, waitFor} from './harness.mjs';
+
+const {Client4: Client4Class} = clientPkg;
 const {Client4} = reduxClient; // the store's client, a singleton as in the web app
 const configureStore = storePkg.default;
-
-globalThis.WebSocket = WebSocket;
-if (typeof globalThis.CloseEvent === 'undefined') {
-    globalThis.CloseEvent = class CloseEvent extends Event {
-        constructor(type, init = {}) {
-            super(type);
-            this.code = init.code ?? 0;
-            this.reason = init.reason ?? '';
-        }
-    };
-}
-
-const URLS = (process.env.STARLING_URLS || '').split(/\s+/).filter(Boolean).map((u) => u.replace(/\/+$/, ''));
-const TEST = {timeout: 90_000};
-const WAIT = 15_000;
-const PASSWORD = `Starling-${randomBytes(8).toString('hex')}`;
-const unique = (prefix) => `${prefix}${randomBytes(5).toString('hex')}`;
-
-// The client logs connection chatter to console.log: keep it for failure reports.
-const clientLog = [];
-console.log = (...args) => {
-    clientLog.push(args.map(String).join(' ').slice(0, 300));
-    if (clientLog.length > 40) {
-        clientLog.shift();
-    }
-};
-
-// Every request the store (or anyone) makes, with its answer.
-const requests = [];
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (url, options = {}) => {
-    const res = await realFetch(url, options);
-    requests.push({method: (options.method || 'GET').toUpperCase(), url: String(url), status: res.status});
-    return res;
-};
-
-async function waitFor(what, cond) {
-    const deadline = Date.now() + WAIT;
-    for (;;) {
-        const v = await cond();
-        if (v) {
-            return v;
-        }
-        if (Date.now() > deadline) {
-            throw new Error(`timed out waiting for ${what}\nclient log:\n${clientLog.join('\n')}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-    }
-}
-
-async function api(base, method, path, {token, body, cookies} = {}) {
-    const headers = {'Content-Type': 'application/json', 'X-Requested-With': 'XMLHttpRequest'};
-    if (token) {
-        headers.Authorization = `Bearer ${token}`;
-    }
-    if (cookies) {
-        headers.Cookie = cookies;
-    }
-    const res = await realFetch(`${base}/api/v4${path}`, {method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
-    const text = await res.text();
-    let json = null;
-    try {
-        json = JSON.parse(text);
-    } catch {
-        // not JSON
-    }
-    return {status: res.status, body: json, headers: res.headers};
-}
-
-async function signUp(base, prefix) {
-    const username = unique(prefix);
-    const r = await api(base, 'POST', '/users', {body: {email: `${username}@example.com`, username, password: PASSWORD}});
-    assert.equal(r.status, 201, JSON.stringify(r.body));
-    return r.body;
-}
-
-/** Log in as a browser would: returns the cookies Starling set. */
-async function browserLogin(base, username) {
-    const r = await api(base, 'POST', '/users/login', {body: {login_id: username, password: PASSWORD}});
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    const jar = {};
-    for (const c of r.headers.getSetCookie()) {
-        const [pair] = c.split(';');
-        const i = pair.indexOf('=');
-        jar[pair.slice(0, i)] = pair.slice(i + 1);
-    }
-    for (const name of ['MMAUTHTOKEN', 'MMUSERID', 'MMCSRF']) {
-        assert.ok(jar[name], `login sets ${name}`);
-    }
-    return {jar, token: r.headers.get('Token'), user: r.body};
-}
-
-/** An official WebSocketClient on `base`, authenticated by the cookie alone, recording events. */
-function socket(base, token) {
-    const events = [];
-    const client = new WebSocketClient({
-        minWebSocketRetryTime: 1000,
-        reconnectJitterRange: 100,
-        newWebSocketFn: (url) => new WebSocket(url, {headers: {Cookie: `MMAUTHTOKEN=${token}`}}),
-    });
-    client.addMessageListener((msg) => events.push(msg));
-    const url = `${base.replace(/^http/, 'ws')}/api/v4/websocket`;
-    client.initialize(url, undefined, true);
-    return {
-        client,
-        events,
-        async next(event, match = () => true) {
-            return waitFor(`a ${event} event`, () => events.find((e) => e.event === event && match(e)));
-        },
-    };
-}
 
 describe('the Mattermost web app data layer on a two-node cluster', {concurrency: false}, () => {
     let node1;
