@@ -1,7 +1,8 @@
 //! The "amazons3" file store against a real S3 server (s3s-fs, which checks SigV4 signatures; see
 //! tests/common/s3.rs): upload, download, info and delete through the API, multipart uploads of
 //! several MB, both drivers behaving the same through [`FileBackend`], every node serving every
-//! file (S3 and a shared local directory), an S3 outage, and wrong credentials.
+//! file (S3 and a shared local directory), custom emoji images on S3, an S3 outage, and wrong
+//! credentials.
 
 mod common;
 use common::cluster::{free_port, NodeProc};
@@ -475,4 +476,30 @@ async fn a_wrong_secret_key_stops_the_process_and_shows_in_ping() {
     let (status, body) = ping(&server.url()).await;
     assert_eq!(status, 200, "{body}");
     upload_one(&author, &channel, "x.bin", b"x").await;
+}
+
+#[actix_web::test]
+async fn a_custom_emoji_uploaded_on_one_node_is_served_by_another_from_s3() {
+    let s3 = S3Server::start_new().await;
+    let db = TestDb::new().await;
+    let (own1, own2) = (temp_dir("own-1"), temp_dir("own-2"));
+    let mut env = s3.env("e");
+    env.push(("MM_SERVICESETTINGS_ENABLECUSTOMEMOJI".into(), "true".into()));
+    let nodes = two_nodes(&db, [&own1, &own2], &env).await;
+    let (author1, author_id) = Client::new(&nodes[0].url()).new_user("emoji").await;
+    let author2 = author1.clone_to(&nodes[1].url());
+    let image = png_header(20, 20);
+    let emoji = upload_emoji(&author1, json!({"name": "s3_parrot", "creator_id": author_id}), Some(image.clone()))
+        .await
+        .expect(201)
+        .body;
+    let id = id_of(&emoji);
+    let keys = s3.keys().await;
+    assert_eq!(keys, vec![format!("e/emoji/{id}/image")], "the image is in the bucket, under the prefix");
+    let got = author2.get(&format!("/emoji/{id}/image")).await.expect(200);
+    assert!(got.bytes == image, "the other node serves the same bytes");
+    assert_eq!(files_under(&own2), Vec::<String>::new(), "nothing in the local directories");
+    author2.delete(&format!("/emoji/{id}")).await.expect(200);
+    assert_eq!(s3.keys().await, Vec::<String>::new(), "deleting the emoji removes its image");
+    check(author1.get(&format!("/emoji/{id}/image")).await, 404, "image of a deleted emoji");
 }
