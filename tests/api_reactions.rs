@@ -63,6 +63,13 @@ async fn reactions_are_added_listed_and_removed_by_members_only() {
 
     let list = s.alice.get(&format!("/posts/{pid}/reactions")).await.expect(200).body;
     assert_eq!(list.as_array().unwrap().len(), 2);
+    // mattermostdriver asks for `/posts/{id}//reactions`: redirected (301) to the clean path.
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = no_redirects.get(format!("{}/api/v4/posts/{pid}//reactions?x=1", s.server.url())).send().await.unwrap();
+    assert_eq!(r.status(), 301);
+    assert_eq!(r.headers()["location"], format!("/api/v4/posts/{pid}/reactions?x=1").as_str());
+    let followed = s.alice.get(&format!("/posts/{pid}//reactions")).await.expect(200).body;
+    assert_eq!(followed, list);
 
     // The post carries them: get, channel list, thread, since, search, posts/ids.
     let p = s.alice.get(&format!("/posts/{pid}")).await.expect(200).body;

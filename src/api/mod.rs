@@ -177,9 +177,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(database::configure)
             .configure(config::configure)
             .configure(websocket::configure)
-            .default_service(web::to(not_found)),
+            .default_service(web::to(unmatched)),
     )
     .configure(webapp::configure);
+}
+
+/// An API path no route matched. One with empty segments (`/posts/{id}//reactions`, as
+/// mattermostdriver builds some) is redirected to its clean form with 301, as Mattermost's router
+/// does; anything else is a JSON 404.
+async fn unmatched(req: HttpRequest) -> HttpResponse {
+    let path = req.path();
+    if path.contains("//") {
+        let mut clean = String::with_capacity(path.len());
+        for c in path.chars() {
+            if !(c == '/' && clean.ends_with('/')) {
+                clean.push(c);
+            }
+        }
+        if !req.query_string().is_empty() {
+            clean = format!("{clean}?{}", req.query_string());
+        }
+        return HttpResponse::MovedPermanently().insert_header((header::LOCATION, clean)).finish();
+    }
+    not_found().await
 }
 
 pub async fn not_found() -> HttpResponse {
