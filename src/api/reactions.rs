@@ -4,7 +4,7 @@
 
 use super::{created, id_param, ok, read_json, readable_channel, resolve_user_id, status_ok, AppState, Auth, State};
 use crate::error::{ApiResult, AppError};
-use crate::store::{Channel, Post, Reaction, SaveReaction};
+use crate::store::{Channel, Reaction, SaveReaction};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -20,21 +20,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The most posts one bulk request asks about.
 const BULK_MAX_POSTS: usize = 1000;
 
-/// A live post, and its channel if the caller holds `permission` there as a member (or by their
+/// The channel of a live post, if the caller holds `permission` there as a member (or by their
 /// system roles): 404 without the post, 403 without the permission or in an archived channel.
+/// Two small queries: this is on the path of every reaction.
 async fn post_in_channel(
     state: &AppState,
     auth: &Auth,
     post_id: &str,
     permission: &str,
     archived_id: &'static str,
-) -> ApiResult<(Post, Channel)> {
+) -> ApiResult<Channel> {
     id_param("post_id", post_id)?;
-    let post =
-        state.store.post(post_id).await?.filter(|p| p.delete_at == 0).ok_or_else(|| AppError::not_found("post"))?;
+    let (channel_id, delete_at, _) =
+        state.store.reply_target(post_id).await?.ok_or_else(|| AppError::not_found("post"))?;
+    if delete_at != 0 {
+        return Err(AppError::not_found("post"));
+    }
     let (channel, member_roles) = state
         .store
-        .channel_with_membership(&post.channel_id, auth.user_id())
+        .channel_with_membership(&channel_id, auth.user_id())
         .await?
         .ok_or_else(|| AppError::not_found("channel"))?;
     let granted = member_roles.as_deref().is_some_and(|r| super::permissions::roles_grant(r, permission))
@@ -47,7 +51,7 @@ async fn post_in_channel(
             "Unable to react to or change the reactions of a post in an archived channel.",
         ));
     }
-    Ok((post, channel))
+    Ok(channel)
 }
 
 fn check_emoji_name(name: &str) -> ApiResult<()> {
