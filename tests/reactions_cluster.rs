@@ -27,7 +27,7 @@ async fn reactions_pins_and_emoji_made_on_one_node_reach_the_other() {
     let image = png_header(32, 32);
     let emoji = upload_emoji(&alice, json!({"name": "starling", "creator_id": alice_id}), Some(image.clone()))
         .await
-        .expect(201)
+        .expect(200)
         .body;
     let (ev, _) = ws.until_event("emoji_added").await;
     let sent: Value = serde_json::from_str(ev["data"]["emoji"].as_str().unwrap()).unwrap();
@@ -37,7 +37,7 @@ async fn reactions_pins_and_emoji_made_on_one_node_reach_the_other() {
 
     // A reaction with it on node 1 reaches bob's socket on node 2; node 2's post has it.
     let reaction = json!({"user_id": alice_id, "post_id": pid, "emoji_name": "starling"});
-    alice.post("/reactions", reaction).await.expect(201);
+    alice.post("/reactions", reaction).await.expect(200);
     let (ev, _) = ws.until_event("reaction_added").await;
     assert_eq!(ev["broadcast"]["channel_id"], town.as_str());
     let sent: Value = serde_json::from_str(ev["data"]["reaction"].as_str().unwrap()).unwrap();
@@ -47,7 +47,7 @@ async fn reactions_pins_and_emoji_made_on_one_node_reach_the_other() {
     assert_eq!(post["metadata"]["emojis"][0]["name"], "starling");
 
     // Bob reacts on node 2; alice reads both on node 1.
-    bob2.post("/reactions", json!({"user_id": bob_id, "post_id": pid, "emoji_name": "+1"})).await.expect(201);
+    bob2.post("/reactions", json!({"user_id": bob_id, "post_id": pid, "emoji_name": "+1"})).await.expect(200);
     let list = alice.get(&format!("/posts/{pid}/reactions")).await.expect(200).body;
     assert_eq!(list.as_array().unwrap().len(), 2);
 

@@ -3,7 +3,7 @@
 //! them; an upload is checked from its header (PNG, GIF, JPEG or WebP, at most 1028 px a side)
 //! and bounded at 512 KiB before anything is stored. `emoji_added` reaches everyone.
 
-use super::{created, id_param, ok, read_json, status_ok, Auth, Paging, State};
+use super::{id_param, ok, read_json, status_ok, Auth, Paging, State};
 use crate::emoji::{is_system_emoji, is_valid_name, sniff_image, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE};
 use crate::error::{ApiResult, AppError};
 use crate::store::{Emoji, EmojiSort};
@@ -172,7 +172,8 @@ async fn create_emoji(state: State, auth: Auth, req: HttpRequest, payload: web::
         }
     };
     state.events.emoji_added(&saved);
-    Ok(created(&saved))
+    // 200, as Mattermost answers (its spec says 201).
+    Ok(ok(&saved))
 }
 
 #[derive(Deserialize)]

@@ -2,7 +2,7 @@
 //! `reaction_removed` to the post's channel on every node. Only members react: `add_reaction` and
 //! `remove_reaction` are channel-role permissions (system admins hold them everywhere).
 
-use super::{created, id_param, ok, read_json, readable_channel, resolve_user_id, status_ok, AppState, Auth, State};
+use super::{id_param, ok, read_json, readable_channel, resolve_user_id, status_ok, AppState, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::{Channel, Reaction, SaveReaction};
 use actix_web::http::StatusCode;
@@ -98,7 +98,8 @@ async fn save_reaction(state: State, auth: Auth, body: web::Payload) -> ApiResul
     match state.store.save_reaction(auth.user_id(), &input.post_id, &input.emoji_name, limit).await? {
         SaveReaction::Saved(reaction) => {
             state.events.reaction_added(&reaction);
-            Ok(created(&reaction))
+            // 200, as Mattermost answers (its spec says 201).
+            Ok(ok(&reaction))
         }
         SaveReaction::NoPost => Err(AppError::not_found("post")),
         SaveReaction::TooManyEmoji => Err(AppError::bad_request(
