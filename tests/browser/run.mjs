@@ -59,6 +59,7 @@ const T = {
   dm: 'a direct message reaches the other user live',
   thread: 'a reply written in the thread pane reaches the other user',
   edit: 'editing and deleting my own post show in the other browser',
+  react: 'a reaction, a pin and a saved post made in one browser show live in the other; the saved mark survives a reload',
   upload: 'an uploaded image is previewed and reaches the other user',
   search: 'search finds a message and opens its thread',
   reload: 'a reload keeps the place: the same channel and its messages',
@@ -185,6 +186,7 @@ async function main() {
         await a2.page.getByLabel('Email or username').fill(world.alice);
         await a2.page.getByLabel('Password').fill(PASSWORD);
         await a2.page.getByRole('button', { name: 'Log in' }).click();
+        await a2.page.getByTestId('post-box').waitFor(); // logged in (a navigation now would abort the login)
         await a2.page.goto('/blue-birds/channels/town-square');
         const link2 = sidebarLink(a2.page, 'launch-plans');
         await link2.getByTestId('mention-badge').filter({ hasText: '1' }).waitFor({ timeout: 10_000 });
@@ -259,6 +261,38 @@ async function main() {
       a.page.once('dialog', (d) => d.accept());
       await edited.getByRole('button', { name: 'Delete' }).click();
       await waitUntil('the deleted post to leave Bob\'s screen', async () => (await postsWith(b.page, 'No typo in this message').count()) === 0);
+    },
+    { needs: [T.live] },
+  );
+
+  await test(
+    T.react,
+    async () => {
+      await post(a.page, 'React to this one');
+      await waitForPost(b.page, 'React to this one');
+      const onB = postsWith(b.page, 'React to this one');
+      await onB.hover();
+      await onB.getByRole('button', { name: 'Add reaction' }).click();
+      await b.page.getByRole('menuitem', { name: '+1' }).click();
+      const chipOnA = postsWith(a.page, 'React to this one').locator('.reaction[data-emoji="+1"]');
+      await waitUntil('Bob\'s reaction on Alice\'s screen', async () => (await chipOnA.count()) === 1 && (await chipOnA.innerText()).includes('1'));
+      await chipOnA.click(); // Alice adds hers to the same emoji
+      const chipOnB = onB.locator('.reaction[data-emoji="+1"]');
+      await waitUntil('two on Bob\'s screen', async () => (await chipOnB.innerText()).includes('2'));
+      const onA = postsWith(a.page, 'React to this one');
+      await onA.hover();
+      await onA.getByRole('button', { name: 'Pin' }).click();
+      await onB.getByTestId('pinned').waitFor();
+      await onB.hover();
+      await onB.getByRole('button', { name: 'Save', exact: true }).click();
+      await onB.getByTestId('saved').waitFor();
+      await shot(b, '06b-reactions');
+      await b.page.reload();
+      await postsWith(b.page, 'React to this one').getByTestId('saved').waitFor();
+      await postsWith(b.page, 'React to this one').getByTestId('pinned').waitFor();
+      // Bob takes his reaction back: Alice sees one left.
+      await postsWith(b.page, 'React to this one').locator('.reaction[data-emoji="+1"]').click();
+      await waitUntil('one left on Alice\'s screen', async () => (await chipOnA.innerText()).includes('1'));
     },
     { needs: [T.live] },
   );

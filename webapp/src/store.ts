@@ -63,6 +63,8 @@ export interface State {
   /** channel id (or "channel:root") -> user id -> time the indicator expires */
   typing: Record<string, Record<string, number>>;
   unread: Record<string, Unread>;
+  /** Post ids the user saved (their `flagged_post` preferences). */
+  saved: Record<string, true>;
   connection: ConnectionState;
   /** The websocket's node (the hello's server_hostname), as Mattermost's About dialog shows it. */
   serverHostname: string;
@@ -94,6 +96,7 @@ const initial: State = {
   statuses: {},
   typing: {},
   unread: {},
+  saved: {},
   connection: 'offline',
   serverHostname: '',
   serverVersion: '',

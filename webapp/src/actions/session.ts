@@ -8,6 +8,7 @@ import { ensureMyChannels } from './channels';
 import { loadMyTeams } from './teams';
 import { connectWebSocket, disconnectWebSocket } from './websocket';
 import { receiveUsers, loadStatuses } from './users';
+import { loadSavedPosts } from './reactions';
 
 function hasSessionCookie(): boolean {
   return document.cookie.split(';').some((c) => c.trim().startsWith('MMUSERID='));
@@ -68,6 +69,7 @@ function startSession(me: UserProfile): void {
   receiveUsers([me]);
   connectWebSocket();
   void loadStatuses([me.id]);
+  void loadSavedPosts().catch(() => undefined);
 }
 
 export async function login(loginId: string, password: string): Promise<void> {

@@ -18,6 +18,9 @@ import { loadMyTeams } from './teams';
 import { flushOutbox } from './outbox';
 import { notifyMention } from './notifications';
 import { bearerToken } from './session';
+import { receivePreferences, receiveReaction } from './reactions';
+import type { Reaction } from '@mattermost/types/reactions';
+import type { PreferenceType } from '@mattermost/types/preferences';
 
 /** How long a typing indicator stays without a new `typing` event (Mattermost: 5 s). */
 export const TYPING_TIMEOUT_MS = 5000;
@@ -109,6 +112,18 @@ function onMessage(msg: WebSocketMessage): void {
     case 'post_deleted': {
       const post = parse<Post>(data.post);
       if (post) removePost(post.id);
+      return;
+    }
+    case 'reaction_added':
+    case 'reaction_removed': {
+      const reaction = parse<Reaction>(data.reaction);
+      if (reaction) receiveReaction(reaction, msg.event === 'reaction_added');
+      return;
+    }
+    case 'preferences_changed':
+    case 'preferences_deleted': {
+      const prefs = parse<PreferenceType[]>(data.preferences);
+      if (prefs) receivePreferences(prefs, msg.event === 'preferences_changed');
       return;
     }
     case 'typing': {

@@ -7,6 +7,10 @@ const PATHS: Record<string, string> = {
   lock: 'M7 11V8a5 5 0 0110 0v3M6 11h12v9H6z',
   menu: 'M4 7h16M4 12h16M4 17h16',
   close: 'M6 6l12 12M18 6L6 18',
+  smile: 'M12 21a9 9 0 100-18 9 9 0 000 18zM8.5 14a4 4 0 007 0M9 9.5h.01M15 9.5h.01',
+  pin: 'M9 4h6l-1 6 4 4H6l4-4-1-6zM12 14v7',
+  bookmark: 'M6 4h12v17l-6-4-6 4z',
+  bookmarkFilled: 'M6 4h12v17l-6-4-6 4zM9 8h6M9 11h6',
 };
 
 export function Icon(props: { name: keyof typeof PATHS; size?: number }) {

@@ -8,6 +8,8 @@ import { errorText, toast } from '../actions/errors';
 import { Avatar } from './Avatar';
 import { Icon } from './Icon';
 import { FileAttachments } from './FileAttachments';
+import { Reactions, ReactionPicker } from './Reactions';
+import { setPinned, setSaved } from '../actions/reactions';
 
 /** A ~channel link in a message opens that channel of the current team. */
 function followChannelLink(e: MouseEvent): void {
@@ -30,7 +32,9 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
   const user = useStore((s) => s.users[p.user_id]);
   const me = useStore((s) => s.me);
   const replyCount = useStore((s) => (s.threads[p.id]?.length ?? 0) || p.reply_count || 0);
+  const saved = useStore((s) => !!s.saved[p.id]);
   const [editing, setEditing] = useState(false);
+  const [picking, setPicking] = useState(false);
   const [draft, setDraft] = useState(p.message);
   const mine = me?.id === p.user_id;
   const html = renderMarkdown(p.message, me?.username ?? '');
@@ -51,6 +55,7 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
       toast(errorText(err));
     }
   };
+  const act = (f: () => Promise<void>) => () => void f().catch((err) => toast(errorText(err)));
   return (
     <article
       class={`post${props.continuation ? ' post--continuation' : ''}${props.pendingState ? ` post--${props.pendingState}` : ''}`}
@@ -63,6 +68,8 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
         {props.continuation ? null : (
           <header class="post__header">
             <span class="post__author">{user?.username ?? '…'}</span>
+            {p.is_pinned ? <span class="post__flag" data-testid="pinned">Pinned</span> : null}
+            {saved ? <span class="post__flag" data-testid="saved">Saved</span> : null}
             <time class="post__time" dateTime={new Date(p.create_at).toISOString()}>
               {time(p.create_at)}
             </time>
@@ -99,6 +106,8 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
         )}
         {p.edit_at ? <span class="post__edited">(edited)</span> : null}
         <FileAttachments post={p} />
+        <Reactions post={p} />
+        {picking ? <ReactionPicker postId={p.id} onClose={() => setPicking(false)} /> : null}
         {props.pendingState === 'queued' ? <p class="post__status">Waiting for the connection…</p> : null}
         {props.pendingState === 'failed' ? (
           <p class="post__status post__status--error">
@@ -124,6 +133,15 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
               <Icon name="reply" />
             </button>
           ) : null}
+          <button type="button" aria-label="Add reaction" title="Add reaction" onClick={() => setPicking(!picking)}>
+            <Icon name="smile" />
+          </button>
+          <button type="button" aria-label={p.is_pinned ? 'Unpin' : 'Pin'} title={p.is_pinned ? 'Unpin from channel' : 'Pin to channel'} onClick={act(() => setPinned(p.id, !p.is_pinned))}>
+            <Icon name="pin" />
+          </button>
+          <button type="button" aria-label={saved ? 'Unsave' : 'Save'} title={saved ? 'Remove from saved' : 'Save'} onClick={act(() => setSaved(p.id, !saved))}>
+            <Icon name={saved ? 'bookmarkFilled' : 'bookmark'} />
+          </button>
           {mine ? (
             <>
               <button type="button" aria-label="Edit" title="Edit" onClick={() => { setDraft(p.message); setEditing(true); }}>
