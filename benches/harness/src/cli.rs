@@ -179,7 +179,7 @@ pub struct RunArgs {
     /// Mean idle pause, in ms (Mattermost: 20 s); exponentially distributed above the minimum.
     #[arg(long, default_value_t = 20_000)]
     pub pause_mean_ms: u64,
-    /// Action weights, e.g. `fetch=48,scroll=15,post=7,unread=7,thread=2,reconnect=1,dm=2,status=10,profiles=8`
+    /// Action weights, e.g. `fetch=48,scroll=15,post=7,unread=7,thread=2,reconnect=1,dm=2,status=8,profiles=8,react=2`
     /// (the default); names left out keep their default weight.
     #[arg(long)]
     pub mix: Option<String>,

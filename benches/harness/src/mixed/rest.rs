@@ -21,6 +21,8 @@ pub const PROFILES: &str = "POST /users/ids";
 pub const VIEW: &str = "POST /channels/members/me/view";
 pub const MY_MEMBERS: &str = "GET /users/me/teams/{id}/channels/members";
 pub const DIRECT: &str = "POST /channels/direct";
+pub const REACT: &str = "POST /reactions";
+pub const UNREACT: &str = "DELETE /users/me/posts/{id}/reactions/{emoji}";
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,6 +26,8 @@ const KEEP: usize = 20;
 const CATCH_UP_PAGES: usize = 20;
 /// Tries of one catch-up request.
 const CATCH_UP_ATTEMPTS: u32 = 5;
+/// The emoji a simulated user reacts with (system emoji, so no custom emoji setup is needed).
+const REACTIONS: [&str; 5] = ["+1", "smile", "heart", "tada", "eyes"];
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Consecutive failed attempts on one node before trying the next.
@@ -592,6 +594,22 @@ async fn act(ctx: &Ctx, u: &UserShared, action: Action, rng: &mut StdRng) {
                     rest::call(ctx, url, &u.token, Method::GET, &path, Body::None, rest::THREAD).await;
                 }
                 None => fetch(ctx, u, url, &channel, None).await,
+            }
+        }
+        Action::React => {
+            let post = {
+                let s = u.state();
+                let roots: Vec<&String> = s.roots.get(&channel).map(|r| r.iter().collect()).unwrap_or_default();
+                pick(rng, &roots).map(|r| (*r).clone())
+            };
+            let Some(post) = post else { return fetch(ctx, u, url, &channel, None).await };
+            let emoji = *pick(rng, &REACTIONS).unwrap_or(&"+1");
+            if rng.gen_bool(0.25) {
+                let path = format!("/users/me/posts/{post}/reactions/{emoji}");
+                rest::call(ctx, url, &u.token, Method::DELETE, &path, Body::None, rest::UNREACT).await;
+            } else {
+                let body = Body::Json(json!({"user_id": u.user_id, "post_id": post, "emoji_name": emoji}));
+                rest::call(ctx, url, &u.token, Method::POST, "/reactions", body, rest::REACT).await;
             }
         }
         Action::Reconnect => {
