@@ -1,6 +1,7 @@
 //! Mattermost's API v4, one file per resource. Handlers check permissions themselves, through the
 //! helpers here, and answer every failure with [`AppError`]'s JSON shape.
 
+mod autocomplete;
 mod categories;
 mod channel_edits;
 mod channels;
@@ -152,6 +153,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             })
             .configure(status::configure)
             .configure(compat::configure)
+            .configure(autocomplete::configure)
             .configure(roles::configure)
             .configure(direct::configure)
             .configure(preferences::configure)

@@ -23,6 +23,9 @@ struct PostSearchBody {
     page: i64,
     #[serde(default = "default_search_per_page")]
     per_page: i64,
+    /// The searcher's clock, seconds ahead of UTC, for `on:`, `after:` and `before:`.
+    #[serde(default)]
+    time_zone_offset: i64,
 }
 
 fn default_search_per_page() -> i64 {
@@ -45,7 +48,9 @@ async fn search_posts(
         return Err(AppError::invalid_param("page"));
     }
     let (page, per_page) = (b.page.min(100_000), b.per_page.clamp(1, 200));
-    let q = PostSearch::parse(&b.terms, b.is_or_search);
+    let mut q = PostSearch::parse(&b.terms, b.is_or_search);
+    // Time zones are at most 14 hours from UTC.
+    q.tz_offset_s = b.time_zone_offset.clamp(-14 * 3600, 14 * 3600);
     let found = state.store.search_posts(auth.user_id(), &team_id, &q, page, per_page).await?;
     let order: Vec<&str> = found.posts.iter().map(|p| p.id.as_str()).collect();
     let mut posts = Map::new();

@@ -35,7 +35,7 @@ pub use preferences::Preference;
 pub use reactions::{Reaction, SaveReaction};
 pub use read_state::{ChannelUnreadAt, UnreadPost};
 pub use roles::MemberRoles;
-pub use search::{PostSearch, PostSearchPage};
+pub use search::{PostSearch, PostSearchPage, UserScope};
 pub use teams::{Team, TeamJoin, TeamMember};
 pub use users::{NewSession, NewUser, Session, User};
 
