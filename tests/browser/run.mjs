@@ -59,7 +59,7 @@ const T = {
   dm: 'a direct message reaches the other user live',
   thread: 'a reply written in the thread pane reaches the other user',
   edit: 'editing and deleting my own post show in the other browser',
-  react: 'a reaction, a pin and a saved post made in one browser show live in the other; the saved mark survives a reload',
+  react: 'a reaction, a pin and a saved post made in one browser show live in the other; the saved mark survives a reload; the pinned and saved lists show them',
   upload: 'an uploaded image is previewed and reaches the other user',
   search: 'search finds a message and opens its thread',
   reload: 'a reload keeps the place: the same channel and its messages',
@@ -293,6 +293,16 @@ async function main() {
       // Bob takes his reaction back: Alice sees one left.
       await postsWith(b.page, 'React to this one').locator('.reaction[data-emoji="+1"]').click();
       await waitUntil('one left on Alice\'s screen', async () => (await chipOnA.innerText()).includes('1'));
+      // The channel's pinned messages and Bob's saved ones, listed beside the channel.
+      await b.page.getByRole('button', { name: 'Pinned messages' }).click();
+      const pinned = b.page.getByRole('complementary', { name: 'Pinned messages' });
+      await pinned.getByTestId('post').filter({ hasText: 'React to this one' }).waitFor();
+      await pinned.getByRole('button', { name: 'Close pinned messages' }).click();
+      await b.page.getByRole('button', { name: 'Saved messages' }).click();
+      const saved = b.page.getByRole('complementary', { name: 'Saved messages' });
+      await saved.getByTestId('post').filter({ hasText: 'React to this one' }).waitFor();
+      await shot(b, '06c-saved');
+      await saved.getByRole('button', { name: 'Close saved messages' }).click();
     },
     { needs: [T.live] },
   );

@@ -180,4 +180,20 @@ export async function searchPosts(teamId: string, terms: string): Promise<Post[]
   return posts;
 }
 
+/** A channel's pinned posts, newest first. */
+export async function pinnedPosts(channelId: string): Promise<Post[]> {
+  const posts = listToPosts(await client.getPinnedPosts(channelId)).sort((a, b) => b.create_at - a.create_at);
+  void ensureUsers(posts.map((p) => p.user_id));
+  return posts;
+}
+
+/** The posts I saved, in every team and channel I am in. */
+export async function savedPosts(): Promise<Post[]> {
+  const me = getState().me;
+  if (!me) return [];
+  const posts = listToPosts(await client.getFlaggedPosts(me.id, '', '', 0, 60));
+  void ensureUsers(posts.map((p) => p.user_id));
+  return posts;
+}
+
 export { errorText };

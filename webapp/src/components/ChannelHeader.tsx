@@ -5,10 +5,11 @@ import { useStore } from '../store';
 import { channelDisplayName } from '../selectors';
 import { leaveChannel, DEFAULT_CHANNEL } from '../actions/channels';
 import { Icon } from './Icon';
+import type { PostLists } from './TeamView';
 import { errorText, toast } from '../actions/errors';
 
-/** The channel's name and purpose, search, and leave. */
-export function ChannelHeader(props: { channel: Channel; team: Team; onSearch: (terms: string) => void; onMenu: () => void }) {
+/** The channel's name and purpose, search, pinned and saved messages, and leave. */
+export function ChannelHeader(props: { channel: Channel; team: Team; lists: PostLists; onMenu: () => void }) {
   const name = useStore((s) => channelDisplayName(s, props.channel));
   const hostname = useStore((s) => s.serverHostname);
   const [terms, setTerms] = useState('');
@@ -31,7 +32,7 @@ export function ChannelHeader(props: { channel: Channel; team: Team; onSearch: (
         role="search"
         onSubmit={(e) => {
           e.preventDefault();
-          if (terms.trim()) props.onSearch(terms.trim());
+          if (terms.trim()) props.lists.search(terms.trim());
         }}
       >
         <label class="visually-hidden" for="search-box">
@@ -39,6 +40,12 @@ export function ChannelHeader(props: { channel: Channel; team: Team; onSearch: (
         </label>
         <input id="search-box" type="search" placeholder="Search" value={terms} onInput={(e) => setTerms(e.currentTarget.value)} />
       </form>
+      <button type="button" class="channel-header__icon" aria-label="Pinned messages" title="Pinned messages" onClick={props.lists.pinned}>
+        <Icon name="pin" />
+      </button>
+      <button type="button" class="channel-header__icon" aria-label="Saved messages" title="Saved messages" onClick={props.lists.saved}>
+        <Icon name="bookmark" />
+      </button>
       <span class="channel-header__node" title="The server node this browser's websocket is on" data-testid="ws-node">
         {hostname ? `node: ${hostname}` : ''}
       </span>

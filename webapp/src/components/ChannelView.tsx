@@ -7,14 +7,15 @@ import { channelDisplayName } from '../selectors';
 import { PostList } from './PostList';
 import { PostBox } from './PostBox';
 import { ChannelHeader } from './ChannelHeader';
+import type { PostLists } from './TeamView';
 
 /** The open channel: header, messages, and the box to write in (or a Join button). */
-export function ChannelView(props: { channel: Channel; team: Team; onSearch: (t: string) => void; onMenu: () => void }) {
+export function ChannelView(props: { channel: Channel; team: Team; lists: PostLists; onMenu: () => void }) {
   const member = useStore((s) => s.myChannelIds.includes(props.channel.id));
   const name = useStore((s) => channelDisplayName(s, props.channel));
   return (
     <main class="channel-view" aria-label={`Channel ${name}`}>
-      <ChannelHeader channel={props.channel} team={props.team} onSearch={props.onSearch} onMenu={props.onMenu} />
+      <ChannelHeader channel={props.channel} team={props.team} lists={props.lists} onMenu={props.onMenu} />
       {member ? (
         <>
           <PostList channelId={props.channel.id} />

@@ -20,6 +20,7 @@ export function PostBox(props: { channelId: string; rootId?: string; teamId: str
   const [selected, setSelected] = useState(0);
   const ref = useRef<HTMLTextAreaElement>(null);
   const fileRef = useRef<HTMLInputElement>(null);
+  const suggestionSeq = useRef(0);
   const typing = useStore((s) => typingNames(s, typingKey(props.channelId, rootId)).join(','));
 
   useEffect(() => {
@@ -34,11 +35,15 @@ export function PostBox(props: { channelId: string; rootId?: string; teamId: str
     if (value.trim()) userTyping(props.channelId, rootId);
     const at = wordAtCaret(value, ref.current?.selectionStart ?? value.length);
     if (at && at.word.length >= 1) {
-      void suggestionsFor(at.word, props.teamId).then((s) => {
+      const asked = ++suggestionSeq.current;
+      void suggestionsFor(at.word, props.teamId, props.channelId).then((s) => {
+        // Answers can overtake each other: only the latest question's is shown.
+        if (asked !== suggestionSeq.current) return;
         setSuggestions(s);
         setSelected(0);
       });
     } else {
+      suggestionSeq.current++;
       setSuggestions([]);
     }
   };

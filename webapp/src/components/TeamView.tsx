@@ -2,14 +2,28 @@ import type { Post } from '@mattermost/types/posts';
 import { useEffect, useState } from 'preact/hooks';
 import { getState, update, useStore } from '../store';
 import { channelPath, navigate, type Route } from '../router';
+import { channelDisplayName } from '../selectors';
 import { DEFAULT_CHANNEL, dmTeammateId, ensureMyChannels, openChannel, openChannelById, resolveDirectChannel } from '../actions/channels';
-import { searchPosts } from '../actions/posts';
+import { pinnedPosts, savedPosts, searchPosts } from '../actions/posts';
 import { errorText } from '../actions/errors';
 import { TeamSidebar } from './TeamSidebar';
 import { Sidebar } from './Sidebar';
 import { ChannelView } from './ChannelView';
 import { ThreadPane } from './ThreadPane';
 import { SearchResults } from './SearchResults';
+
+interface PostPane {
+  title: string;
+  label: string;
+  results: Post[] | null;
+}
+
+/** What the channel header can open beside the channel. */
+export interface PostLists {
+  search: (terms: string) => void;
+  pinned: () => void;
+  saved: () => void;
+}
 
 /** Remember each user's last place, so `/` opens it again (as Mattermost does). */
 function lastKey(): string {
@@ -28,7 +42,7 @@ export function TeamView(props: { route: Extract<Route, { kind: 'channel' | 'dm'
   const channel = useStore((s) => s.channels[s.currentChannelId]);
   const threadId = useStore((s) => s.openThreadId);
   const pageError = useStore((s) => s.pageError);
-  const [search, setSearch] = useState<{ terms: string; results: Post[] | null } | null>(null);
+  const [search, setSearch] = useState<PostPane | null>(null);
   const [menuOpen, setMenuOpen] = useState(false);
 
   useEffect(() => {
@@ -63,14 +77,19 @@ export function TeamView(props: { route: Extract<Route, { kind: 'channel' | 'dm'
     document.title = channel ? `${channel.display_name || 'Direct message'} - ${team?.display_name ?? ''} Starling` : 'Starling';
   }, [channel?.id, team?.id]);
 
-  const runSearch = (terms: string) => {
-    if (!team) return;
-    setSearch({ terms, results: null });
+  /** Show a list of posts beside the channel, in place of a thread. */
+  const showPosts = (title: string, label: string, load: () => Promise<Post[]>) => {
+    setSearch({ title, label, results: null });
     update(() => ({ openThreadId: '' }));
-    searchPosts(team.id, terms).then(
-      (results) => setSearch({ terms, results }),
-      (e) => setSearch({ terms: `${terms} (${errorText(e)})`, results: [] }),
+    load().then(
+      (results) => setSearch({ title, label, results }),
+      (e) => setSearch({ title: `${title} (${errorText(e)})`, label, results: [] }),
     );
+  };
+  const lists: PostLists = {
+    search: (terms) => team && showPosts(`Search: ${terms}`, 'Search results', () => searchPosts(team.id, terms)),
+    pinned: () => channel && showPosts(`Pinned in ${channelDisplayName(getState(), channel)}`, 'Pinned messages', () => pinnedPosts(channel.id)),
+    saved: () => showPosts('Saved messages', 'Saved messages', savedPosts),
   };
 
   if (!team) return <main class="page-message">{pageError || 'Loading…'}</main>;
@@ -83,11 +102,11 @@ export function TeamView(props: { route: Extract<Route, { kind: 'channel' | 'dm'
           {pageError}
         </main>
       ) : channel ? (
-        <ChannelView channel={channel} team={team} onSearch={runSearch} onMenu={() => setMenuOpen(!menuOpen)} />
+        <ChannelView channel={channel} team={team} lists={lists} onMenu={() => setMenuOpen(!menuOpen)} />
       ) : (
         <main class="page-message">Loading…</main>
       )}
-      {threadId ? <ThreadPane rootId={threadId} teamId={team.id} /> : search ? <SearchResults terms={search.terms} results={search.results} onClose={() => setSearch(null)} /> : null}
+      {threadId ? <ThreadPane rootId={threadId} teamId={team.id} /> : search ? <SearchResults {...search} onClose={() => setSearch(null)} /> : null}
     </div>
   );
 }
