@@ -1,8 +1,10 @@
 //! `/users`: sign-up, login, logout and lookups.
 
-use super::{authenticate, created, id_param, ok, read_json, resolve_user_id, status_ok, Auth, Paging, State};
+use super::{
+    authenticate, created, id_param, ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, Paging, State,
+};
 use crate::error::{ApiResult, AppError};
-use crate::store::{now_ms, NewSession, NewUser};
+use crate::store::{now_ms, NewSession, NewUser, UserPatch};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie};
 use actix_web::{web, HttpRequest, HttpResponse};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -18,7 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/ids", web::post().to(users_by_ids))
         .route("/users/usernames", web::post().to(users_by_usernames))
         .route("/users/username/{username}", web::get().to(user_by_username))
-        .route("/users/{user_id}", web::get().to(get_user));
+        .route("/users/{user_id}", web::get().to(get_user))
+        .route("/users/{user_id}/patch", web::put().to(patch_user));
 }
 
 /// Names no user may take (they mean something in messages).
@@ -246,6 +249,59 @@ async fn logout(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
 async fn get_user(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = resolve_user_id(&auth, &path)?;
     let user = state.store.user(id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    Ok(ok(&user))
+}
+
+#[derive(Deserialize)]
+struct PatchInput {
+    nickname: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    position: Option<String>,
+    locale: Option<String>,
+    props: Option<Value>,
+    notify_props: Option<Value>,
+    timezone: Option<Value>,
+}
+
+/// Mattermost's `StringMap` fields (props, notify props, timezone): an object of strings. A patch
+/// replaces the whole map, as Mattermost's does.
+fn string_map(field: &str, v: Option<Value>) -> ApiResult<Option<Value>> {
+    match v {
+        None => Ok(None),
+        Some(Value::Object(m)) if m.values().all(Value::is_string) => Ok(Some(Value::Object(m))),
+        Some(_) => Err(AppError::bad_request(
+            "api.context.invalid_body_param.app_error",
+            format!("Invalid {field}: an object whose values are strings."),
+        )),
+    }
+}
+
+/// `PUT /users/{id}/patch` (and `/users/me/patch`): only the fields sent change; the user
+/// themself, or with `edit_other_users`. Everyone hears `user_updated`.
+async fn patch_user(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {
+    let id = self_or_admin(&auth, &path)?.to_owned();
+    let input: PatchInput = read_json(&state, body).await?;
+    too_long("nickname", &input.nickname, 64)?;
+    too_long("first_name", &input.first_name, 64)?;
+    too_long("last_name", &input.last_name, 64)?;
+    too_long("position", &input.position, 128)?;
+    if input.locale.as_ref().is_some_and(|l| l.is_empty() || l.len() > 5) {
+        return Err(AppError::bad_request("model.user.is_valid.locale.app_error", "Invalid locale."));
+    }
+    let patch = UserPatch {
+        nickname: input.nickname,
+        first_name: input.first_name,
+        last_name: input.last_name,
+        position: input.position,
+        locale: input.locale,
+        props: string_map("props", input.props)?,
+        notify_props: string_map("notify_props", input.notify_props)?,
+        timezone: string_map("timezone", input.timezone)?,
+    };
+    let user = state.store.patch_user(&id, &patch).await?.ok_or_else(|| AppError::not_found("user"))?;
+    slog::info!(state.log, "user patched"; "user_id" => &id);
+    state.events.user_updated(&user);
     Ok(ok(&user))
 }
 
