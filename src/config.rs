@@ -695,7 +695,10 @@ impl Config {
             return Err(invalid("FileSettings.MaxImageResolution", "must be greater than 0"));
         }
         if f.max_image_decoder_concurrency == 0 || f.max_image_decoder_concurrency < -1 {
-            return Err(invalid("FileSettings.MaxImageDecoderConcurrency", "must be -1 (one per CPU) or greater than 0"));
+            return Err(invalid(
+                "FileSettings.MaxImageDecoderConcurrency",
+                "must be -1 (one per CPU) or greater than 0",
+            ));
         }
         let c = &self.cluster_settings;
         if !(1..=65535).contains(&c.gossip_port) {

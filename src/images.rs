@@ -65,8 +65,9 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, PictureErro
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(info.width.max(info.height));
     limits.max_image_height = Some(info.width.max(info.height));
-    // At most 8 bytes a pixel (16-bit RGBA) for the pixels the header allows.
-    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(DECODER_SLACK_BYTES));
+    // At most 8 bytes a pixel (16-bit RGBA) for the pixels the header claims (at most max_pixels).
+    let pixels = u64::from(info.width) * u64::from(info.height);
+    limits.max_alloc = Some(pixels.saturating_mul(8).saturating_add(DECODER_SLACK_BYTES));
     reader.limits(limits);
     let decode_err = |e: image::ImageError| PictureError::Decode(e.to_string());
     let mut decoder = reader.into_decoder().map_err(decode_err)?;

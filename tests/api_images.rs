@@ -42,7 +42,8 @@ async fn upload_image(c: &Client, path: &str, bytes: Vec<u8>, name: &str) -> Res
 
 /// `POST /files` with one file in `channel`; its FileInfo.
 async fn upload_file(c: &Client, channel: &str, name: &str, bytes: Vec<u8>) -> Value {
-    let form = Form::new().text("channel_id", channel.to_owned()).part("files", Part::bytes(bytes).file_name(name.to_owned()));
+    let form =
+        Form::new().text("channel_id", channel.to_owned()).part("files", Part::bytes(bytes).file_name(name.to_owned()));
     check(send_form(c, "/files", form).await, 201, "upload").body["file_infos"][0].clone()
 }
 
@@ -160,7 +161,11 @@ async fn pictures_that_are_not_images_or_too_large_are_refused_cleanly() {
     // MaxImageResolution is the limit: a small one refuses a 300x200 image.
     let strict = TestServer::start_with(|c| c.file_settings.max_image_resolution = 10_000).await;
     let (carol, _) = strict.client().new_user("carol").await;
-    let r = check(upload_image(&carol, "/users/me/image", picture(300, 200, ImageFormat::Png), "p.png").await, 400, "limit");
+    let r = check(
+        upload_image(&carol, "/users/me/image", picture(300, 200, ImageFormat::Png), "p.png").await,
+        400,
+        "limit",
+    );
     assert_eq!(r.body["id"], "api.user.upload_profile_user.check_image_limits.app_error");
 }
 
@@ -358,7 +363,11 @@ async fn public_links_work_only_while_enabled() {
     let other = upload_file(&alice, &channel, "b.txt", b"other".to_vec()).await;
     alice.post("/posts", json!({"channel_id": channel, "message": "b", "file_ids": [other["id"]]})).await.expect(201);
     let oid = other["id"].as_str().unwrap();
-    check(get_root(&on.url(), &format!("/files/{oid}/public?h={}", &link[prefix.len()..])).await, 400, "another file's hash");
+    check(
+        get_root(&on.url(), &format!("/files/{oid}/public?h={}", &link[prefix.len()..])).await,
+        400,
+        "another file's hash",
+    );
     let (bob, _) = on.client().new_user("bob").await;
     check(bob.get(&format!("/files/{id}/link")).await, 403, "a user who cannot read the file");
 }

@@ -512,7 +512,10 @@ async fn public_file(state: State, path: web::Path<String>, q: web::Query<Public
         .filter(|f| f.delete_at == 0 && !f.post_id.is_empty())
         .ok_or_else(|| AppError::not_found("file"))?;
     let invalid = || {
-        AppError::bad_request("api.file.get_file.public_invalid.app_error", "The public link does not appear to be valid.")
+        AppError::bad_request(
+            "api.file.get_file.public_invalid.app_error",
+            "The public link does not appear to be valid.",
+        )
     };
     if q.h.is_empty() || q.h.len() > 128 || !link_hash_matches(&public_link_key(&state).await?, &info.id, &q.h) {
         return Err(invalid());

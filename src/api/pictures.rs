@@ -84,7 +84,12 @@ const TEAM_IDS: UploadIds = UploadIds {
 
 /// The `image` field of a multipart upload, bounded, then checked from its header and made a
 /// 128x128 PNG.
-async fn receive_picture(state: &State, req: &HttpRequest, payload: web::Payload, ids: &UploadIds) -> ApiResult<Vec<u8>> {
+async fn receive_picture(
+    state: &State,
+    req: &HttpRequest,
+    payload: web::Payload,
+    ids: &UploadIds,
+) -> ApiResult<Vec<u8>> {
     let cfg = state.config();
     let max = (cfg.file_settings.max_file_size as u64).min(MAX_UPLOAD_BYTES);
     let too_large = || {
@@ -122,9 +127,9 @@ async fn receive_picture(state: &State, req: &HttpRequest, payload: web::Payload
             image = Some(buf);
         }
     }
-    let image = image.filter(|i| !i.is_empty()).ok_or_else(|| {
-        AppError::bad_request(ids.no_file, "No file under 'image' in request.")
-    })?;
+    let image = image
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| AppError::bad_request(ids.no_file, "No file under 'image' in request."))?;
     let max_pixels = cfg.file_settings.max_image_resolution as u64;
     images::check(&image, max_pixels).map_err(|e| picture_error(e, ids))?;
     let decoding = images::decoding(cfg.file_settings.max_image_decoder_concurrency);
@@ -137,10 +142,9 @@ async fn receive_picture(state: &State, req: &HttpRequest, payload: web::Payload
 
 fn picture_error(e: PictureError, ids: &UploadIds) -> AppError {
     match e {
-        PictureError::NotAnImage => AppError::bad_request(
-            ids.not_image,
-            "Unable to read the image. It must be a PNG, JPEG, GIF or WebP image.",
-        ),
+        PictureError::NotAnImage => {
+            AppError::bad_request(ids.not_image, "Unable to read the image. It must be a PNG, JPEG, GIF or WebP image.")
+        }
         PictureError::TooLarge { width, height, max } => AppError::bad_request(
             ids.over_limit,
             format!("Unable to upload the image. It is {width}x{height} pixels, over the limit of {max} pixels."),
@@ -177,7 +181,10 @@ fn unmodified(etag: &str, cache: &str) -> HttpResponse {
 
 async fn initial_avatar(user: &crate::store::User) -> ApiResult<Vec<u8>> {
     let (id, name) = (user.id.clone(), user.username.clone());
-    web::block(move || images::initial_avatar(&id, &name)).await.map_err(AppError::internal)?.map_err(AppError::internal)
+    web::block(move || images::initial_avatar(&id, &name))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)
 }
 
 async fn existing_user(state: &State, id: &str) -> ApiResult<crate::store::User> {
@@ -221,7 +228,8 @@ async fn set_user_image(
     existing_user(&state, &id).await?;
     let png = receive_picture(&state, &req, payload, &USER_IDS).await?;
     write_all(state.files.as_ref(), &user_picture_path(&id), png).await.map_err(|e| {
-        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, USER_IDS.store, "Unable to store the picture.").detail(e.to_string())
+        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, USER_IDS.store, "Unable to store the picture.")
+            .detail(e.to_string())
     })?;
     let user = state.store.set_last_picture_update(&id, now_ms()).await?.ok_or_else(|| AppError::not_found("user"))?;
     slog::info!(state.log, "profile picture set"; "user_id" => &id);
@@ -257,7 +265,11 @@ async fn visible_team(state: &State, auth: &Auth, team_id: &str) -> ApiResult<cr
 async fn team_icon(state: State, auth: Auth, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let team = visible_team(&state, &auth, &path).await?;
     let no_icon = || {
-        AppError::new(StatusCode::NOT_FOUND, "api.team.get_team_icon.read_file.app_error", "Unable to find the team icon.")
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            "api.team.get_team_icon.read_file.app_error",
+            "Unable to find the team icon.",
+        )
     };
     if team.last_team_icon_update == 0 {
         return Err(no_icon());
