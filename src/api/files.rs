@@ -252,7 +252,8 @@ const PICTURE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/
 /// of up to FileSettings.MaxImageResolution at ordinary compression are well below it.
 const MAX_PICTURE_SOURCE_BYTES: usize = 32 << 20;
 
-/// `dir/name.ext` -> `dir/name<suffix>` (Mattermost's `_thumb.jpg` and `_preview.jpg`).
+/// `dir/name.ext` -> `dir/name<suffix>` (Mattermost's `_thumb.jpg` and `_preview.jpg`); also the
+/// name a picture is downloaded as.
 fn beside(path: &str, suffix: &str) -> String {
     let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
     let stem = file.rsplit_once('.').map(|(s, _)| s).filter(|s| !s.is_empty()).unwrap_or(file);
@@ -392,11 +393,6 @@ async fn stream_file(
 /// Mattermost's cache lifetime of thumbnails and previews (they never change): 30 days.
 const CACHE_PICTURES: &str = "max-age=2592000, private";
 
-/// `name.ext` -> `name<suffix>`, the name a picture is downloaded as.
-fn picture_name(name: &str, suffix: &str) -> String {
-    beside(name, suffix)
-}
-
 /// `GET /files/{id}/thumbnail`: 400 for a file without one (not an image), as Mattermost answers.
 async fn thumbnail(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let info = readable_file(&state, &auth, &path).await?;
@@ -406,7 +402,7 @@ async fn thumbnail(state: State, auth: Auth, path: web::Path<String>) -> ApiResu
             "Unable to get the thumbnail of the file: it has none.",
         ));
     }
-    let name = picture_name(&info.name, "_thumb.jpg");
+    let name = beside(&info.name, "_thumb.jpg");
     stream_file(&state, &info.thumbnail_path, "image/jpeg", &name, Some(CACHE_PICTURES)).await
 }
 
@@ -419,7 +415,7 @@ async fn preview(state: State, auth: Auth, path: web::Path<String>) -> ApiResult
             "Unable to get the preview of the file: it has none.",
         ));
     }
-    let name = picture_name(&info.name, "_preview.jpg");
+    let name = beside(&info.name, "_preview.jpg");
     stream_file(&state, &info.preview_path, "image/jpeg", &name, Some(CACHE_PICTURES)).await
 }
 
@@ -553,6 +549,23 @@ mod tests {
         assert_eq!(super::clean_name(".hidden"), "hidden");
         assert_eq!(super::clean_name("a\u{0}b.txt"), "ab.txt");
         assert_eq!(super::clean_name(".."), "");
+    }
+
+    #[test]
+    fn pictures_are_named_beside_their_file() {
+        assert_eq!(super::beside("d/teams/x/f1/cat.png", "_thumb.jpg"), "d/teams/x/f1/cat_thumb.jpg");
+        assert_eq!(super::beside("d/f1/archive.tar.gz", "_preview.jpg"), "d/f1/archive.tar_preview.jpg");
+        assert_eq!(super::beside("d/f1/noext", "_thumb.jpg"), "d/f1/noext_thumb.jpg");
+        assert_eq!(super::beside(".png", "_thumb.jpg"), ".png_thumb.jpg");
+    }
+
+    #[test]
+    fn public_link_hashes_are_keyed_and_checked() {
+        let h = super::link_hash("k".repeat(32).as_str(), "file1").unwrap();
+        assert!(super::link_hash_matches(&"k".repeat(32), "file1", &h));
+        assert!(!super::link_hash_matches(&"k".repeat(32), "file2", &h), "another file");
+        assert!(!super::link_hash_matches(&"j".repeat(32), "file1", &h), "another key");
+        assert!(!super::link_hash_matches(&"k".repeat(32), "file1", "not base64!"));
     }
 
     #[test]
