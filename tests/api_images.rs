@@ -216,6 +216,15 @@ async fn a_patch_changes_only_the_fields_sent() {
     assert_eq!(notify["notify_props"], json!({"desktop": "all"}), "a map is replaced whole, as Mattermost does");
     assert_eq!(notify["first_name"], "Alice");
 
+    // A new username, checked as at sign-up and unique.
+    let (_, bob_name) = server.client().create_user("bob").await;
+    let renamed = alice.put("/users/me/patch", json!({"username": "Alice.New"})).await.expect(200).body;
+    assert_eq!(renamed["username"], "alice.new");
+    let r = check(alice.put("/users/me/patch", json!({"username": bob_name})).await, 400, "a taken username");
+    assert_eq!(r.body["id"], "app.user.save.username_exists.app_error");
+    check(alice.put("/users/me/patch", json!({"username": "1bad"})).await, 400, "an invalid username");
+    assert_eq!(alice.get("/users/me").await.expect(200).body["username"], "alice.new");
+
     check(alice.put("/users/me/patch", json!({"props": {"n": 1}})).await, 400, "props must be strings");
     check(alice.put("/users/me/patch", json!({"nickname": "n".repeat(65)})).await, 400, "nickname too long");
     check(alice.put("/users/me/patch", json!({"locale": "much-too-long"})).await, 400, "locale");

@@ -62,6 +62,17 @@ pub fn valid_email(e: &str) -> bool {
         && !e.chars().any(|c| c.is_whitespace() || c.is_control() || "<>(),;:\"[]\\".contains(c))
 }
 
+fn invalid_username() -> AppError {
+    AppError::bad_request(
+        "model.user.is_valid.username.app_error",
+        format!("Username must begin with a letter and contain between 3 and {USERNAME_MAX} lowercase characters made up of numbers, letters, and the symbols \".\", \"-\", and \"_\"."),
+    )
+}
+
+fn username_taken() -> AppError {
+    AppError::bad_request("app.user.save.username_exists.app_error", "An account with that username already exists.")
+}
+
 fn too_long(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
     if v.as_ref().is_some_and(|s| s.chars().count() > max) {
         return Err(AppError::bad_request(
@@ -110,10 +121,7 @@ async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiR
     let email = input.email.as_deref().unwrap_or("").trim().to_lowercase();
     let password = input.password.unwrap_or_default();
     if !valid_username(&username) {
-        return Err(AppError::bad_request(
-            "model.user.is_valid.username.app_error",
-            format!("Username must begin with a letter and contain between 3 and {USERNAME_MAX} lowercase characters made up of numbers, letters, and the symbols \".\", \"-\", and \"_\"."),
-        ));
+        return Err(invalid_username());
     }
     if !valid_email(&email) {
         return Err(AppError::bad_request("model.user.is_valid.email.app_error", "Invalid email."));
@@ -160,10 +168,7 @@ async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiR
                 "app.user.save.email_exists.app_error",
                 "An account with that email already exists.",
             )),
-            Some(_) => Err(AppError::bad_request(
-                "app.user.save.username_exists.app_error",
-                "An account with that username already exists.",
-            )),
+            Some(_) => Err(username_taken()),
             None => Err(e.into()),
         },
     }
@@ -254,6 +259,7 @@ async fn get_user(state: State, auth: Auth, path: web::Path<String>) -> ApiResul
 
 #[derive(Deserialize)]
 struct PatchInput {
+    username: Option<String>,
     nickname: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
@@ -277,11 +283,16 @@ fn string_map(field: &str, v: Option<Value>) -> ApiResult<Option<Value>> {
     }
 }
 
-/// `PUT /users/{id}/patch` (and `/users/me/patch`): only the fields sent change; the user
+/// `PUT /users/{id}/patch` (and `/users/me/patch`): only the fields sent change (a username is
+/// checked as at sign-up; an email is not changed here); the user
 /// themself, or with `edit_other_users`. Everyone hears `user_updated`.
 async fn patch_user(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {
     let id = self_or_admin(&auth, &path)?.to_owned();
     let input: PatchInput = read_json(&state, body).await?;
+    let username = input.username.map(|u| u.trim().to_lowercase());
+    if username.as_deref().is_some_and(|u| !valid_username(u)) {
+        return Err(invalid_username());
+    }
     too_long("nickname", &input.nickname, 64)?;
     too_long("first_name", &input.first_name, 64)?;
     too_long("last_name", &input.last_name, 64)?;
@@ -290,6 +301,7 @@ async fn patch_user(state: State, auth: Auth, path: web::Path<String>, body: web
         return Err(AppError::bad_request("model.user.is_valid.locale.app_error", "Invalid locale."));
     }
     let patch = UserPatch {
+        username,
         nickname: input.nickname,
         first_name: input.first_name,
         last_name: input.last_name,
@@ -299,7 +311,11 @@ async fn patch_user(state: State, auth: Auth, path: web::Path<String>, body: web
         notify_props: string_map("notify_props", input.notify_props)?,
         timezone: string_map("timezone", input.timezone)?,
     };
-    let user = state.store.patch_user(&id, &patch).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let user = match state.store.patch_user(&id, &patch).await {
+        Ok(u) => u.ok_or_else(|| AppError::not_found("user"))?,
+        Err(e) if e.unique_violation().is_some() => return Err(username_taken()),
+        Err(e) => return Err(e.into()),
+    };
     slog::info!(state.log, "user patched"; "user_id" => &id);
     state.events.user_updated(&user);
     Ok(ok(&user))

@@ -89,6 +89,7 @@ impl User {
 /// The profile fields `PUT /users/{id}/patch` may change; `None` keeps a field as it is.
 #[derive(Debug, Default)]
 pub struct UserPatch {
+    pub username: Option<String>,
     pub nickname: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -337,7 +338,7 @@ impl Store {
         let row = c
             .query_opt(
                 &format!(
-                    "UPDATE users SET nickname = COALESCE($2, nickname), first_name = COALESCE($3, first_name), \
+                    "UPDATE users SET username = COALESCE($11, username), nickname = COALESCE($2, nickname), first_name = COALESCE($3, first_name), \
                      last_name = COALESCE($4, last_name), position = COALESCE($5, position), \
                      locale = COALESCE($6, locale), props = COALESCE($7, props), \
                      notify_props = COALESCE($8, notify_props), timezone = COALESCE($9, timezone), update_at = $10 \
@@ -354,6 +355,7 @@ impl Store {
                     &p.notify_props,
                     &p.timezone,
                     &now_ms(),
+                    &p.username,
                 ],
             )
             .await?;
