@@ -393,30 +393,35 @@ async fn stream_file(
 /// Mattermost's cache lifetime of thumbnails and previews (they never change): 30 days.
 const CACHE_PICTURES: &str = "max-age=2592000, private";
 
-/// `GET /files/{id}/thumbnail`: 400 for a file without one (not an image), as Mattermost answers.
-async fn thumbnail(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let info = readable_file(&state, &auth, &path).await?;
-    if info.thumbnail_path.is_empty() {
-        return Err(AppError::bad_request(
-            "api.file.get_file_thumbnail.no_thumbnail.app_error",
-            "Unable to get the thumbnail of the file: it has none.",
-        ));
-    }
-    let name = beside(&info.name, "_thumb.jpg");
-    stream_file(&state, &info.thumbnail_path, "image/jpeg", &name, Some(CACHE_PICTURES)).await
+/// An image file's stored pictures.
+#[derive(Clone, Copy)]
+enum Picture {
+    Thumbnail,
+    Preview,
 }
 
-/// `GET /files/{id}/preview`: 400 for a file without one.
-async fn preview(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let info = readable_file(&state, &auth, &path).await?;
-    if info.preview_path.is_empty() {
-        return Err(AppError::bad_request(
-            "api.file.get_file_preview.no_preview.app_error",
-            "Unable to get the preview of the file: it has none.",
-        ));
+/// `GET /files/{id}/thumbnail` and `/preview`: 400 for a file without one (not an image), as
+/// Mattermost answers.
+async fn picture(state: &State, auth: &Auth, file_id: &str, which: Picture) -> ApiResult<HttpResponse> {
+    let info = readable_file(state, auth, file_id).await?;
+    let (stored_at, suffix, error) = match which {
+        Picture::Thumbnail => {
+            (&info.thumbnail_path, "_thumb.jpg", "api.file.get_file_thumbnail.no_thumbnail.app_error")
+        }
+        Picture::Preview => (&info.preview_path, "_preview.jpg", "api.file.get_file_preview.no_preview.app_error"),
+    };
+    if stored_at.is_empty() {
+        return Err(AppError::bad_request(error, "The file has no such picture: it is not an image."));
     }
-    let name = beside(&info.name, "_preview.jpg");
-    stream_file(&state, &info.preview_path, "image/jpeg", &name, Some(CACHE_PICTURES)).await
+    stream_file(state, stored_at, "image/jpeg", &beside(&info.name, suffix), Some(CACHE_PICTURES)).await
+}
+
+async fn thumbnail(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    picture(&state, &auth, &path, Picture::Thumbnail).await
+}
+
+async fn preview(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    picture(&state, &auth, &path, Picture::Preview).await
 }
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;

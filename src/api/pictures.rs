@@ -140,6 +140,22 @@ async fn receive_picture(
         .map_err(|e| picture_error(e, ids))
 }
 
+/// [`receive_picture`], then store it at `stored_at`.
+async fn receive_and_store(
+    state: &State,
+    req: &HttpRequest,
+    payload: web::Payload,
+    ids: &UploadIds,
+    stored_at: &str,
+) -> ApiResult<()> {
+    let png = receive_picture(state, req, payload, ids).await?;
+    write_all(state.files.as_ref(), stored_at, png).await.map_err(|e| {
+        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, ids.store, "Unable to store the picture.")
+            .detail(e.to_string())
+    })?;
+    Ok(())
+}
+
 fn picture_error(e: PictureError, ids: &UploadIds) -> AppError {
     match e {
         PictureError::NotAnImage => {
@@ -226,11 +242,7 @@ async fn set_user_image(
 ) -> ApiResult<HttpResponse> {
     let id = self_or_admin(&auth, &path)?.to_owned();
     existing_user(&state, &id).await?;
-    let png = receive_picture(&state, &req, payload, &USER_IDS).await?;
-    write_all(state.files.as_ref(), &user_picture_path(&id), png).await.map_err(|e| {
-        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, USER_IDS.store, "Unable to store the picture.")
-            .detail(e.to_string())
-    })?;
+    receive_and_store(&state, &req, payload, &USER_IDS, &user_picture_path(&id)).await?;
     let user = state.store.set_last_picture_update(&id, now_ms()).await?.ok_or_else(|| AppError::not_found("user"))?;
     slog::info!(state.log, "profile picture set"; "user_id" => &id);
     state.events.user_updated(&user);
@@ -301,11 +313,7 @@ async fn set_team_icon(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let team = managed_team(&state, &auth, &path).await?;
-    let png = receive_picture(&state, &req, payload, &TEAM_IDS).await?;
-    write_all(state.files.as_ref(), &team_icon_path(&team.id), png).await.map_err(|e| {
-        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, TEAM_IDS.store, "Unable to store the team icon.")
-            .detail(e.to_string())
-    })?;
+    receive_and_store(&state, &req, payload, &TEAM_IDS, &team_icon_path(&team.id)).await?;
     let team =
         state.store.set_team_icon_update(&team.id, now_ms()).await?.ok_or_else(|| AppError::not_found("team"))?;
     state.events.team_updated(&team);

@@ -29,11 +29,9 @@ const RESERVED_USERNAMES: &[&str] = &["all", "channel", "here", "matterbot", "sy
 const USERNAME_MAX: usize = 22;
 const PASSWORD_MAX: usize = 72;
 
+/// The profile fields that sign-up and patches both take.
 #[derive(Deserialize)]
-struct CreateUser {
-    email: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
+struct Profile {
     nickname: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
@@ -41,6 +39,25 @@ struct CreateUser {
     locale: Option<String>,
     props: Option<Value>,
     notify_props: Option<Value>,
+}
+
+impl Profile {
+    /// The column limits of the text fields.
+    fn check_lengths(&self) -> ApiResult<()> {
+        too_long("nickname", &self.nickname, 64)?;
+        too_long("first_name", &self.first_name, 64)?;
+        too_long("last_name", &self.last_name, 64)?;
+        too_long("position", &self.position, 128)
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateUser {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    #[serde(flatten)]
+    profile: Profile,
 }
 
 pub fn valid_username(u: &str) -> bool {
@@ -133,10 +150,7 @@ async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiR
             format!("Your password must contain between {min} and {PASSWORD_MAX} characters."),
         ));
     }
-    too_long("nickname", &input.nickname, 64)?;
-    too_long("first_name", &input.first_name, 64)?;
-    too_long("last_name", &input.last_name, 64)?;
-    too_long("position", &input.position, 128)?;
+    input.profile.check_lengths()?;
     if !caller_is_admin {
         if !cfg.team_settings.enable_user_creation {
             return Err(AppError::forbidden("User sign-up is disabled."));
@@ -146,17 +160,18 @@ async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiR
         }
     }
     let password_hash = hashing(move || hash_password(&password)).await??;
+    let profile = input.profile;
     let new = NewUser {
         username,
         email,
         password_hash,
-        nickname: input.nickname.unwrap_or_default(),
-        first_name: input.first_name.unwrap_or_default(),
-        last_name: input.last_name.unwrap_or_default(),
-        position: input.position.unwrap_or_default(),
-        locale: input.locale.filter(|l| !l.is_empty() && l.len() <= 5).unwrap_or_else(|| "en".into()),
-        props: input.props.filter(Value::is_object).unwrap_or_else(|| serde_json::json!({})),
-        notify_props: input.notify_props.filter(Value::is_object).unwrap_or_else(|| serde_json::json!({})),
+        nickname: profile.nickname.unwrap_or_default(),
+        first_name: profile.first_name.unwrap_or_default(),
+        last_name: profile.last_name.unwrap_or_default(),
+        position: profile.position.unwrap_or_default(),
+        locale: profile.locale.filter(|l| !l.is_empty() && l.len() <= 5).unwrap_or_else(|| "en".into()),
+        props: profile.props.filter(Value::is_object).unwrap_or_else(|| serde_json::json!({})),
+        notify_props: profile.notify_props.filter(Value::is_object).unwrap_or_else(|| serde_json::json!({})),
     };
     match state.store.create_user(new).await {
         Ok(user) => {
@@ -260,14 +275,9 @@ async fn get_user(state: State, auth: Auth, path: web::Path<String>) -> ApiResul
 #[derive(Deserialize)]
 struct PatchInput {
     username: Option<String>,
-    nickname: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    position: Option<String>,
-    locale: Option<String>,
-    props: Option<Value>,
-    notify_props: Option<Value>,
     timezone: Option<Value>,
+    #[serde(flatten)]
+    profile: Profile,
 }
 
 /// Mattermost's `StringMap` fields (props, notify props, timezone): an object of strings. A patch
@@ -293,22 +303,20 @@ async fn patch_user(state: State, auth: Auth, path: web::Path<String>, body: web
     if username.as_deref().is_some_and(|u| !valid_username(u)) {
         return Err(invalid_username());
     }
-    too_long("nickname", &input.nickname, 64)?;
-    too_long("first_name", &input.first_name, 64)?;
-    too_long("last_name", &input.last_name, 64)?;
-    too_long("position", &input.position, 128)?;
-    if input.locale.as_ref().is_some_and(|l| l.is_empty() || l.len() > 5) {
+    input.profile.check_lengths()?;
+    let profile = input.profile;
+    if profile.locale.as_ref().is_some_and(|l| l.is_empty() || l.len() > 5) {
         return Err(AppError::bad_request("model.user.is_valid.locale.app_error", "Invalid locale."));
     }
     let patch = UserPatch {
         username,
-        nickname: input.nickname,
-        first_name: input.first_name,
-        last_name: input.last_name,
-        position: input.position,
-        locale: input.locale,
-        props: string_map("props", input.props)?,
-        notify_props: string_map("notify_props", input.notify_props)?,
+        nickname: profile.nickname,
+        first_name: profile.first_name,
+        last_name: profile.last_name,
+        position: profile.position,
+        locale: profile.locale,
+        props: string_map("props", profile.props)?,
+        notify_props: string_map("notify_props", profile.notify_props)?,
         timezone: string_map("timezone", input.timezone)?,
     };
     let user = match state.store.patch_user(&id, &patch).await {
