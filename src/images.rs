@@ -297,6 +297,31 @@ mod tests {
         assert!(matches!(decode(&lying, 1000), Err(PictureError::Decode(_))));
     }
 
+    /// A JPEG of `w` by `h` with an EXIF APP1 segment saying `orientation`.
+    fn jpeg_with_orientation(w: u32, h: u32, orientation: u8) -> Vec<u8> {
+        let plain = encoded(DynamicImage::ImageRgb8(RgbImage::new(w, h)), ImageFormat::Jpeg);
+        // "Exif\0\0", a little-endian TIFF header, one IFD entry: 0x0112 SHORT 1 = orientation.
+        let mut exif = b"Exif\0\0II\x2a\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+        exif.extend_from_slice(&[orientation, 0, 0, 0, 0, 0, 0, 0]);
+        let mut out = vec![0xff, 0xd8, 0xff, 0xe1];
+        out.extend_from_slice(&u16::try_from(exif.len() + 2).unwrap().to_be_bytes());
+        out.extend_from_slice(&exif);
+        out.extend_from_slice(&plain[2..]);
+        out
+    }
+
+    #[test]
+    fn jpegs_are_turned_upright_by_their_exif_orientation() {
+        let rotated = jpeg_with_orientation(40, 20, 6);
+        assert_eq!(sniff_image(&rotated).map(|i| (i.width, i.height)), Some((40, 20)), "as stored");
+        let img = decode(&rotated, 1_000_000).unwrap();
+        assert_eq!((img.width(), img.height()), (20, 40), "as seen");
+        let p = file_pictures(&rotated, 1_000_000).unwrap();
+        assert_eq!((p.width, p.height), (20, 40));
+        let upright = decode(&jpeg_with_orientation(40, 20, 1), 1_000_000).unwrap();
+        assert_eq!((upright.width(), upright.height()), (40, 20));
+    }
+
     #[test]
     fn file_pictures_fit_their_boxes() {
         let src = encoded(DynamicImage::ImageRgba8(RgbaImage::new(2400, 600)), ImageFormat::Png);
