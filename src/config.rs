@@ -209,6 +209,16 @@ pub struct FileSettings {
     pub amazon_s3_endpoint: String,
     #[serde(rename = "AmazonS3SSL")]
     pub amazon_s3_ssl: bool,
+    /// Whether `GET /files/{id}/link` hands out links that work without logging in.
+    pub enable_public_link: bool,
+    /// The key of public links' hashes (at least 32 characters). Empty: the cluster makes one
+    /// once and keeps it in the database (`Systems.PublicLinkSalt`), so every node agrees.
+    pub public_link_salt: String,
+    /// The most pixels (width times height) an image may have to be decoded: a larger avatar or
+    /// team icon is refused, a larger attachment is stored without thumbnail or preview.
+    pub max_image_resolution: i64,
+    /// How many images a node decodes at once; -1: one per CPU.
+    pub max_image_decoder_concurrency: i64,
 }
 
 impl Default for FileSettings {
@@ -225,6 +235,10 @@ impl Default for FileSettings {
             amazon_s3_region: String::new(),
             amazon_s3_endpoint: "s3.amazonaws.com".into(),
             amazon_s3_ssl: true,
+            enable_public_link: false,
+            public_link_salt: String::new(),
+            max_image_resolution: 33_177_600,
+            max_image_decoder_concurrency: -1,
         }
     }
 }
@@ -467,6 +481,7 @@ const SECRETS: &[(&str, &str, Option<&str>)] = &[
     ("SqlSettings", "DataSourceSearchReplicas", None),
     ("SqlSettings", "ReplicaLagSettings", Some("DataSource")),
     ("FileSettings", "AmazonS3SecretAccessKey", None),
+    ("FileSettings", "PublicLinkSalt", None),
 ];
 
 /// The config as system admins read it through the API: every secret replaced by [`FAKE_SETTING`].
@@ -672,6 +687,18 @@ impl Config {
         }
         if f.max_file_size <= 0 {
             return Err(invalid("FileSettings.MaxFileSize", "must be greater than 0"));
+        }
+        if !f.public_link_salt.is_empty() && f.public_link_salt.chars().count() < 32 {
+            return Err(invalid("FileSettings.PublicLinkSalt", "must be 32 characters or more"));
+        }
+        if f.max_image_resolution <= 0 {
+            return Err(invalid("FileSettings.MaxImageResolution", "must be greater than 0"));
+        }
+        if f.max_image_decoder_concurrency == 0 || f.max_image_decoder_concurrency < -1 {
+            return Err(invalid(
+                "FileSettings.MaxImageDecoderConcurrency",
+                "must be -1 (one per CPU) or greater than 0",
+            ));
         }
         let c = &self.cluster_settings;
         if !(1..=65535).contains(&c.gossip_port) {

@@ -2,7 +2,9 @@
 //! decide who receives them. Membership changes go through the same bus as events, so a user added
 //! to a channel receives the `user_added` event that announces it.
 
-use crate::store::{Category, Channel, ChannelMember, ChannelUnreadAt, Emoji, Post, Preference, Reaction, TeamMember};
+use crate::store::{
+    Category, Channel, ChannelMember, ChannelUnreadAt, Emoji, Post, Preference, Reaction, Team, TeamMember, User,
+};
 use actix::Addr;
 use serde_json::json;
 use starling_actors::{BusEvent, EventBus, MembershipChange, Publish};
@@ -176,6 +178,20 @@ impl Events {
             self.membership(user_id, MembershipChange::LeftChannel(ChannelId::from(c.as_str())));
         }
         self.publish("leave_team", json!({"team_id": team_id, "user_id": user_id}), to_user(user_id));
+    }
+
+    /// A user's profile or picture changed: `user_updated` to everyone, with the user as others may
+    /// see it (`user` as an object, not a string).
+    pub fn user_updated(&self, user: &User) {
+        self.publish("user_updated", json!({ "user": user.sanitized_profile() }), Broadcast::default());
+    }
+
+    /// A team's fields or icon changed: `update_team` to its members (`team` as a JSON string,
+    /// without its email and invite id).
+    pub fn team_updated(&self, team: &Team) {
+        let sanitized = Team { email: String::new(), invite_id: String::new(), ..team.clone() };
+        let team_json = serde_json::to_string(&sanitized).unwrap_or_default();
+        self.publish("update_team", json!({ "team": team_json }), to_team(&team.id));
     }
 
     /// A user's system roles changed.

@@ -8,6 +8,7 @@
 //! - [`filestore`]: where uploaded bytes live (a local or shared directory, or S3).
 //! - [`api`]: Mattermost's API v4, one file per resource.
 //! - [`emoji`]: emoji names (system and custom) and the image checks of custom emoji uploads.
+//! - [`images`]: profile pictures, team icons, generated avatars, file thumbnails and previews.
 //! - [`events`]: the websocket events the API publishes, and membership changes.
 //! - [`hooks`]: MessageWillBePosted / MessageWillBeUpdated, run before a post is written.
 //! - [`commands`]: slash commands extensions and plugins answer.
@@ -30,6 +31,7 @@ pub mod events;
 pub mod extensions;
 pub mod filestore;
 pub mod hooks;
+pub mod images;
 pub mod jobs;
 pub mod logging;
 pub mod metrics;

@@ -1,8 +1,8 @@
 //! The "amazons3" file store against a real S3 server (s3s-fs, which checks SigV4 signatures; see
 //! tests/common/s3.rs): upload, download, info and delete through the API, multipart uploads of
 //! several MB, both drivers behaving the same through [`FileBackend`], every node serving every
-//! file (S3 and a shared local directory), custom emoji images on S3, an S3 outage, and wrong
-//! credentials.
+//! file (S3 and a shared local directory), custom emoji images, profile pictures and image
+//! thumbnails and previews on S3, an S3 outage, and wrong credentials.
 
 mod common;
 use common::cluster::{free_port, NodeProc};
@@ -502,4 +502,51 @@ async fn a_custom_emoji_uploaded_on_one_node_is_served_by_another_from_s3() {
     author2.delete(&format!("/emoji/{id}")).await.expect(200);
     assert_eq!(s3.keys().await, Vec::<String>::new(), "deleting the emoji removes its image");
     check(author1.get(&format!("/emoji/{id}/image")).await, 404, "image of a deleted emoji");
+}
+
+/// A real PNG of `w` by `h` pixels.
+fn png_image(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).expect("encode");
+    out.into_inner()
+}
+
+#[actix_web::test]
+async fn pictures_thumbnails_and_previews_land_in_the_bucket_and_every_node_serves_them() {
+    let s3 = S3Server::start_new().await;
+    let db = TestDb::new().await;
+    let (own1, own2) = (temp_dir("own-1"), temp_dir("own-2"));
+    let nodes = two_nodes(&db, [&own1, &own2], &s3.env("p")).await;
+    let anon1 = Client::new(&nodes[0].url());
+    let (author1, channel) = author_with_channel(&anon1).await;
+    let author2 = author1.clone_to(&nodes[1].url());
+    let me = author1.get("/users/me").await.expect(200).body;
+    let user_id = id_of(&me);
+
+    let form = Form::new().part("image", Part::bytes(png_image(300, 300)).file_name("me.png"));
+    let mut rb = author1.http.post(format!("{}/api/v4/users/me/image", author1.base)).multipart(form);
+    rb = rb.bearer_auth(author1.token.as_deref().unwrap());
+    check(Client::finish(rb.send().await.unwrap()).await, 200, "picture upload");
+    let info = upload_one(&author1, &channel, "pic.png", &png_image(400, 300)).await;
+    assert_eq!(info["has_preview_image"], true, "{info}");
+    let id = id_of(&info);
+
+    let keys = s3.keys().await;
+    assert!(keys.contains(&format!("p/users/{user_id}/profile.png")), "{keys:?}");
+    for suffix in ["pic.png", "pic_thumb.jpg", "pic_preview.jpg"] {
+        assert!(
+            keys.iter().any(|k| k.starts_with("p/") && k.ends_with(&format!("/{id}/{suffix}"))),
+            "{suffix}: {keys:?}"
+        );
+    }
+    let pic1 = author1.get("/users/me/image").await.expect(200).bytes;
+    let pic2 = author2.get("/users/me/image").await.expect(200).bytes;
+    assert!(pic1 == pic2, "node 2 serves the picture from the bucket");
+    let t1 = author1.get(&format!("/files/{id}/thumbnail")).await.expect(200).bytes;
+    let t2 = author2.get(&format!("/files/{id}/thumbnail")).await.expect(200).bytes;
+    assert!(t1 == t2 && !t1.is_empty(), "node 2 serves the thumbnail");
+    author2.get(&format!("/files/{id}/preview")).await.expect(200);
+    assert_eq!(files_under(&own1), Vec::<String>::new(), "nothing in the local directories");
+    assert_eq!(files_under(&own2), Vec::<String>::new());
 }

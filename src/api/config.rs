@@ -80,6 +80,7 @@ pub fn client_config_map(c: &Config, diagnostic_id: &str) -> Value {
         ("PasswordRequireSymbol", b(c.password_settings.symbol)),
         ("EnableFileAttachments", b(c.file_settings.enable_file_attachments)),
         ("MaxFileSize", Value::String(c.file_settings.max_file_size.to_string())),
+        ("EnablePublicLink", b(c.file_settings.enable_public_link)),
         ("MaxPostSize", Value::String("16383".into())),
         ("EnableCluster", b(c.cluster_settings.enable)),
         ("DiagnosticsEnabled", b(false)),

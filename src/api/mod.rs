@@ -17,6 +17,7 @@ mod jobs;
 mod mentions;
 mod my_channels;
 pub mod permissions;
+mod pictures;
 mod pins;
 pub mod plugins;
 pub(crate) mod posts;
@@ -160,6 +161,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(read_state::configure)
             .configure(sessions::configure)
             .configure(users::configure)
+            .configure(pictures::configure)
             .configure(teams::configure)
             .configure(channels::configure)
             .configure(channel_edits::configure)
@@ -181,6 +183,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(websocket::configure)
             .default_service(web::to(unmatched)),
     )
+    .configure(files::configure_public)
     .configure(webapp::configure);
 }
 

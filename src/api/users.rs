@@ -1,8 +1,10 @@
 //! `/users`: sign-up, login, logout and lookups.
 
-use super::{authenticate, created, id_param, ok, read_json, resolve_user_id, status_ok, Auth, Paging, State};
+use super::{
+    authenticate, created, id_param, ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, Paging, State,
+};
 use crate::error::{ApiResult, AppError};
-use crate::store::{now_ms, NewSession, NewUser};
+use crate::store::{now_ms, NewSession, NewUser, UserPatch};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie};
 use actix_web::{web, HttpRequest, HttpResponse};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -18,7 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/ids", web::post().to(users_by_ids))
         .route("/users/usernames", web::post().to(users_by_usernames))
         .route("/users/username/{username}", web::get().to(user_by_username))
-        .route("/users/{user_id}", web::get().to(get_user));
+        .route("/users/{user_id}", web::get().to(get_user))
+        .route("/users/{user_id}/patch", web::put().to(patch_user));
 }
 
 /// Names no user may take (they mean something in messages).
@@ -26,11 +29,9 @@ const RESERVED_USERNAMES: &[&str] = &["all", "channel", "here", "matterbot", "sy
 const USERNAME_MAX: usize = 22;
 const PASSWORD_MAX: usize = 72;
 
+/// The profile fields that sign-up and patches both take.
 #[derive(Deserialize)]
-struct CreateUser {
-    email: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
+struct Profile {
     nickname: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
@@ -38,6 +39,25 @@ struct CreateUser {
     locale: Option<String>,
     props: Option<Value>,
     notify_props: Option<Value>,
+}
+
+impl Profile {
+    /// The column limits of the text fields.
+    fn check_lengths(&self) -> ApiResult<()> {
+        too_long("nickname", &self.nickname, 64)?;
+        too_long("first_name", &self.first_name, 64)?;
+        too_long("last_name", &self.last_name, 64)?;
+        too_long("position", &self.position, 128)
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateUser {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    #[serde(flatten)]
+    profile: Profile,
 }
 
 pub fn valid_username(u: &str) -> bool {
@@ -57,6 +77,17 @@ pub fn valid_email(e: &str) -> bool {
         && !domain.is_empty()
         && !domain.contains('@')
         && !e.chars().any(|c| c.is_whitespace() || c.is_control() || "<>(),;:\"[]\\".contains(c))
+}
+
+fn invalid_username() -> AppError {
+    AppError::bad_request(
+        "model.user.is_valid.username.app_error",
+        format!("Username must begin with a letter and contain between 3 and {USERNAME_MAX} lowercase characters made up of numbers, letters, and the symbols \".\", \"-\", and \"_\"."),
+    )
+}
+
+fn username_taken() -> AppError {
+    AppError::bad_request("app.user.save.username_exists.app_error", "An account with that username already exists.")
 }
 
 fn too_long(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
@@ -107,10 +138,7 @@ async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiR
     let email = input.email.as_deref().unwrap_or("").trim().to_lowercase();
     let password = input.password.unwrap_or_default();
     if !valid_username(&username) {
-        return Err(AppError::bad_request(
-            "model.user.is_valid.username.app_error",
-            format!("Username must begin with a letter and contain between 3 and {USERNAME_MAX} lowercase characters made up of numbers, letters, and the symbols \".\", \"-\", and \"_\"."),
-        ));
+        return Err(invalid_username());
     }
     if !valid_email(&email) {
         return Err(AppError::bad_request("model.user.is_valid.email.app_error", "Invalid email."));
@@ -122,10 +150,7 @@ async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiR
             format!("Your password must contain between {min} and {PASSWORD_MAX} characters."),
         ));
     }
-    too_long("nickname", &input.nickname, 64)?;
-    too_long("first_name", &input.first_name, 64)?;
-    too_long("last_name", &input.last_name, 64)?;
-    too_long("position", &input.position, 128)?;
+    input.profile.check_lengths()?;
     if !caller_is_admin {
         if !cfg.team_settings.enable_user_creation {
             return Err(AppError::forbidden("User sign-up is disabled."));
@@ -135,17 +160,18 @@ async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiR
         }
     }
     let password_hash = hashing(move || hash_password(&password)).await??;
+    let profile = input.profile;
     let new = NewUser {
         username,
         email,
         password_hash,
-        nickname: input.nickname.unwrap_or_default(),
-        first_name: input.first_name.unwrap_or_default(),
-        last_name: input.last_name.unwrap_or_default(),
-        position: input.position.unwrap_or_default(),
-        locale: input.locale.filter(|l| !l.is_empty() && l.len() <= 5).unwrap_or_else(|| "en".into()),
-        props: input.props.filter(Value::is_object).unwrap_or_else(|| serde_json::json!({})),
-        notify_props: input.notify_props.filter(Value::is_object).unwrap_or_else(|| serde_json::json!({})),
+        nickname: profile.nickname.unwrap_or_default(),
+        first_name: profile.first_name.unwrap_or_default(),
+        last_name: profile.last_name.unwrap_or_default(),
+        position: profile.position.unwrap_or_default(),
+        locale: profile.locale.filter(|l| !l.is_empty() && l.len() <= 5).unwrap_or_else(|| "en".into()),
+        props: profile.props.filter(Value::is_object).unwrap_or_else(|| serde_json::json!({})),
+        notify_props: profile.notify_props.filter(Value::is_object).unwrap_or_else(|| serde_json::json!({})),
     };
     match state.store.create_user(new).await {
         Ok(user) => {
@@ -157,10 +183,7 @@ async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiR
                 "app.user.save.email_exists.app_error",
                 "An account with that email already exists.",
             )),
-            Some(_) => Err(AppError::bad_request(
-                "app.user.save.username_exists.app_error",
-                "An account with that username already exists.",
-            )),
+            Some(_) => Err(username_taken()),
             None => Err(e.into()),
         },
     }
@@ -246,6 +269,63 @@ async fn logout(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
 async fn get_user(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = resolve_user_id(&auth, &path)?;
     let user = state.store.user(id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    Ok(ok(&user))
+}
+
+#[derive(Deserialize)]
+struct PatchInput {
+    username: Option<String>,
+    timezone: Option<Value>,
+    #[serde(flatten)]
+    profile: Profile,
+}
+
+/// Mattermost's `StringMap` fields (props, notify props, timezone): an object of strings. A patch
+/// replaces the whole map, as Mattermost's does.
+fn string_map(field: &str, v: Option<Value>) -> ApiResult<Option<Value>> {
+    match v {
+        None => Ok(None),
+        Some(Value::Object(m)) if m.values().all(Value::is_string) => Ok(Some(Value::Object(m))),
+        Some(_) => Err(AppError::bad_request(
+            "api.context.invalid_body_param.app_error",
+            format!("Invalid {field}: an object whose values are strings."),
+        )),
+    }
+}
+
+/// `PUT /users/{id}/patch` (and `/users/me/patch`): only the fields sent change (a username is
+/// checked as at sign-up; an email is not changed here); the user
+/// themself, or with `edit_other_users`. Everyone hears `user_updated`.
+async fn patch_user(state: State, auth: Auth, path: web::Path<String>, body: web::Payload) -> ApiResult<HttpResponse> {
+    let id = self_or_admin(&auth, &path)?.to_owned();
+    let input: PatchInput = read_json(&state, body).await?;
+    let username = input.username.map(|u| u.trim().to_lowercase());
+    if username.as_deref().is_some_and(|u| !valid_username(u)) {
+        return Err(invalid_username());
+    }
+    input.profile.check_lengths()?;
+    let profile = input.profile;
+    if profile.locale.as_ref().is_some_and(|l| l.is_empty() || l.len() > 5) {
+        return Err(AppError::bad_request("model.user.is_valid.locale.app_error", "Invalid locale."));
+    }
+    let patch = UserPatch {
+        username,
+        nickname: profile.nickname,
+        first_name: profile.first_name,
+        last_name: profile.last_name,
+        position: profile.position,
+        locale: profile.locale,
+        props: string_map("props", profile.props)?,
+        notify_props: string_map("notify_props", profile.notify_props)?,
+        timezone: string_map("timezone", input.timezone)?,
+    };
+    let user = match state.store.patch_user(&id, &patch).await {
+        Ok(u) => u.ok_or_else(|| AppError::not_found("user"))?,
+        Err(e) if e.unique_violation().is_some() => return Err(username_taken()),
+        Err(e) => return Err(e.into()),
+    };
+    slog::info!(state.log, "user patched"; "user_id" => &id);
+    state.events.user_updated(&user);
     Ok(ok(&user))
 }
 

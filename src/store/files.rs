@@ -24,13 +24,28 @@ pub struct FileInfo {
     pub width: i32,
     pub height: i32,
     pub has_preview_image: bool,
-    pub mini_preview: Option<String>,
+    /// Where the thumbnail and preview are in the file store (empty: none); never shown.
+    #[serde(skip)]
+    pub thumbnail_path: String,
+    #[serde(skip)]
+    pub preview_path: String,
+    /// A tiny JPEG of an image, base64 in JSON as Mattermost's `[]byte`; `null` for other files.
+    #[serde(serialize_with = "base64_or_null")]
+    pub mini_preview: Option<Vec<u8>>,
     pub remote_id: String,
     pub archived: bool,
 }
 
 pub(super) const FILE_COLS: &str = "id, creator_id, post_id, channel_id, create_at, update_at, delete_at, path, name, \
-    extension, size, mime_type, width, height, has_preview_image";
+    extension, size, mime_type, width, height, has_preview_image, thumbnail_path, preview_path, mini_preview";
+
+fn base64_or_null<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    use base64::Engine;
+    match v {
+        Some(bytes) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes)),
+        None => s.serialize_none(),
+    }
+}
 
 impl FileInfo {
     pub(super) fn from_row(r: &Row) -> Self {
@@ -50,7 +65,9 @@ impl FileInfo {
             width: r.get("width"),
             height: r.get("height"),
             has_preview_image: r.get("has_preview_image"),
-            mini_preview: None,
+            thumbnail_path: r.get("thumbnail_path"),
+            preview_path: r.get("preview_path"),
+            mini_preview: r.get("mini_preview"),
             remote_id: String::new(),
             archived: false,
         }
@@ -89,7 +106,7 @@ impl Store {
         let tx = c.transaction().await?;
         for f in infos {
             tx.execute(
-                &format!("INSERT INTO fileinfo ({FILE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"),
+                &format!("INSERT INTO fileinfo ({FILE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"),
                 &[
                     &f.id,
                     &f.creator_id,
@@ -106,6 +123,9 @@ impl Store {
                     &f.width,
                     &f.height,
                     &f.has_preview_image,
+                    &f.thumbnail_path,
+                    &f.preview_path,
+                    &f.mini_preview,
                 ],
             )
             .await?;

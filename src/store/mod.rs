@@ -37,7 +37,7 @@ pub use read_state::{ChannelUnreadAt, UnreadPost};
 pub use roles::MemberRoles;
 pub use search::{PostSearch, PostSearchPage, UserScope};
 pub use teams::{Team, TeamJoin, TeamMember};
-pub use users::{NewSession, NewUser, Session, User};
+pub use users::{NewSession, NewUser, Session, User, UserPatch};
 
 use crate::config::SqlSettings;
 use slog::{info, warn, Logger};

@@ -45,7 +45,7 @@ impl Team {
             allowed_domains: r.get("allowed_domains"),
             invite_id: r.get("invite_id"),
             allow_open_invite: r.get("allow_open_invite"),
-            last_team_icon_update: 0,
+            last_team_icon_update: r.get("last_team_icon_update"),
             scheme_id: None,
             group_constrained: None,
             policy_id: None,
@@ -177,6 +177,18 @@ impl Store {
             Ok(c.query_opt("SELECT * FROM teams WHERE id = $1", &[&id]).await?.as_ref().map(Team::from_row))
         })
         .await
+    }
+
+    /// Record that a team's icon changed at `at` (0: removed); the team as it now is.
+    pub async fn set_team_icon_update(&self, team_id: &str, at: i64) -> StoreResult<Option<Team>> {
+        let c = self.master.get().await?;
+        let row = c
+            .query_opt(
+                "UPDATE teams SET last_team_icon_update = $2, update_at = $3 WHERE id = $1 RETURNING *",
+                &[&team_id, &at, &super::now_ms()],
+            )
+            .await?;
+        Ok(row.as_ref().map(Team::from_row))
     }
 
     pub async fn team_by_name(&self, name: &str) -> StoreResult<Option<Team>> {

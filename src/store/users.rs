@@ -37,7 +37,8 @@ pub struct User {
 }
 
 pub(super) const USER_COLS: &str = "id, create_at, update_at, delete_at, username, email, email_verified, nickname, \
-    first_name, last_name, position, roles, locale, notify_props, props, last_password_update, timezone";
+    first_name, last_name, position, roles, locale, notify_props, props, last_password_update, timezone, \
+    last_picture_update";
 
 impl User {
     pub(super) fn from_row(r: &Row) -> Self {
@@ -60,7 +61,7 @@ impl User {
             notify_props: r.get("notify_props"),
             props: r.get("props"),
             last_password_update: r.get("last_password_update"),
-            last_picture_update: 0,
+            last_picture_update: r.get("last_picture_update"),
             failed_attempts: 0,
             mfa_active: false,
             timezone: r.get("timezone"),
@@ -71,6 +72,32 @@ impl User {
     pub fn is_system_admin(&self) -> bool {
         self.roles.split_whitespace().any(|r| r == "system_admin")
     }
+
+    /// The user as others may see them (Mattermost's `SanitizeProfile`): without the fields that
+    /// are the user's own business (notification settings, password and login state).
+    pub fn sanitized_profile(&self) -> User {
+        User {
+            notify_props: serde_json::json!({}),
+            email_verified: false,
+            last_password_update: 0,
+            failed_attempts: 0,
+            ..self.clone()
+        }
+    }
+}
+
+/// The profile fields `PUT /users/{id}/patch` may change; `None` keeps a field as it is.
+#[derive(Debug, Default)]
+pub struct UserPatch {
+    pub username: Option<String>,
+    pub nickname: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub position: Option<String>,
+    pub locale: Option<String>,
+    pub props: Option<Value>,
+    pub notify_props: Option<Value>,
+    pub timezone: Option<Value>,
 }
 
 pub struct NewUser {
@@ -303,6 +330,50 @@ impl Store {
         let c = self.master.get().await?;
         let rows = c.query("DELETE FROM sessions WHERE user_id = $1 RETURNING token", &[&user_id]).await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Apply a profile patch; the user as it now is, or None if unknown.
+    pub async fn patch_user(&self, user_id: &str, p: &UserPatch) -> StoreResult<Option<User>> {
+        let c = self.master.get().await?;
+        let row = c
+            .query_opt(
+                &format!(
+                    "UPDATE users SET username = COALESCE($11, username), nickname = COALESCE($2, nickname), first_name = COALESCE($3, first_name), \
+                     last_name = COALESCE($4, last_name), position = COALESCE($5, position), \
+                     locale = COALESCE($6, locale), props = COALESCE($7, props), \
+                     notify_props = COALESCE($8, notify_props), timezone = COALESCE($9, timezone), update_at = $10 \
+                     WHERE id = $1 RETURNING {USER_COLS}"
+                ),
+                &[
+                    &user_id,
+                    &p.nickname,
+                    &p.first_name,
+                    &p.last_name,
+                    &p.position,
+                    &p.locale,
+                    &p.props,
+                    &p.notify_props,
+                    &p.timezone,
+                    &now_ms(),
+                    &p.username,
+                ],
+            )
+            .await?;
+        Ok(row.as_ref().map(User::from_row))
+    }
+
+    /// Record that a user's picture changed at `at` (negative: reset to the generated one).
+    pub async fn set_last_picture_update(&self, user_id: &str, at: i64) -> StoreResult<Option<User>> {
+        let c = self.master.get().await?;
+        let row = c
+            .query_opt(
+                &format!(
+                    "UPDATE users SET last_picture_update = $2, update_at = $3 WHERE id = $1 RETURNING {USER_COLS}"
+                ),
+                &[&user_id, &at, &now_ms()],
+            )
+            .await?;
+        Ok(row.as_ref().map(User::from_row))
     }
 
     /// Deactivate (delete_at = now) or reactivate a user. Returns the user, or None if unknown.
