@@ -104,8 +104,7 @@ async fn receive(
     max_size: u64,
     stored: &mut Stored,
 ) -> ApiResult<Vec<String>> {
-    let query: web::Query<std::collections::HashMap<String, String>> =
-        web::Query::from_query(req.query_string()).map_err(|_| AppError::invalid_param("query"))?;
+    let query: std::collections::HashMap<String, String> = super::query::parse(req.query_string())?;
     let mut channel_id: Option<String> = query.get("channel_id").filter(|c| !c.is_empty()).cloned();
     let mut checked_channel = false;
     let mut client_ids = Vec::new();

@@ -20,6 +20,7 @@ mod pins;
 pub mod plugins;
 pub(crate) mod posts;
 mod preferences;
+pub mod query;
 mod reactions;
 mod read_state;
 mod roles;
@@ -49,6 +50,8 @@ use starling_protocol::id::is_valid_id;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+
+pub use query::Query;
 
 /// The cluster, for status and for broadcasts that must reach every node.
 pub struct ClusterInfo {
@@ -463,11 +466,12 @@ pub fn default_per_page() -> i64 {
 }
 
 impl Paging {
+    /// The page and page size to use: a negative page is the first, a negative size the default
+    /// (Mattermost falls back rather than refusing), the size capped at 200.
     pub fn checked(&self) -> ApiResult<(i64, i64)> {
-        if self.page < 0 || self.per_page < 0 {
-            return Err(AppError::invalid_param("page"));
-        }
-        Ok((self.page.min(100_000), self.per_page.clamp(1, 200)))
+        let page = self.page.clamp(0, 100_000);
+        let per_page = if self.per_page < 0 { default_per_page() } else { self.per_page.clamp(1, query::PER_PAGE_MAX) };
+        Ok((page, per_page))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Pinned and saved posts: pin and unpin (announced as `post_edited`), a channel's pinned posts,
 //! and a user's saved posts, which are the preferences of category `flagged_post`.
 
+use super::Query;
 use super::posts::PostList;
 use super::{id_param, member_team, ok, readable_channel, self_or_admin, Auth, Paging, State};
 use crate::error::{ApiResult, AppError};
@@ -62,7 +63,7 @@ async fn flagged(
     state: State,
     auth: Auth,
     path: web::Path<String>,
-    q: web::Query<FlaggedQuery>,
+    q: Query<FlaggedQuery>,
 ) -> ApiResult<HttpResponse> {
     let user_id = self_or_admin(&auth, &path)?.to_owned();
     let (page, per_page) = Paging { page: q.page, per_page: q.per_page }.checked()?;

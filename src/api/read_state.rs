@@ -3,6 +3,7 @@
 //! web app sends when its window loses focus), marking channels or a team read, and marking a
 //! channel unread from a post.
 
+use super::Query;
 use super::mentions;
 use super::posts::PostList;
 use super::{
@@ -45,7 +46,7 @@ async fn posts_unread(
     state: State,
     auth: Auth,
     path: web::Path<(String, String)>,
-    q: web::Query<UnreadQuery>,
+    q: Query<UnreadQuery>,
 ) -> ApiResult<HttpResponse> {
     let (user_id, channel_id) = path.into_inner();
     let user_id = self_or_admin(&auth, &user_id)?.to_owned();

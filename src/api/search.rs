@@ -41,10 +41,7 @@ async fn search_posts(
     id_param("team_id", &team_id)?;
     member_team(&state, &auth, &team_id).await?;
     let b: PostSearchBody = read_json(&state, body).await?;
-    if b.page < 0 || b.per_page < 0 {
-        return Err(AppError::invalid_param("page"));
-    }
-    let (page, per_page) = (b.page.min(100_000), b.per_page.clamp(1, 200));
+    let (page, per_page) = super::Paging { page: b.page, per_page: b.per_page }.checked()?;
     let q = PostSearch::parse(&b.terms, b.is_or_search);
     let found = state.store.search_posts(auth.user_id(), &team_id, &q, page, per_page).await?;
     let order: Vec<&str> = found.posts.iter().map(|p| p.id.as_str()).collect();

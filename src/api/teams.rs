@@ -1,5 +1,6 @@
 //! `/teams`: teams and their members.
 
+use super::Query;
 use super::permissions::{self, has_team_permission};
 use super::{
     created, id_param, member_team, ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, Paging, State,
@@ -105,7 +106,7 @@ async fn create_team(state: State, auth: Auth, body: web::Payload) -> ApiResult<
     }
 }
 
-async fn list_teams(state: State, auth: Auth, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
+async fn list_teams(state: State, auth: Auth, q: Query<Paging>) -> ApiResult<HttpResponse> {
     let (page, per_page) = q.checked()?;
     Ok(ok(&state.store.list_teams(auth.has_permission("list_private_teams"), page, per_page).await?))
 }
@@ -180,7 +181,7 @@ async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web
     }
 }
 
-async fn members(state: State, auth: Auth, path: web::Path<String>, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
+async fn members(state: State, auth: Auth, path: web::Path<String>, q: Query<Paging>) -> ApiResult<HttpResponse> {
     let team = member_team(&state, &auth, &path).await?;
     let (page, per_page) = q.checked()?;
     Ok(ok(&state.store.team_members(&team.id, page, per_page).await?))

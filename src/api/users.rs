@@ -1,5 +1,6 @@
 //! `/users`: sign-up, login, logout and lookups.
 
+use super::Query;
 use super::{authenticate, created, id_param, ok, read_json, resolve_user_id, status_ok, Auth, Paging, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::{now_ms, NewSession, NewUser};
@@ -291,7 +292,7 @@ struct ListUsers {
     per_page: i64,
 }
 
-async fn list_users(state: State, auth: Auth, q: web::Query<ListUsers>) -> ApiResult<HttpResponse> {
+async fn list_users(state: State, auth: Auth, q: Query<ListUsers>) -> ApiResult<HttpResponse> {
     let (page, per_page) = Paging { page: q.page, per_page: q.per_page }.checked()?;
     if let Some(team) = q.in_team.as_deref() {
         super::member_team(&state, &auth, team).await?;
