@@ -162,9 +162,7 @@ async fn channel_by_name(
 ) -> ApiResult<HttpResponse> {
     let (team_id, name) = path.into_inner();
     id_param("team_id", &team_id)?;
-    if name.len() > 64 {
-        return Err(AppError::invalid_param("channel_name"));
-    }
+    super::name_param(super::PathName::Channel, &name)?;
     let ch = unless_archived(state.store.channel_by_name(&team_id, &name).await?, &q)?;
     visible_channel(&state, &auth, ch).await
 }
@@ -178,9 +176,8 @@ async fn channel_by_team_name(
     q: Query<ByNameQuery>,
 ) -> ApiResult<HttpResponse> {
     let (team_name, name) = path.into_inner();
-    if team_name.len() > 64 || name.len() > 64 {
-        return Err(AppError::not_found("channel"));
-    }
+    super::name_param(super::PathName::Team, &team_name)?;
+    super::name_param(super::PathName::Channel, &name)?;
     let ch = unless_archived(state.store.channel_by_team_name(&team_name, &name).await?, &q)?;
     visible_channel(&state, &auth, ch).await
 }

@@ -128,9 +128,7 @@ async fn get_team(state: State, auth: Auth, path: web::Path<String>) -> ApiResul
 }
 
 async fn team_by_name(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    if path.len() > 64 {
-        return Err(AppError::invalid_param("name"));
-    }
+    super::name_param(super::PathName::Team, &path)?;
     let team = state.store.team_by_name(&path).await?.ok_or_else(|| AppError::not_found("team"))?;
     visible_team(&state, &auth, team).await
 }
