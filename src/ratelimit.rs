@@ -6,7 +6,8 @@
 //! the key's allowance is whole again); a refused one is 429 with `Retry-After` too.
 //!
 //! The key is made of the client address (`VaryByRemoteAddr`), the request's token
-//! (`VaryByUser`: each session has its own allowance) and a header's value (`VaryByHeader`).
+//! (`VaryByUser`: each session has its own allowance) and a header's value (`VaryByHeader`); a
+//! key longer than 128 bytes is kept as its SHA-256.
 //! The client address is the TCP peer's, unless the peer is a loopback or private-network
 //! address (a proxy in front of the node) and a header named in `ServiceSettings.TrustedProxyIPHeader`
 //! is present: then it is that header's address (for `X-Forwarded-For`, the last one, the
@@ -179,8 +180,17 @@ pub fn key(settings: &RateLimitSettings, client: Option<IpAddr>, token: Option<&
         key.push('|');
         key.push_str(header.unwrap_or(""));
     }
+    // A client chooses its token and headers: a long key is kept as its digest, so the store's
+    // memory is bounded by MemoryStoreSize times a small size.
+    if key.len() > KEY_MAX {
+        use sha2::Digest;
+        key = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+    }
     key
 }
+
+/// The longest key kept as it is.
+const KEY_MAX: usize = 128;
 
 /// Count a request against the limit, if `RateLimitSettings.Enable` (read per request, so a
 /// saved config applies at once). `None` when the limit is off.
@@ -281,5 +291,16 @@ mod tests {
         assert_eq!(client_addr(Some(proxy), &h, &trusted), Some("203.0.113.9".parse().unwrap()));
         assert_eq!(client_addr(Some(outsider), &h, &trusted), Some(outsider), "not a proxy: its own address");
         assert_eq!(client_addr(Some(proxy), &h, &[]), Some(proxy), "no trusted header configured");
+    }
+
+    #[test]
+    fn keys_are_small_whatever_the_client_sends() {
+        let s = RateLimitSettings { vary_by_user: true, vary_by_header: "X-Client".into(), ..Default::default() };
+        let ip = Some("192.0.2.1".parse().unwrap());
+        assert_eq!(key(&s, ip, Some("tok"), Some("h")), "192.0.2.1|tok|h");
+        let long = "t".repeat(10_000);
+        let k = key(&s, ip, Some(&long), None);
+        assert_eq!(k.len(), 64);
+        assert_ne!(k, key(&s, ip, Some(&"u".repeat(10_000)), None), "different clients, different keys");
     }
 }
