@@ -149,7 +149,11 @@ fn is_proxy_peer(ip: IpAddr) -> bool {
 
 /// The client's address: the peer's, or, from a proxy peer, the first `trusted_headers` header
 /// present (see the module docs).
-pub fn client_addr(peer: Option<IpAddr>, headers: &actix_web::http::header::HeaderMap, trusted_headers: &[String]) -> Option<IpAddr> {
+pub fn client_addr(
+    peer: Option<IpAddr>,
+    headers: &actix_web::http::header::HeaderMap,
+    trusted_headers: &[String],
+) -> Option<IpAddr> {
     let peer = peer?;
     if !is_proxy_peer(peer) {
         return Some(peer);

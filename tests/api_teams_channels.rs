@@ -846,7 +846,11 @@ async fn channel_member_listing_and_removal() {
     assert_eq!(ids(&a.get(&format!("/channels/{ch}/members?per_page=2")).await.expect(200).body, "user_id").len(), 2);
     let last = ids(&a.get(&format!("/channels/{ch}/members?page=1&per_page=2")).await.expect(200).body, "user_id");
     assert_eq!(last, vec![want[2].clone()]);
-    assert_eq!(ids(&a.get(&format!("/channels/{ch}/members?per_page=-1")).await.expect(200).body, "user_id").len(), 3, "the default page size");
+    assert_eq!(
+        ids(&a.get(&format!("/channels/{ch}/members?per_page=-1")).await.expect(200).body, "user_id").len(),
+        3,
+        "the default page size"
+    );
     admin.get(&format!("/channels/{ch}/members")).await.expect(200);
     let m = a.get(&format!("/channels/{ch}/members/{b_id}")).await.expect(200).body;
     assert_eq!((m["channel_id"].clone(), m["user_id"].clone()), (json!(ch), json!(b_id)));

@@ -129,7 +129,10 @@ async fn a_server_error_is_logged_with_its_request_id_and_counted() {
     let line = logs.find(&format!("request_id={request_id}")).expect("the 5xx is logged with its request id");
     assert!(line.starts_with("ERROR request failed"), "{line}");
     assert!(line.contains("route=/api/v4/posts"), "{line}");
-    assert!(line.contains("error_id=app.internal_error.app_error"), "the log keeps what the client was not told: {line}");
+    assert!(
+        line.contains("error_id=app.internal_error.app_error"),
+        "the log keeps what the client was not told: {line}"
+    );
     let text = node.state.metrics.render(&node.state.store);
     let counted = text
         .lines()
@@ -164,11 +167,15 @@ async fn check_config_prints_the_effective_config_with_secrets_masked() {
     assert_eq!(shown["SqlSettings"]["DataSourceReplicas"], json!([FAKE_SETTING]));
     assert_eq!(shown["FileSettings"]["AmazonS3SecretAccessKey"], json!(FAKE_SETTING));
     assert_eq!(shown["TeamSettings"]["SiteName"], json!("FromEnv"), "the effective config, environment applied");
-    assert_eq!(shown, starling::config::sanitized(&{
-        let mut e = c.clone();
-        e.team_settings.site_name = "FromEnv".into();
-        e
-    }), "the same masking as GET /config");
+    assert_eq!(
+        shown,
+        starling::config::sanitized(&{
+            let mut e = c.clone();
+            e.team_settings.site_name = "FromEnv".into();
+            e
+        }),
+        "the same masking as GET /config"
+    );
 
     // An invalid file is refused with the key.
     c.team_settings.max_users_per_team = 0;
@@ -214,7 +221,10 @@ async fn invalid_configs_are_refused_on_save_and_patch_with_mattermosts_ids() {
     assert_eq!(std::fs::read(&path).unwrap(), before, "nothing was written");
     // Valid values pass.
     let ok = admin
-        .put("/config/patch", json!({"ServiceSettings": {"SiteURL": "https://chat.example.com"}, "TeamSettings": {"MaxUsersPerTeam": 7}}))
+        .put(
+            "/config/patch",
+            json!({"ServiceSettings": {"SiteURL": "https://chat.example.com"}, "TeamSettings": {"MaxUsersPerTeam": 7}}),
+        )
         .await
         .expect(200)
         .body;
@@ -324,7 +334,8 @@ async fn the_rate_limit_answers_429_with_mattermosts_headers() {
     assert!(server.node.state.metrics.http_rate_limited.get() >= 1);
 
     // The allowance comes back at PerSec.
-    let back = wait_until(Duration::from_secs(5), || async { anon.get("/system/ping").await.status.as_u16() == 200 }).await;
+    let back =
+        wait_until(Duration::from_secs(5), || async { anon.get("/system/ping").await.status.as_u16() == 200 }).await;
     assert!(back, "one request a second is allowed again");
 }
 
@@ -388,7 +399,9 @@ async fn password_rules_apply_on_sign_up_and_on_change() {
     let anon = server.client();
     let sign_up = |name: &str, pw: &str| {
         let (anon, name, pw) = (anon.clone(), name.to_owned(), pw.to_owned());
-        async move { anon.post("/users", json!({"email": format!("{name}@example.com"), "username": name, "password": pw})).await }
+        async move {
+            anon.post("/users", json!({"email": format!("{name}@example.com"), "username": name, "password": pw})).await
+        }
     };
     for (pw, id) in [
         ("Sh0rt!", "model.user.is_valid.pwd_min_length.app_error"),
@@ -415,7 +428,9 @@ async fn password_rules_apply_on_sign_up_and_on_change() {
     assert_eq!(r.id(), "api.user.update_password.incorrect.app_error");
     let r = user.put(&own, json!({"current_password": "Good-pass-2", "new_password": "Newer-pass-"})).await.expect(400);
     assert_eq!(r.id(), "model.user.is_valid.pwd_number.app_error");
-    user.put("/users/me/password", json!({"current_password": "Good-pass-2", "new_password": "Newer-pass-3"})).await.expect(200);
+    user.put("/users/me/password", json!({"current_password": "Good-pass-2", "new_password": "Newer-pass-3"}))
+        .await
+        .expect(200);
     token("someone", "Newer-pass-3").await;
     // Someone else's password: only a system admin, and the rules still hold.
     user.put(&format!("/users/{admin_id}/password"), json!({"new_password": "Hijack-pass-9"})).await.expect(403);

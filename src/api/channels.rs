@@ -1,7 +1,7 @@
 //! `/channels`: channels and their members.
 
-use super::Query;
 use super::permissions::{self, has_channel_permission, has_team_permission, manage_members_permission};
+use super::Query;
 use super::{
     channel_with_permission, created, id_param, ok, read_json, resolve_user_id, status_ok, Auth, Paging, State,
 };
@@ -188,12 +188,7 @@ struct StatsQuery {
 }
 
 /// `GET /channels/{id}/stats`: member, guest, pinned post and file counts.
-async fn stats(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-    q: Query<StatsQuery>,
-) -> ApiResult<HttpResponse> {
+async fn stats(state: State, auth: Auth, path: web::Path<String>, q: Query<StatsQuery>) -> ApiResult<HttpResponse> {
     let ch = channel_with_permission(&state, &auth, &path, "read_channel").await?;
     let with_files = !q.exclude_files_count.unwrap_or(false);
     Ok(ok(&state.store.channel_stats(&ch.id, with_files).await?))

@@ -214,7 +214,11 @@ pub async fn not_found() -> HttpResponse {
 
 /// What Mattermost's router answers when no route matches.
 pub fn no_such_route() -> AppError {
-    AppError::new(actix_web::http::StatusCode::NOT_FOUND, "api.context.404.app_error", "Sorry, we could not find the page.")
+    AppError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "api.context.404.app_error",
+        "Sorry, we could not find the page.",
+    )
 }
 
 /// The names a path may carry, with the characters Mattermost's router accepts for each.
@@ -234,9 +238,8 @@ const PATH_NAME_MAX: usize = 64;
 /// A name from the path: 404 (as Mattermost's router answers) when it cannot name anything,
 /// because it has a character the kind's pattern excludes or is longer than any stored name.
 pub fn name_param(kind: PathName, value: &str) -> ApiResult<()> {
-    let allowed = |c: char| {
-        c.is_ascii_alphanumeric() || c == '_' || c == '-' || (matches!(kind, PathName::Username) && c == '.')
-    };
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (matches!(kind, PathName::Username) && c == '.');
     if value.is_empty() || value.len() > PATH_NAME_MAX || !value.chars().all(allowed) {
         return Err(no_such_route());
     }

@@ -1,8 +1,8 @@
 //! A user's channels and memberships across teams, and their unread counts per team: what both
 //! apps load at startup (client-surface.md §3.1).
 
-use super::Query;
 use super::permissions::{self, has_team_permission};
+use super::Query;
 use super::{id_param, ok, self_or_admin, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::ChannelFilter;

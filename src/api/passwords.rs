@@ -2,7 +2,7 @@
 //! `ServiceSettings.MaximumLoginAttempts`' lockout (shared by login and the current-password
 //! check), and `PUT /users/{user_id}/password`.
 
-use super::users::{hashing, hash_password, verify_password, DUMMY_HASH};
+use super::users::{hash_password, hashing, verify_password, DUMMY_HASH};
 use super::{read_json, status_ok, Auth, State};
 use crate::config::PasswordSettings;
 use crate::error::{ApiResult, AppError};
@@ -132,7 +132,10 @@ async fn update_password(
     let new_password = input.new_password.unwrap_or_default();
     let hash = state.store.password_hash(&user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
     if own {
-        let current = input.current_password.filter(|p| !p.is_empty()).ok_or_else(|| AppError::invalid_param("current_password"))?;
+        let current = input
+            .current_password
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| AppError::invalid_param("current_password"))?;
         if !attempt_password(&state, &user_id, current, hash).await? {
             return Err(AppError::bad_request(
                 "api.user.update_password.incorrect.app_error",
@@ -167,12 +170,24 @@ mod tests {
         assert_eq!(id(&all, "asdASDasd!@#123"), None);
         assert_eq!(id(&all, "asdasdasdasdasd"), Some("model.user.is_valid.pwd_uppercase_number_symbol.app_error"));
         assert_eq!(id(&all, "ASDASDASD123!@#"), Some("model.user.is_valid.pwd_lowercase.app_error"));
-        assert_eq!(id(&rules(false, false, true, false), "no-digits-here"), Some("model.user.is_valid.pwd_number.app_error"));
-        assert_eq!(id(&rules(false, false, false, true), "asdASD123"), Some("model.user.is_valid.pwd_symbol.app_error"));
+        assert_eq!(
+            id(&rules(false, false, true, false), "no-digits-here"),
+            Some("model.user.is_valid.pwd_number.app_error")
+        );
+        assert_eq!(
+            id(&rules(false, false, false, true), "asdASD123"),
+            Some("model.user.is_valid.pwd_symbol.app_error")
+        );
         assert_eq!(id(&all, "aA1!"), Some("model.user.is_valid.pwd_min_length.app_error"));
-        assert_eq!(id(&rules(false, false, false, false), &"x".repeat(73)), Some("model.user.is_valid.pwd_max_length.app_error"));
+        assert_eq!(
+            id(&rules(false, false, false, false), &"x".repeat(73)),
+            Some("model.user.is_valid.pwd_max_length.app_error")
+        );
         assert_eq!(id(&rules(false, false, false, false), &"x".repeat(72)), None);
         // 24 four-byte characters: long enough in characters, too long in bytes.
-        assert_eq!(id(&rules(false, false, false, false), &"\u{1F600}".repeat(24)), Some("model.user.is_valid.pwd_max_length.app_error"));
+        assert_eq!(
+            id(&rules(false, false, false, false), &"\u{1F600}".repeat(24)),
+            Some("model.user.is_valid.pwd_max_length.app_error")
+        );
     }
 }

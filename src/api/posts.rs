@@ -1,7 +1,7 @@
 //! `/posts`: create, edit, delete, read posts, threads and channel history.
 
-use super::Query;
 use super::permissions;
+use super::Query;
 use super::{created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, AppState, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::{Channel, NewPost, Post, PostMentions, PostPage, PostQuery};

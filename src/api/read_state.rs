@@ -3,9 +3,9 @@
 //! web app sends when its window loses focus), marking channels or a team read, and marking a
 //! channel unread from a post.
 
-use super::Query;
 use super::mentions;
 use super::posts::PostList;
+use super::Query;
 use super::{
     channel_with_permission, id_param, ok, read_json, readable_channel, resolve_user_id, self_or_admin, Auth, State,
 };

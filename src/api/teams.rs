@@ -1,7 +1,7 @@
 //! `/teams`: teams and their members.
 
-use super::Query;
 use super::permissions::{self, has_team_permission};
+use super::Query;
 use super::{
     created, id_param, member_team, ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, Paging, State,
 };

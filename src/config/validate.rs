@@ -224,7 +224,6 @@ fn check_dsn(key: &str, dsn: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-
 /// An absolute `http://` or `https://` URL with a host (what Mattermost accepts as SiteURL).
 fn is_http_url(s: &str) -> bool {
     let Some(rest) = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://")) else {
@@ -288,9 +287,13 @@ impl ConfigError {
             "RateLimitSettings.MemoryStoreSize" => "model.config.is_valid.rate_mem.app_error",
             "RateLimitSettings.PerSec" => "model.config.is_valid.rate_sec.app_error",
             "RateLimitSettings.MaxBurst" => "model.config.is_valid.max_burst.app_error",
-            "DataRetentionSettings.MessageRetentionDays" => "model.config.is_valid.message_retention_days_too_low.app_error",
+            "DataRetentionSettings.MessageRetentionDays" => {
+                "model.config.is_valid.message_retention_days_too_low.app_error"
+            }
             "DataRetentionSettings.FileRetentionDays" => "model.config.is_valid.file_retention_days_too_low.app_error",
-            "DataRetentionSettings.DeletionJobStartTime" => "model.config.is_valid.data_retention.deletion_job_start_time.app_error",
+            "DataRetentionSettings.DeletionJobStartTime" => {
+                "model.config.is_valid.data_retention.deletion_job_start_time.app_error"
+            }
             _ => "model.config.is_valid.app_error",
         }
     }
@@ -305,7 +308,9 @@ mod tests {
         for ok in ["http://chat.example.com", "https://chat.example.com:8443/sub", "http://[::1]:8065", "http://a"] {
             assert!(is_http_url(ok), "{ok}");
         }
-        for bad in ["chat.example.com", "ftp://x", "http://", "https://:80", "http://x:99999", "http://a b", "http://x:0"] {
+        for bad in
+            ["chat.example.com", "ftp://x", "http://", "https://:80", "http://x:99999", "http://a b", "http://x:0"]
+        {
             assert!(!is_http_url(bad), "{bad}");
         }
     }
