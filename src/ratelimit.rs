@@ -73,7 +73,8 @@ impl RateLimiter {
         let per_sec = settings.per_sec.max(1) as u128;
         let burst = settings.max_burst.max(0) as u128;
         let capacity = settings.memory_store_size.max(1) as usize;
-        let emission = 1_000_000_000u128 / per_sec;
+        // At least 1 ns, so a PerSec above a billion cannot divide by zero below.
+        let emission = (1_000_000_000u128 / per_sec).max(1);
         // The delay variation tolerance: how far ahead of now the arrival time may run.
         let tolerance = emission * (burst + 1);
         let limit = (burst + 1) as u64;
@@ -268,6 +269,13 @@ mod tests {
         assert!(rl.check_at("other", &s, later).allowed);
         // After a quiet second the allowance is whole again.
         assert_eq!(rl.check_at("k", &s, later + Duration::from_secs(1)).remaining, 2);
+    }
+
+    #[test]
+    fn any_valid_rate_is_safe() {
+        let rl = RateLimiter::new();
+        let s = settings(i64::MAX, i64::MAX, i64::MAX);
+        assert!(rl.check_at("k", &s, Duration::from_secs(1)).allowed);
     }
 
     #[test]
