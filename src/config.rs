@@ -25,7 +25,7 @@ pub enum ConfigError {
     Database { dsn: String, problem: String },
 }
 
-fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.to_owned(), problem: problem.into() }
 }
 
@@ -43,6 +43,7 @@ pub struct Config {
     pub job_settings: JobSettings,
     pub data_retention_settings: DataRetentionSettings,
     pub plugin_settings: PluginSettings,
+    pub rate_limit_settings: RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -80,6 +81,13 @@ pub struct ServiceSettings {
     pub enable_custom_emoji: bool,
     /// The most different emoji one post may be reacted with (Mattermost's default 50, at most 500).
     pub unique_emoji_reaction_limit_per_post: i64,
+    /// Failed logins after which an account is locked until an admin sets its password
+    /// (counted in the database, so every node sees the same count).
+    pub maximum_login_attempts: i64,
+    /// Headers (e.g. `X-Forwarded-For`, `X-Real-IP`) that carry the client's address. Read only
+    /// when the connection comes from a loopback or private-network address (the proxy).
+    #[serde(rename = "TrustedProxyIPHeader")]
+    pub trusted_proxy_ip_header: Vec<String>,
 }
 
 impl Default for ServiceSettings {
@@ -103,6 +111,8 @@ impl Default for ServiceSettings {
             experimental_strict_csrf_enforcement: false,
             enable_custom_emoji: false,
             unique_emoji_reaction_limit_per_post: 50,
+            maximum_login_attempts: 10,
+            trusted_proxy_ip_header: vec![],
         }
     }
 }
@@ -412,6 +422,37 @@ pub struct PluginSettings {
     pub plugin_states: std::collections::BTreeMap<String, PluginState>,
 }
 
+/// Mattermost's request rate limit (a GCRA per client key, see `crate::ratelimit`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct RateLimitSettings {
+    pub enable: bool,
+    /// Requests per second each key may make on average.
+    pub per_sec: i64,
+    /// Requests a key may make at once beyond the rate.
+    pub max_burst: i64,
+    /// How many keys are remembered; past that the least recently seen is forgotten.
+    pub memory_store_size: i64,
+    pub vary_by_remote_addr: bool,
+    pub vary_by_user: bool,
+    /// A request header whose value is part of the key ("" for none).
+    pub vary_by_header: String,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            per_sec: 10,
+            max_burst: 100,
+            memory_store_size: 10_000,
+            vary_by_remote_addr: true,
+            vary_by_user: false,
+            vary_by_header: String::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct PluginState {
@@ -598,139 +639,7 @@ pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("address {s:?} resolves to nothing"))
 }
 
-/// The values of ServiceSettings.CollapsedThreads, as Mattermost names them.
-pub const COLLAPSED_THREADS: &[&str] = &["disabled", "default_off", "default_on", "always_on"];
-
-const LOG_LEVELS: &[&str] = &["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL", "TRACE"];
-
 impl Config {
-    /// Check every value a node cannot run with; the error names the key.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let s = &self.service_settings;
-        parse_listen_address(&s.listen_address).map_err(|p| invalid("ServiceSettings.ListenAddress", p))?;
-        if s.session_length_web_in_hours <= 0 {
-            return Err(invalid("ServiceSettings.SessionLengthWebInHours", "must be greater than 0"));
-        }
-        if s.session_cache_in_minutes < 0 {
-            return Err(invalid("ServiceSettings.SessionCacheInMinutes", "must not be negative"));
-        }
-        if !(0..=256).contains(&s.websocket_hubs) {
-            return Err(invalid("ServiceSettings.WebsocketHubs", "must be between 0 (one per CPU) and 256"));
-        }
-        if s.maximum_payload_size_bytes <= 0 {
-            return Err(invalid("ServiceSettings.MaximumPayloadSizeBytes", "must be greater than 0"));
-        }
-        if !COLLAPSED_THREADS.contains(&s.collapsed_threads.as_str()) {
-            return Err(invalid("ServiceSettings.CollapsedThreads", format!("must be one of {COLLAPSED_THREADS:?}")));
-        }
-        if !(0..=500).contains(&s.unique_emoji_reaction_limit_per_post) {
-            return Err(invalid("ServiceSettings.UniqueEmojiReactionLimitPerPost", "must be between 0 and 500"));
-        }
-        for (key, port) in [("WebsocketPort", s.websocket_port), ("WebsocketSecurePort", s.websocket_secure_port)] {
-            if !(1..=65535).contains(&port) {
-                return Err(invalid(&format!("ServiceSettings.{key}"), "must be a port between 1 and 65535"));
-            }
-        }
-        let q = &self.sql_settings;
-        if q.driver_name != "postgres" {
-            return Err(invalid(
-                "SqlSettings.DriverName",
-                format!("{:?} is not supported; use \"postgres\"", q.driver_name),
-            ));
-        }
-        check_dsn("SqlSettings.DataSource", &q.data_source)?;
-        for r in &q.data_source_replicas {
-            check_dsn("SqlSettings.DataSourceReplicas", r)?;
-        }
-        for r in &q.data_source_search_replicas {
-            check_dsn("SqlSettings.DataSourceSearchReplicas", r)?;
-        }
-        if q.max_open_conns < 1 {
-            return Err(invalid("SqlSettings.MaxOpenConns", "must be at least 1"));
-        }
-        if q.query_timeout < 1 {
-            return Err(invalid("SqlSettings.QueryTimeout", "must be at least 1 second"));
-        }
-        if q.connect_attempts < 1 {
-            return Err(invalid("SqlSettings.ConnectAttempts", "must be at least 1"));
-        }
-        if q.connect_retry_seconds < 0 {
-            return Err(invalid("SqlSettings.ConnectRetrySeconds", "must not be negative"));
-        }
-        if self.password_settings.minimum_length < 5 || self.password_settings.minimum_length > 72 {
-            return Err(invalid("PasswordSettings.MinimumLength", "must be between 5 and 72"));
-        }
-        let f = &self.file_settings;
-        match f.driver_name.as_str() {
-            "local" => {
-                if f.directory.is_empty() {
-                    return Err(invalid("FileSettings.Directory", "must not be empty with the local driver"));
-                }
-            }
-            "amazons3" => {
-                if f.amazon_s3_bucket.is_empty() {
-                    return Err(invalid("FileSettings.AmazonS3Bucket", "must be set with the amazons3 driver"));
-                }
-                if f.amazon_s3_access_key_id.is_empty() != f.amazon_s3_secret_access_key.is_empty() {
-                    return Err(invalid(
-                        "FileSettings.AmazonS3SecretAccessKey",
-                        "must be set together with FileSettings.AmazonS3AccessKeyId",
-                    ));
-                }
-            }
-            other => {
-                return Err(invalid(
-                    "FileSettings.DriverName",
-                    format!("{other:?} is not one of \"local\", \"amazons3\""),
-                ))
-            }
-        }
-        if f.max_file_size <= 0 {
-            return Err(invalid("FileSettings.MaxFileSize", "must be greater than 0"));
-        }
-        if !f.public_link_salt.is_empty() && f.public_link_salt.chars().count() < 32 {
-            return Err(invalid("FileSettings.PublicLinkSalt", "must be 32 characters or more"));
-        }
-        if f.max_image_resolution <= 0 {
-            return Err(invalid("FileSettings.MaxImageResolution", "must be greater than 0"));
-        }
-        if f.max_image_decoder_concurrency == 0 || f.max_image_decoder_concurrency < -1 {
-            return Err(invalid(
-                "FileSettings.MaxImageDecoderConcurrency",
-                "must be -1 (one per CPU) or greater than 0",
-            ));
-        }
-        let c = &self.cluster_settings;
-        if !(1..=65535).contains(&c.gossip_port) {
-            return Err(invalid("ClusterSettings.GossipPort", "must be a port between 1 and 65535"));
-        }
-        let l = &self.log_settings;
-        for (key, level) in [("LogSettings.ConsoleLevel", &l.console_level), ("LogSettings.FileLevel", &l.file_level)] {
-            if !LOG_LEVELS.contains(&level.to_ascii_uppercase().as_str()) {
-                return Err(invalid(key, format!("{level:?} is not one of {}", LOG_LEVELS.join(", "))));
-            }
-        }
-        if self.metrics_settings.enable {
-            parse_listen_address(&self.metrics_settings.listen_address)
-                .map_err(|p| invalid("MetricsSettings.ListenAddress", p))?;
-        }
-        self.validate_jobs()?;
-        let p = &self.plugin_settings;
-        if p.directory.trim().is_empty() {
-            return Err(invalid("PluginSettings.Directory", "must not be empty"));
-        }
-        if p.require_plugin_signature {
-            return Err(invalid(
-                "PluginSettings.RequirePluginSignature",
-                "signed plugins are not supported; set false",
-            ));
-        }
-        if let Some(id) = p.plugin_states.keys().find(|id| !crate::extensions::valid_id(id)) {
-            return Err(invalid("PluginSettings.PluginStates", format!("{id:?} is not a plugin id")));
-        }
-        Ok(())
-    }
-
     /// A hash of the settings every node of a cluster must share. Per-node settings (addresses
     /// and ports to listen on or advertise, log location, hub count) are left out.
     pub fn hash(&self) -> String {
@@ -751,55 +660,6 @@ impl Config {
         let bytes = serde_json::to_vec(&shared).unwrap_or_default();
         hex::encode(&Sha256::digest(&bytes)[..16])
     }
-}
-
-impl Config {
-    fn validate_jobs(&self) -> Result<(), ConfigError> {
-        let j = &self.job_settings;
-        for (key, v) in [
-            ("JobSettings.WorkerPollMilliseconds", j.worker_poll_milliseconds),
-            ("JobSettings.SchedulerPollMilliseconds", j.scheduler_poll_milliseconds),
-            ("JobSettings.HeartbeatMilliseconds", j.heartbeat_milliseconds),
-        ] {
-            if !(10..=3_600_000).contains(&v) {
-                return Err(invalid(key, "must be between 10 and 3600000"));
-            }
-        }
-        if j.stale_job_milliseconds < 3 * j.heartbeat_milliseconds {
-            return Err(invalid("JobSettings.StaleJobMilliseconds", "must be at least three HeartbeatMilliseconds"));
-        }
-        if j.cleanup_interval_seconds < 1 {
-            return Err(invalid("JobSettings.CleanupIntervalSeconds", "must be at least 1"));
-        }
-        let d = &self.data_retention_settings;
-        if d.message_retention_days <= 0 {
-            return Err(invalid("DataRetentionSettings.MessageRetentionDays", "must be greater than 0"));
-        }
-        if d.file_retention_days <= 0 {
-            return Err(invalid("DataRetentionSettings.FileRetentionDays", "must be greater than 0"));
-        }
-        if d.start_time().is_none() {
-            return Err(invalid(
-                "DataRetentionSettings.DeletionJobStartTime",
-                format!("{:?} is not a time of day as HH:MM", d.deletion_job_start_time),
-            ));
-        }
-        if d.batch_size < 1 {
-            return Err(invalid("DataRetentionSettings.BatchSize", "must be at least 1"));
-        }
-        if d.time_between_batches_milliseconds < 0 {
-            return Err(invalid("DataRetentionSettings.TimeBetweenBatchesMilliseconds", "must not be negative"));
-        }
-        Ok(())
-    }
-}
-
-fn check_dsn(key: &str, dsn: &str) -> Result<(), ConfigError> {
-    if !(dsn.starts_with("postgres://") || dsn.starts_with("postgresql://")) {
-        return Err(invalid(key, "must be a postgres:// URL"));
-    }
-    dsn.parse::<tokio_postgres::Config>().map_err(|e| invalid(key, format!("not a valid PostgreSQL URL: {e}")))?;
-    Ok(())
 }
 
 /// Read `path` (creating it from defaults if it is missing), apply the environment, validate.
@@ -929,6 +789,8 @@ fn env_value(key: &str, var: &str, current: &Value, raw: &str) -> Result<Value, 
 
 pub mod service;
 pub mod source;
+mod validate;
+pub use validate::COLLAPSED_THREADS;
 
 #[cfg(test)]
 mod tests;

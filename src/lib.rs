@@ -36,6 +36,7 @@ pub mod jobs;
 pub mod logging;
 pub mod metrics;
 pub mod plugins;
+pub mod ratelimit;
 pub mod server;
 pub mod store;
 

@@ -26,7 +26,8 @@ enum Command {
         #[arg(long, short = 'c', env = "MM_CONFIG", default_value = "config.json")]
         config: String,
     },
-    /// Check a config (with the environment's overrides) and print the effective config.
+    /// Check a config (with the environment's overrides) and print the effective config, its
+    /// secrets masked as the config API masks them.
     CheckConfig {
         #[arg(long, short = 'c', env = "MM_CONFIG", default_value = "config.json")]
         config: String,
@@ -52,7 +53,9 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => block_on(async move {
             match load_at_start(&ConfigSource::parse(&config)).await {
                 Ok(loaded) => {
-                    println!("{}", serde_json::to_string_pretty(&loaded.config).unwrap_or_default());
+                    // Secrets masked exactly as `GET /api/v4/config` masks them.
+                    let shown = starling::config::sanitized(&loaded.config);
+                    println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
                     ExitCode::SUCCESS
                 }
                 Err(e) => invalid(e),

@@ -12,6 +12,10 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     pub http_requests_total: IntCounter,
     pub http_duration: HistogramVec,
+    /// 5xx answers by route: each is also logged at error level with its request id.
+    pub http_server_errors: IntCounterVec,
+    /// Requests refused with 429 by RateLimitSettings.
+    pub http_rate_limited: IntCounter,
     pub db_master_connections: IntGauge,
     pub db_master_idle: IntGauge,
     pub db_read_replica_connections: IntGauge,
@@ -38,6 +42,14 @@ impl Metrics {
             &["route", "method"],
         )
         .expect("static metric definition");
+        let http_server_errors = IntCounterVec::new(
+            Opts::new("starling_http_server_errors_total", "HTTP answers with a 5xx status, by route and status."),
+            &["route", "status"],
+        )
+        .expect("static metric definition");
+        let http_rate_limited =
+            IntCounter::new("starling_http_rate_limited_total", "HTTP requests refused by the rate limit (429).")
+                .expect("static metric definition");
         let db_master_connections =
             IntGauge::new("mattermost_db_master_connections_total", "Open connections to the master database.")
                 .expect("static metric definition");
@@ -70,6 +82,8 @@ impl Metrics {
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_requests_total.clone()),
             Box::new(http_duration.clone()),
+            Box::new(http_server_errors.clone()),
+            Box::new(http_rate_limited.clone()),
             Box::new(db_master_connections.clone()),
             Box::new(db_master_idle.clone()),
             Box::new(db_read_replica_connections.clone()),
@@ -85,6 +99,8 @@ impl Metrics {
             http_requests,
             http_requests_total,
             http_duration,
+            http_server_errors,
+            http_rate_limited,
             db_master_connections,
             db_master_idle,
             db_read_replica_connections,
@@ -99,6 +115,9 @@ impl Metrics {
         self.http_requests.with_label_values(&[route, method, &status.to_string()]).inc();
         self.http_requests_total.inc();
         self.http_duration.with_label_values(&[route, method]).observe(seconds);
+        if status >= 500 {
+            self.http_server_errors.with_label_values(&[route, &status.to_string()]).inc();
+        }
     }
 
     /// The text exposition, with pool gauges read now.

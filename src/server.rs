@@ -387,19 +387,29 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
     }
 
     let app_state = state.clone();
+    let limiter = Arc::new(crate::ratelimit::RateLimiter::new());
     let request_metrics = metrics.clone();
     let request_log = log.new(o!("component" => "http"));
     let server = HttpServer::new(move || {
         let m = request_metrics.clone();
         let ryw = read_your_writes.clone();
         let log = request_log.clone();
+        let limiter = limiter.clone();
+        let limit_config = app_state.config.clone();
         App::new()
             .app_data(app_state.clone())
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let method = req.method().to_string();
-                // Input no handler should see (a NUL in the URL) is answered here.
-                let refused = api::url_input_error(req.uri().path(), req.query_string());
+                // Over RateLimitSettings' allowance: 429 before anything else runs.
+                let rate = crate::ratelimit::check_request(&limiter, &limit_config, &req);
+                let refused = if rate.is_some_and(|d| !d.allowed) {
+                    m.http_rate_limited.inc();
+                    Some(crate::ratelimit::refusal())
+                } else {
+                    // Input no handler should see (a NUL in the URL) is answered here.
+                    api::url_input_error(req.uri().path(), req.query_string())
+                };
                 // Which source this request's plain reads use (store::routing has the rules).
                 let is_read = store::routing::is_read_request(req.method().as_str(), req.path());
                 let route = ryw.route(is_read, api::request_token(req.request()).as_deref());
@@ -419,6 +429,9 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
                 let log = log.clone();
                 async move {
                     let mut res = store::routing::with_read_route(route, fut).await?;
+                    if let Some(d) = &rate {
+                        crate::ratelimit::add_headers(res.headers_mut(), d);
+                    }
                     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
                     let status = res.status().as_u16();
                     m.observe(&route, &method, status, started.elapsed().as_secs_f64());

@@ -133,7 +133,7 @@ async fn startup_listings_across_teams() {
     check(w.carol.get(&format!("/users/{}/teams/unread", w.bob_id)).await, 403, "another user's unreads");
     check(w.carol.get(&format!("/users/me/teams/{other_team}/channels")).await, 403, "a team not joined");
     check(w.carol.get(&format!("/channels/{private}/members/me")).await, 403, "a private channel not joined");
-    check(w.bob.get("/users/me/channel_members?page=-2").await, 400, "negative page");
+    check(w.bob.get("/users/me/channel_members?page=-2").await, 200, "a negative page is the first");
     check(w.bob.get("/users/me/channels?last_delete_at=-1").await, 400, "negative last_delete_at");
     check(w.bob.get("/users/me/teams/unread?exclude_team=bad").await, 400, "malformed team id");
     check(w.s.client().get("/users/me/channels").await, 401, "no session");

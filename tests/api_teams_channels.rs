@@ -205,7 +205,7 @@ async fn get_team_by_id_and_name() {
     owner.get(&format!("/teams/{MALFORMED_ID}")).await.expect(400);
     owner.get(&format!("/teams/{}", "a".repeat(27))).await.expect(400);
     owner.get("/teams/name/nosuchteam").await.expect(404);
-    owner.get(&format!("/teams/name/{}", "a".repeat(65))).await.expect(400);
+    owner.get(&format!("/teams/name/{}", "a".repeat(65))).await.expect(404);
     server.client().get(&format!("/teams/{open}")).await.expect(401);
     server.client().get(&format!("/teams/name/{name}")).await.expect(401);
     owner.with_token(&new_id()).get(&format!("/teams/{open}")).await.expect(401);
@@ -236,10 +236,11 @@ async fn list_teams_shows_open_teams_and_admins_see_all() {
     assert!(!p0.contains(&p1[0]), "pages do not overlap");
     assert!(ids(&admin.get("/teams?page=5&per_page=2").await.expect(200).body, "id").is_empty());
 
-    admin.get("/teams?page=-1").await.expect(400);
-    admin.get("/teams?per_page=-1").await.expect(400);
-    admin.get("/teams?page=abc").await.expect(400);
-    admin.get("/teams?per_page=1.5").await.expect(400);
+    // Bad paging falls back to the defaults (page 0, 60 per page), as Mattermost reads it.
+    let first = ids(&admin.get("/teams").await.expect(200).body, "id");
+    for q in ["?page=-1", "?per_page=-1", "?page=abc", "?per_page=1.5", "?page=&per_page="] {
+        assert_eq!(ids(&admin.get(&format!("/teams{q}")).await.expect(200).body, "id"), first, "{q}");
+    }
     server.client().get("/teams").await.expect(401);
 }
 
@@ -429,7 +430,7 @@ async fn team_member_listing_endpoints() {
     );
     let p1 = ids(&member.get(&format!("/teams/{team}/members?page=1&per_page=1")).await.expect(200).body, "user_id");
     assert_eq!(p1, vec![want[1].clone()]);
-    member.get(&format!("/teams/{team}/members?page=-2")).await.expect(400);
+    member.get(&format!("/teams/{team}/members?page=-2")).await.expect(200);
     stranger.get(&format!("/teams/{team}/members")).await.expect(403);
     admin.get(&format!("/teams/{team}/members")).await.expect(200);
     member.get(&format!("/teams/{}/members", new_id())).await.expect(404);
@@ -689,7 +690,7 @@ async fn channel_visibility_by_id_and_name() {
     owner.get(&format!("/teams/{team}/channels/name/nosuchchannel")).await.expect(404);
     owner.get(&format!("/teams/{}/channels/name/{open_name}", new_id())).await.expect(404);
     owner.get(&format!("/teams/{MALFORMED_ID}/channels/name/{open_name}")).await.expect(400);
-    owner.get(&format!("/teams/{team}/channels/name/{}", "a".repeat(65))).await.expect(400);
+    owner.get(&format!("/teams/{team}/channels/name/{}", "a".repeat(65))).await.expect(404);
     server.client().get(&format!("/channels/{open}")).await.expect(401);
     server.client().get(&format!("/teams/{team}/channels/name/{open_name}")).await.expect(401);
 }
@@ -719,7 +720,9 @@ async fn public_channels_of_a_team() {
     let p1 = ids(&owner.get(&format!("/teams/{team}/channels?page=1&per_page=2")).await.expect(200).body, "id");
     assert_eq!((p0.len(), p1.len()), (2, 1));
     assert!(!p0.contains(&p1[0]));
-    owner.get(&format!("/teams/{team}/channels?page=x")).await.expect(400);
+    // A page that is not a number is the first, as Mattermost reads it.
+    let first = ids(&owner.get(&format!("/teams/{team}/channels")).await.expect(200).body, "id");
+    assert_eq!(ids(&owner.get(&format!("/teams/{team}/channels?page=x")).await.expect(200).body, "id"), first);
     outsider.get(&format!("/teams/{team}/channels")).await.expect(403);
     admin.get(&format!("/teams/{team}/channels")).await.expect(200);
     owner.get(&format!("/teams/{}/channels", new_id())).await.expect(404);
@@ -843,7 +846,11 @@ async fn channel_member_listing_and_removal() {
     assert_eq!(ids(&a.get(&format!("/channels/{ch}/members?per_page=2")).await.expect(200).body, "user_id").len(), 2);
     let last = ids(&a.get(&format!("/channels/{ch}/members?page=1&per_page=2")).await.expect(200).body, "user_id");
     assert_eq!(last, vec![want[2].clone()]);
-    a.get(&format!("/channels/{ch}/members?per_page=-1")).await.expect(400);
+    assert_eq!(
+        ids(&a.get(&format!("/channels/{ch}/members?per_page=-1")).await.expect(200).body, "user_id").len(),
+        3,
+        "the default page size"
+    );
     admin.get(&format!("/channels/{ch}/members")).await.expect(200);
     let m = a.get(&format!("/channels/{ch}/members/{b_id}")).await.expect(200).body;
     assert_eq!((m["channel_id"].clone(), m["user_id"].clone()), (json!(ch), json!(b_id)));

@@ -6,7 +6,7 @@
 //! for `GET /users/{user_id}`.
 
 use super::permissions::{self, has_team_permission};
-use super::{id_param, member_team, ok, read_json, readable_channel, Auth, State};
+use super::{id_param, member_team, ok, read_json, readable_channel, Auth, Query, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::UserScope;
 use actix_web::{web, HttpResponse};
@@ -51,7 +51,7 @@ fn term(t: &str) -> ApiResult<&str> {
 /// `GET /users/autocomplete?in_team=&in_channel=&name=&limit=`: `{users, out_of_channel}` for a
 /// channel (its members, then the team's other members, or everyone's when no team is given),
 /// `{users}` for a team or for everyone. `users` is always there: the web app fails without it.
-async fn autocomplete_users(state: State, auth: Auth, q: web::Query<UsersQuery>) -> ApiResult<HttpResponse> {
+async fn autocomplete_users(state: State, auth: Auth, q: Query<UsersQuery>) -> ApiResult<HttpResponse> {
     let name = term(&q.name)?;
     let limit = q.limit.trim().parse::<i64>().ok().filter(|l| *l > 0).map_or(USER_LIMIT, |l| l.min(USER_LIMIT_MAX));
     let team = Some(q.in_team.as_str()).filter(|t| !t.is_empty());
@@ -94,7 +94,7 @@ async fn autocomplete_channels(
     state: State,
     auth: Auth,
     path: web::Path<String>,
-    q: web::Query<ChannelsQuery>,
+    q: Query<ChannelsQuery>,
 ) -> ApiResult<HttpResponse> {
     channel_team(&state, &auth, &path).await?;
     let name = term(&q.name)?;
@@ -107,7 +107,7 @@ async fn autocomplete_my_channels(
     state: State,
     auth: Auth,
     path: web::Path<String>,
-    q: web::Query<ChannelsQuery>,
+    q: Query<ChannelsQuery>,
 ) -> ApiResult<HttpResponse> {
     channel_team(&state, &auth, &path).await?;
     let name = term(&q.name)?;

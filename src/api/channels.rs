@@ -1,6 +1,7 @@
 //! `/channels`: channels and their members.
 
 use super::permissions::{self, has_channel_permission, has_team_permission, manage_members_permission};
+use super::Query;
 use super::{
     channel_with_permission, created, id_param, ok, read_json, resolve_user_id, status_ok, Auth, Paging, State,
 };
@@ -157,13 +158,11 @@ async fn channel_by_name(
     state: State,
     auth: Auth,
     path: web::Path<(String, String)>,
-    q: web::Query<ByNameQuery>,
+    q: Query<ByNameQuery>,
 ) -> ApiResult<HttpResponse> {
     let (team_id, name) = path.into_inner();
     id_param("team_id", &team_id)?;
-    if name.len() > 64 {
-        return Err(AppError::invalid_param("channel_name"));
-    }
+    super::name_param(super::PathName::Channel, &name)?;
     let ch = unless_archived(state.store.channel_by_name(&team_id, &name).await?, &q)?;
     visible_channel(&state, &auth, ch).await
 }
@@ -174,12 +173,11 @@ async fn channel_by_team_name(
     state: State,
     auth: Auth,
     path: web::Path<(String, String)>,
-    q: web::Query<ByNameQuery>,
+    q: Query<ByNameQuery>,
 ) -> ApiResult<HttpResponse> {
     let (team_name, name) = path.into_inner();
-    if team_name.len() > 64 || name.len() > 64 {
-        return Err(AppError::not_found("channel"));
-    }
+    super::name_param(super::PathName::Team, &team_name)?;
+    super::name_param(super::PathName::Channel, &name)?;
     let ch = unless_archived(state.store.channel_by_team_name(&team_name, &name).await?, &q)?;
     visible_channel(&state, &auth, ch).await
 }
@@ -190,12 +188,7 @@ struct StatsQuery {
 }
 
 /// `GET /channels/{id}/stats`: member, guest, pinned post and file counts.
-async fn stats(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-    q: web::Query<StatsQuery>,
-) -> ApiResult<HttpResponse> {
+async fn stats(state: State, auth: Auth, path: web::Path<String>, q: Query<StatsQuery>) -> ApiResult<HttpResponse> {
     let ch = channel_with_permission(&state, &auth, &path, "read_channel").await?;
     let with_files = !q.exclude_files_count.unwrap_or(false);
     Ok(ok(&state.store.channel_stats(&ch.id, with_files).await?))
@@ -215,7 +208,7 @@ async fn archived_channels(
     state: State,
     auth: Auth,
     path: web::Path<String>,
-    q: web::Query<Paging>,
+    q: Query<Paging>,
 ) -> ApiResult<HttpResponse> {
     let team = listable_team(&state, &auth, &path).await?;
     let (page, per_page) = q.checked()?;
@@ -250,7 +243,7 @@ async fn public_channels(
     state: State,
     auth: Auth,
     path: web::Path<String>,
-    q: web::Query<Paging>,
+    q: Query<Paging>,
 ) -> ApiResult<HttpResponse> {
     let team = listable_team(&state, &auth, &path).await?;
     let (page, per_page) = q.checked()?;
@@ -304,7 +297,7 @@ async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web
     Ok(created(&m))
 }
 
-async fn members(state: State, auth: Auth, path: web::Path<String>, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
+async fn members(state: State, auth: Auth, path: web::Path<String>, q: Query<Paging>) -> ApiResult<HttpResponse> {
     let ch = channel_with_permission(&state, &auth, &path, "read_channel_content").await?;
     let (page, per_page) = q.checked()?;
     Ok(ok(&state.store.channel_members(&ch.id, page, per_page).await?))

@@ -2,6 +2,7 @@
 //! features Starling does not have: each says "nothing here" in the shape the client expects, so
 //! no client logs its user out or reports an error (client-surface.md §1.5).
 
+use super::Query;
 use super::{member_team, ok, read_json, status_ok, Auth, State};
 use crate::error::{ApiResult, AppError};
 use actix_web::{web, HttpResponse};
@@ -37,7 +38,7 @@ async fn scheduled_posts(
     state: State,
     auth: Auth,
     path: web::Path<String>,
-    q: web::Query<ScheduledQuery>,
+    q: Query<ScheduledQuery>,
 ) -> ApiResult<HttpResponse> {
     let team = member_team(&state, &auth, &path).await?;
     let mut out = serde_json::Map::new();

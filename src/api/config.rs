@@ -3,6 +3,7 @@
 //! ClusterSettings.Enable and ClusterSettings.ReadOnlyConfig are both on (Mattermost's rule for a
 //! cluster); with the config in the database a save reaches every node (see config::service).
 
+use super::Query;
 use super::{ok, read_json, status_ok, AppState, Auth, State};
 use crate::config::service::{GetEnvOverrides, Reload, Update, UpdateError};
 use crate::config::{sanitized, Config, ConfigError};
@@ -43,7 +44,7 @@ fn old_format_only(q: &FormatQuery) -> ApiResult<()> {
 
 /// `GET /config/client?format=old`: what clients read before logging in (sign-up and password
 /// rules, limits, names), every value a string as Mattermost sends it. Nothing secret.
-async fn client_config(state: State, q: web::Query<FormatQuery>) -> ApiResult<HttpResponse> {
+async fn client_config(state: State, q: Query<FormatQuery>) -> ApiResult<HttpResponse> {
     old_format_only(&q)?;
     Ok(ok(&current_client_config(&state).await?))
 }
@@ -120,7 +121,7 @@ pub fn client_config_map(c: &Config, diagnostic_id: &str) -> Value {
 }
 
 /// `GET /license/client?format=old`: Starling carries no Mattermost license.
-async fn client_license(q: web::Query<FormatQuery>) -> ApiResult<HttpResponse> {
+async fn client_license(q: Query<FormatQuery>) -> ApiResult<HttpResponse> {
     old_format_only(&q)?;
     Ok(ok(&serde_json::json!({"IsLicensed": "false"})))
 }
@@ -213,10 +214,13 @@ async fn environment(state: State, auth: Auth) -> ApiResult<HttpResponse> {
     Ok(ok(&Value::Object(out)))
 }
 
+/// A config that cannot be run: 400 with Mattermost's `model.config.is_valid.*` id for the key
+/// (the key and the reason in `detailed_error`); a source that cannot be read is the server's.
 fn invalid_config(id: &'static str, e: ConfigError) -> AppError {
-    let status = match e {
-        ConfigError::Invalid { .. } | ConfigError::Parse { .. } => StatusCode::BAD_REQUEST,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    let (status, id) = match e {
+        ConfigError::Invalid { .. } => (StatusCode::BAD_REQUEST, e.error_id()),
+        ConfigError::Parse { .. } => (StatusCode::BAD_REQUEST, id),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, id),
     };
     AppError::new(status, id, "The configuration is not valid.").detail(e.to_string())
 }

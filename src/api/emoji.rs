@@ -3,6 +3,7 @@
 //! them; an upload is checked from its header (PNG, GIF, JPEG or WebP, at most 1028 px a side)
 //! and bounded at 512 KiB before anything is stored. `emoji_added` reaches everyone.
 
+use super::Query;
 use super::{id_param, ok, read_json, status_ok, Auth, Paging, State};
 use crate::emoji::{is_system_emoji, is_valid_name, sniff_image, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE};
 use crate::error::{ApiResult, AppError};
@@ -186,7 +187,7 @@ struct ListQuery {
     sort: String,
 }
 
-async fn list_emoji(state: State, _auth: Auth, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+async fn list_emoji(state: State, _auth: Auth, q: Query<ListQuery>) -> ApiResult<HttpResponse> {
     enabled(&state)?;
     let sort = match q.sort.as_str() {
         "" => EmojiSort::Created,
@@ -271,7 +272,7 @@ struct AutocompleteQuery {
     name: String,
 }
 
-async fn autocomplete_emoji(state: State, _auth: Auth, q: web::Query<AutocompleteQuery>) -> ApiResult<HttpResponse> {
+async fn autocomplete_emoji(state: State, _auth: Auth, q: Query<AutocompleteQuery>) -> ApiResult<HttpResponse> {
     if q.name.is_empty() {
         return Err(AppError::bad_request(
             "api.context.invalid_url_param.app_error",

@@ -118,8 +118,7 @@ async fn receive(
     max_size: u64,
     stored: &mut Stored,
 ) -> ApiResult<Vec<String>> {
-    let query: web::Query<std::collections::HashMap<String, String>> =
-        web::Query::from_query(req.query_string()).map_err(|_| AppError::invalid_param("query"))?;
+    let query: std::collections::HashMap<String, String> = super::query::parse(req.query_string())?;
     let mut channel_id: Option<String> = query.get("channel_id").filter(|c| !c.is_empty()).cloned();
     let mut checked_channel = false;
     let mut client_ids = Vec::new();
@@ -497,7 +496,7 @@ struct PublicQuery {
 }
 
 /// `GET /files/{id}/public?h=`: no login; 501 while public links are off, 400 for a wrong hash.
-async fn public_file(state: State, path: web::Path<String>, q: web::Query<PublicQuery>) -> ApiResult<HttpResponse> {
+async fn public_file(state: State, path: web::Path<String>, q: super::Query<PublicQuery>) -> ApiResult<HttpResponse> {
     if !state.config().file_settings.enable_public_link {
         return Err(AppError::new(
             actix_web::http::StatusCode::NOT_IMPLEMENTED,

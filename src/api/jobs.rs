@@ -1,6 +1,7 @@
 //! `/jobs`: list, create, get, list by type, cancel. System admins only (Mattermost checks a
 //! permission per job type; every type here is an admin's).
 
+use super::Query;
 use super::{created, id_param, ok, read_json, status_ok, Auth, Paging, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::CancelResult;
@@ -47,7 +48,7 @@ fn known_type(state: &State, job_type: &str) -> bool {
 }
 
 /// `GET /jobs?page&per_page[&job_type][&status]`: newest first.
-async fn list(state: State, auth: Auth, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+async fn list(state: State, auth: Auth, q: Query<ListQuery>) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let (page, per_page) = Paging { page: q.page, per_page: q.per_page }.checked()?;
     let types = if q.job_type.is_empty() {
@@ -91,7 +92,7 @@ async fn get(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<Htt
 }
 
 /// `GET /jobs/type/{type}?page&per_page`: newest first.
-async fn by_type(state: State, auth: Auth, path: web::Path<String>, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
+async fn by_type(state: State, auth: Auth, path: web::Path<String>, q: Query<Paging>) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     if !known_type(&state, &path) {
         // Mattermost: a type without a read permission is a bad request.

@@ -16,12 +16,14 @@ mod files;
 mod jobs;
 mod mentions;
 mod my_channels;
+mod passwords;
 pub mod permissions;
 mod pictures;
 mod pins;
 pub mod plugins;
 pub(crate) mod posts;
 mod preferences;
+pub mod query;
 mod reactions;
 mod read_state;
 mod roles;
@@ -51,6 +53,8 @@ use starling_protocol::id::is_valid_id;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+
+pub use query::Query;
 
 /// The cluster, for status and for broadcasts that must reach every node.
 pub struct ClusterInfo {
@@ -160,6 +164,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(preferences::configure)
             .configure(read_state::configure)
             .configure(sessions::configure)
+            .configure(passwords::configure)
             .configure(users::configure)
             .configure(pictures::configure)
             .configure(teams::configure)
@@ -209,12 +214,41 @@ async fn unmatched(req: HttpRequest) -> HttpResponse {
 
 pub async fn not_found() -> HttpResponse {
     use actix_web::ResponseError;
+    no_such_route().error_response()
+}
+
+/// What Mattermost's router answers when no route matches.
+pub fn no_such_route() -> AppError {
     AppError::new(
         actix_web::http::StatusCode::NOT_FOUND,
         "api.context.404.app_error",
         "Sorry, we could not find the page.",
     )
-    .error_response()
+}
+
+/// The names a path may carry, with the characters Mattermost's router accepts for each.
+#[derive(Debug, Clone, Copy)]
+pub enum PathName {
+    /// `{username:[A-Za-z0-9\_\-\.]+}`
+    Username,
+    /// `{team_name:[A-Za-z0-9_-]+}`
+    Team,
+    /// `{channel_name:[A-Za-z0-9_-]+}`
+    Channel,
+}
+
+/// The longest name of any kind (the database's column width).
+const PATH_NAME_MAX: usize = 64;
+
+/// A name from the path: 404 (as Mattermost's router answers) when it cannot name anything,
+/// because it has a character the kind's pattern excludes or is longer than any stored name.
+pub fn name_param(kind: PathName, value: &str) -> ApiResult<()> {
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (matches!(kind, PathName::Username) && c == '.');
+    if value.is_empty() || value.len() > PATH_NAME_MAX || !value.chars().all(allowed) {
+        return Err(no_such_route());
+    }
+    Ok(())
 }
 
 /// What `X-Version-Id` and the websocket `hello` report: Mattermost's format
@@ -415,11 +449,7 @@ pub fn json_has_nul(body: &[u8]) -> bool {
 /// in the query it is an invalid parameter (400).
 pub fn url_input_error(raw_path: &str, raw_query: &str) -> Option<AppError> {
     if raw_path.contains("%00") {
-        return Some(AppError::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "api.context.404.app_error",
-            "Sorry, we could not find the page.",
-        ));
+        return Some(no_such_route());
     }
     if raw_query.contains("%00") {
         return Some(
@@ -468,11 +498,12 @@ pub fn default_per_page() -> i64 {
 }
 
 impl Paging {
+    /// The page and page size to use: a negative page is the first, a negative size the default
+    /// (Mattermost falls back rather than refusing), the size capped at 200.
     pub fn checked(&self) -> ApiResult<(i64, i64)> {
-        if self.page < 0 || self.per_page < 0 {
-            return Err(AppError::invalid_param("page"));
-        }
-        Ok((self.page.min(100_000), self.per_page.clamp(1, 200)))
+        let page = self.page.clamp(0, 100_000);
+        let per_page = if self.per_page < 0 { default_per_page() } else { self.per_page.clamp(1, query::PER_PAGE_MAX) };
+        Ok((page, per_page))
     }
 }
 
@@ -620,6 +651,21 @@ mod tests {
         assert!(json_has_nul(b"{\"m\":\"\\\\\\u0000\"}"), "an escaped backslash, then a NUL");
         assert!(!json_has_nul(b"{\"m\":\"\\u0001 \\n\"}"));
         assert!(!json_has_nul(b"{\"m\":\"trailing\\"));
+    }
+
+    #[test]
+    fn path_names_follow_the_router_patterns() {
+        assert!(name_param(PathName::Username, "alice.b-c_9").is_ok());
+        assert!(name_param(PathName::Team, "team-1_x").is_ok());
+        for (kind, bad) in [
+            (PathName::Team, "a.b"),
+            (PathName::Channel, "a b"),
+            (PathName::Username, "ünï"),
+            (PathName::Username, ""),
+            (PathName::Channel, &*"x".repeat(65)),
+        ] {
+            assert_eq!(name_param(kind, bad).map_err(|e| e.status.as_u16()), Err(404), "{kind:?} {bad:?}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! apps load at startup (client-surface.md §3.1).
 
 use super::permissions::{self, has_team_permission};
+use super::Query;
 use super::{id_param, ok, self_or_admin, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::ChannelFilter;
@@ -38,7 +39,7 @@ async fn all_channels(
     state: State,
     auth: Auth,
     path: web::Path<String>,
-    q: web::Query<ChannelsQuery>,
+    q: Query<ChannelsQuery>,
 ) -> ApiResult<HttpResponse> {
     let user_id = self_or_admin(&auth, &path)?;
     Ok(ok(&state.store.user_channels(user_id, q.filter(None)?).await?))
@@ -57,7 +58,7 @@ async fn team_channels(
     state: State,
     auth: Auth,
     path: web::Path<(String, String)>,
-    q: web::Query<ChannelsQuery>,
+    q: Query<ChannelsQuery>,
 ) -> ApiResult<HttpResponse> {
     let (user_id, team_id) = path.into_inner();
     let user_id = self_or_admin(&auth, &user_id)?;
@@ -84,18 +85,17 @@ async fn all_members(
     state: State,
     auth: Auth,
     path: web::Path<String>,
-    q: web::Query<MembersQuery>,
+    q: Query<MembersQuery>,
 ) -> ApiResult<HttpResponse> {
     let user_id = self_or_admin(&auth, &path)?;
     let page = q.page.unwrap_or(0);
     let per_page = q.per_page.unwrap_or(super::default_per_page());
     let limit = match page {
         -1 => None,
-        p if p >= 0 && per_page >= 0 => {
-            let per_page = per_page.clamp(1, 200);
-            Some((p.min(100_000) * per_page, per_page))
+        page => {
+            let (page, per_page) = super::Paging { page, per_page }.checked()?;
+            Some((page * per_page, per_page))
         }
-        _ => return Err(AppError::invalid_param("page")),
     };
     Ok(ok(&state.store.user_channel_members(user_id, limit).await?))
 }
@@ -113,7 +113,7 @@ async fn team_unreads(
     state: State,
     auth: Auth,
     path: web::Path<String>,
-    q: web::Query<UnreadQuery>,
+    q: Query<UnreadQuery>,
 ) -> ApiResult<HttpResponse> {
     let user_id = self_or_admin(&auth, &path)?;
     let exclude = q.exclude_team.as_deref().filter(|t| !t.is_empty());

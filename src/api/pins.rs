@@ -2,6 +2,7 @@
 //! and a user's saved posts, which are the preferences of category `flagged_post`.
 
 use super::posts::PostList;
+use super::Query;
 use super::{id_param, member_team, ok, readable_channel, self_or_admin, Auth, Paging, State};
 use crate::error::{ApiResult, AppError};
 use actix_web::{web, HttpResponse};
@@ -58,12 +59,7 @@ struct FlaggedQuery {
 
 /// `GET /users/{user_id}/posts/flagged`: the user's saved posts in channels they are a member of,
 /// newest first; of one channel, or one team (with their direct and group messages), or all.
-async fn flagged(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-    q: web::Query<FlaggedQuery>,
-) -> ApiResult<HttpResponse> {
+async fn flagged(state: State, auth: Auth, path: web::Path<String>, q: Query<FlaggedQuery>) -> ApiResult<HttpResponse> {
     let user_id = self_or_admin(&auth, &path)?.to_owned();
     let (page, per_page) = Paging { page: q.page, per_page: q.per_page }.checked()?;
     let channel_id = q.channel_id.as_deref().filter(|c| !c.is_empty());

@@ -1,6 +1,7 @@
 //! `/posts`: create, edit, delete, read posts, threads and channel history.
 
 use super::permissions;
+use super::Query;
 use super::{created, id_param, ok, postable_channel, read_json, readable_channel, status_ok, AppState, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::{Channel, NewPost, Post, PostMentions, PostPage, PostQuery};
@@ -359,15 +360,12 @@ async fn channel_posts(
     state: State,
     auth: Auth,
     path: web::Path<String>,
-    q: web::Query<ChannelPostsQuery>,
+    q: Query<ChannelPostsQuery>,
 ) -> ApiResult<HttpResponse> {
     let channel = readable_channel(&state, &auth, &path).await?;
-    let page = q.page.unwrap_or(0);
-    let per_page = q.per_page.unwrap_or(60);
-    if page < 0 || per_page < 0 {
-        return Err(AppError::invalid_param("page"));
-    }
-    let (page, per_page) = (page.min(100_000), per_page.clamp(1, 200));
+    let (page, per_page) =
+        super::Paging { page: q.page.unwrap_or(0), per_page: q.per_page.unwrap_or(super::default_per_page()) }
+            .checked()?;
     let before = q.before.clone().filter(|s| !s.is_empty());
     let after = q.after.clone().filter(|s| !s.is_empty());
     // Like Mattermost, `since` of 0 or less means no `since`: a client's first sync sends 0.

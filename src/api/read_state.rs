@@ -5,6 +5,7 @@
 
 use super::mentions;
 use super::posts::PostList;
+use super::Query;
 use super::{
     channel_with_permission, id_param, ok, read_json, readable_channel, resolve_user_id, self_or_admin, Auth, State,
 };
@@ -45,7 +46,7 @@ async fn posts_unread(
     state: State,
     auth: Auth,
     path: web::Path<(String, String)>,
-    q: web::Query<UnreadQuery>,
+    q: Query<UnreadQuery>,
 ) -> ApiResult<HttpResponse> {
     let (user_id, channel_id) = path.into_inner();
     let user_id = self_or_admin(&auth, &user_id)?.to_owned();

@@ -44,10 +44,7 @@ async fn search_posts(
     id_param("team_id", &team_id)?;
     member_team(&state, &auth, &team_id).await?;
     let b: PostSearchBody = read_json(&state, body).await?;
-    if b.page < 0 || b.per_page < 0 {
-        return Err(AppError::invalid_param("page"));
-    }
-    let (page, per_page) = (b.page.min(100_000), b.per_page.clamp(1, 200));
+    let (page, per_page) = super::Paging { page: b.page, per_page: b.per_page }.checked()?;
     let mut q = PostSearch::parse(&b.terms, b.is_or_search);
     // Time zones are at most 14 hours from UTC.
     q.tz_offset_s = b.time_zone_offset.clamp(-14 * 3600, 14 * 3600);

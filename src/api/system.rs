@@ -1,5 +1,6 @@
 //! `/system`: the health check load balancers and clients use.
 
+use super::Query;
 use super::State;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -18,7 +19,7 @@ struct PingQuery {
 /// `{"status":"OK"}`; with `get_server_status=true` also a real database write and file store round
 /// trip. Anything unhealthy answers 500 with the failing part marked (and `filestore_error` saying why
 /// the file store failed).
-async fn ping(state: State, q: web::Query<PingQuery>) -> HttpResponse {
+async fn ping(state: State, q: Query<PingQuery>) -> HttpResponse {
     let mut body = json!({"status": "OK", "version": crate::VERSION, "node_id": state.node_id});
     let mut healthy = true;
     if q.get_server_status.as_deref() == Some("true") {

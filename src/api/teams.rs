@@ -1,6 +1,7 @@
 //! `/teams`: teams and their members.
 
 use super::permissions::{self, has_team_permission};
+use super::Query;
 use super::{
     created, id_param, member_team, ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, Paging, State,
 };
@@ -105,7 +106,7 @@ async fn create_team(state: State, auth: Auth, body: web::Payload) -> ApiResult<
     }
 }
 
-async fn list_teams(state: State, auth: Auth, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
+async fn list_teams(state: State, auth: Auth, q: Query<Paging>) -> ApiResult<HttpResponse> {
     let (page, per_page) = q.checked()?;
     Ok(ok(&state.store.list_teams(auth.has_permission("list_private_teams"), page, per_page).await?))
 }
@@ -127,9 +128,7 @@ async fn get_team(state: State, auth: Auth, path: web::Path<String>) -> ApiResul
 }
 
 async fn team_by_name(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    if path.len() > 64 {
-        return Err(AppError::invalid_param("name"));
-    }
+    super::name_param(super::PathName::Team, &path)?;
     let team = state.store.team_by_name(&path).await?.ok_or_else(|| AppError::not_found("team"))?;
     visible_team(&state, &auth, team).await
 }
@@ -180,7 +179,7 @@ async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web
     }
 }
 
-async fn members(state: State, auth: Auth, path: web::Path<String>, q: web::Query<Paging>) -> ApiResult<HttpResponse> {
+async fn members(state: State, auth: Auth, path: web::Path<String>, q: Query<Paging>) -> ApiResult<HttpResponse> {
     let team = member_team(&state, &auth, &path).await?;
     let (page, per_page) = q.checked()?;
     Ok(ok(&state.store.team_members(&team.id, page, per_page).await?))

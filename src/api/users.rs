@@ -1,5 +1,6 @@
 //! `/users`: sign-up, login, logout and lookups.
 
+use super::Query;
 use super::{
     authenticate, created, id_param, ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, Paging, State,
 };
@@ -27,7 +28,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Names no user may take (they mean something in messages).
 const RESERVED_USERNAMES: &[&str] = &["all", "channel", "here", "matterbot", "system", "me"];
 const USERNAME_MAX: usize = 22;
-const PASSWORD_MAX: usize = 72;
 
 /// The profile fields that sign-up and patches both take.
 #[derive(Deserialize)]
@@ -107,17 +107,17 @@ static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLoc
 });
 
 /// Run a hashing job on the blocking pool under the [`HASHING`] limit.
-async fn hashing<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+pub(super) async fn hashing<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
     let _permit = HASHING.acquire().await.map_err(AppError::internal)?;
     web::block(job).await.map_err(AppError::internal)
 }
 
-fn hash_password(password: &str) -> Result<String, AppError> {
+pub(super) fn hash_password(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(AppError::internal)
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
+pub(super) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
@@ -143,13 +143,7 @@ async fn create_user(state: State, req: HttpRequest, body: web::Payload) -> ApiR
     if !valid_email(&email) {
         return Err(AppError::bad_request("model.user.is_valid.email.app_error", "Invalid email."));
     }
-    let min = cfg.password_settings.minimum_length;
-    if password.chars().count() < min || password.len() > PASSWORD_MAX {
-        return Err(AppError::bad_request(
-            "model.user.is_valid.pwd_length.app_error",
-            format!("Your password must contain between {min} and {PASSWORD_MAX} characters."),
-        ));
-    }
+    super::passwords::check_password(&cfg.password_settings, &password)?;
     input.profile.check_lengths()?;
     if !caller_is_admin {
         if !cfg.team_settings.enable_user_creation {
@@ -219,7 +213,8 @@ async fn login(state: State, body: web::Payload) -> ApiResult<HttpResponse> {
         let _ = hashing(move || verify_password(&password, DUMMY_HASH)).await;
         return Err(invalid());
     };
-    let good = hashing(move || verify_password(&password, &hash)).await?;
+    // Counted in the database before the check: MaximumLoginAttempts holds across nodes.
+    let good = super::passwords::attempt_password(&state, &user.id, password, hash).await?;
     if !good || user.delete_at != 0 {
         return Err(invalid());
     }
@@ -244,7 +239,7 @@ async fn login(state: State, body: web::Payload) -> ApiResult<HttpResponse> {
 }
 
 /// A valid argon2 hash of a random string, for constant-time failed logins.
-const DUMMY_HASH: &str =
+pub(super) const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c3RhcmxpbmdkdW1teXNhbHQ$0b3QbAVkS6eLqcPZ0dTyaqxzV0Mb9a9rW5kdqgr5Ahs";
 
 async fn logout(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
@@ -330,10 +325,8 @@ async fn patch_user(state: State, auth: Auth, path: web::Path<String>, body: web
 }
 
 async fn user_by_username(state: State, _auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    super::name_param(super::PathName::Username, &path)?;
     let name = path.into_inner().to_lowercase();
-    if name.len() > 64 {
-        return Err(AppError::invalid_param("username"));
-    }
     let user = state.store.user_by_username(&name).await?.ok_or_else(|| AppError::not_found("user"))?;
     Ok(ok(&user))
 }
@@ -371,7 +364,7 @@ struct ListUsers {
     per_page: i64,
 }
 
-async fn list_users(state: State, auth: Auth, q: web::Query<ListUsers>) -> ApiResult<HttpResponse> {
+async fn list_users(state: State, auth: Auth, q: Query<ListUsers>) -> ApiResult<HttpResponse> {
     let (page, per_page) = Paging { page: q.page, per_page: q.per_page }.checked()?;
     if let Some(team) = q.in_team.as_deref() {
         super::member_team(&state, &auth, team).await?;

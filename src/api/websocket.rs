@@ -1,5 +1,6 @@
 //! `GET /api/v4/websocket`: the upgrade. Each socket becomes a `WsConnection` actor.
 
+use super::Query;
 use super::{authenticate, request_token, State};
 use crate::error::{ApiResult, AppError};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -19,12 +20,7 @@ struct ResumeQuery {
     sequence_number: Option<i64>,
 }
 
-async fn upgrade(
-    state: State,
-    req: HttpRequest,
-    body: web::Payload,
-    q: web::Query<ResumeQuery>,
-) -> ApiResult<HttpResponse> {
+async fn upgrade(state: State, req: HttpRequest, body: web::Payload, q: Query<ResumeQuery>) -> ApiResult<HttpResponse> {
     // Authenticated at the upgrade (header or cookie), or later by authentication_challenge.
     let session = match request_token(&req) {
         Some(token) => Some(authenticate(&state, token).await?),

@@ -202,7 +202,9 @@ impl Inner {
                             *s = Some(sha);
                         }
                     }
-                    Err(e) => slog::warn!(self.log, "config check failed"; "error" => %e),
+                    // An invalid row never takes the node down: it keeps the last good config.
+                    Err(e) => slog::error!(self.log, "stored config not applied, keeping the running one";
+                        "config_sha" => &sha, "error" => %e),
                 }
             }
             Ok(None) => {}
@@ -259,7 +261,7 @@ impl Handler<RemoteConfigChanged> for ConfigService {
                 }
                 Ok(hash) => slog::warn!(inner.log, "config differs from a peer's after reload";
                     "node_id" => msg.node_id.as_str(), "peer_config_hash" => &msg.config_hash, "config_hash" => &hash),
-                Err(e) => slog::warn!(inner.log, "config reload after a peer's change failed"; "error" => %e),
+                Err(e) => slog::error!(inner.log, "config reload after a peer's change failed, keeping the running one"; "error" => %e),
             }
         }));
     }

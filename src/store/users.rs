@@ -389,4 +389,46 @@ impl Store {
             .await?;
         Ok(row.as_ref().map(User::from_row))
     }
+
+    /// Count one login attempt before its password is checked, unless `max` attempts have failed
+    /// already: false means the account is locked. The count is one row for every node, and
+    /// claiming before checking keeps concurrent guesses from slipping past the limit.
+    pub async fn claim_login_attempt(&self, user_id: &str, max: i64) -> StoreResult<bool> {
+        let c = self.master.get().await?;
+        let max = i32::try_from(max).unwrap_or(i32::MAX);
+        let n = c
+            .execute(
+                "UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = $1 AND failed_attempts < $2",
+                &[&user_id, &max],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// A good password: the failed attempts start again from 0.
+    pub async fn reset_failed_attempts(&self, user_id: &str) -> StoreResult<()> {
+        let c = self.master.get().await?;
+        c.execute("UPDATE users SET failed_attempts = 0 WHERE id = $1 AND failed_attempts <> 0", &[&user_id]).await?;
+        Ok(())
+    }
+
+    /// The user's password hash, if the user exists.
+    pub async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
+        let c = self.master.get().await?;
+        Ok(c.query_opt("SELECT password FROM users WHERE id = $1", &[&user_id]).await?.map(|r| r.get(0)))
+    }
+
+    /// Set a new password hash; as in Mattermost this also unlocks the account (failed attempts
+    /// back to 0). False if there is no such user.
+    pub async fn update_password(&self, user_id: &str, password_hash: &str) -> StoreResult<bool> {
+        let c = self.master.get().await?;
+        let now = now_ms();
+        let n = c
+            .execute(
+                "UPDATE users SET password = $2, last_password_update = $3, update_at = $3, failed_attempts = 0 WHERE id = $1",
+                &[&user_id, &password_hash, &now],
+            )
+            .await?;
+        Ok(n == 1)
+    }
 }
