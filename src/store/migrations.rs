@@ -25,10 +25,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "longer pending post ids", sql: include_str!("sql/0009_pending_post_id.sql") },
     Migration { version: 10, name: "plugin key-value store", sql: include_str!("sql/0010_plugin_kv.sql") },
     Migration { version: 11, name: "reactions and custom emoji", sql: include_str!("sql/0011_reactions_emoji.sql") },
+    Migration { version: 41, name: "collapsed reply threads", sql: include_str!("sql/0041_threads.sql") },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: i32 = 11;
+pub const SCHEMA_VERSION: i32 = 41;
 
 pub(super) async fn run(c: &mut deadpool_postgres::Object, node_id: &str, log: &Logger) -> StoreResult<i32> {
     c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
