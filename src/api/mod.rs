@@ -28,6 +28,7 @@ pub mod sessions;
 mod status;
 mod system;
 mod teams;
+mod threads;
 mod users;
 pub mod webapp;
 mod websocket;
@@ -166,6 +167,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(cluster::configure)
             .configure(reactions::configure)
             .configure(pins::configure)
+            .configure(threads::configure)
             .configure(posts::configure)
             .configure(emoji::configure)
             .configure(commands::configure)

@@ -230,9 +230,13 @@ pub(crate) async fn write_post(state: &AppState, d: NewDraft) -> ApiResult<Post>
             file_ids: draft.file_ids,
             pending_post_id: d.pending_post_id,
             mentions,
+            auto_follow: state.config().service_settings.thread_auto_follow,
         })
         .await?;
     state.events.posted(&post, &channel, &sender, &mentioned);
+    if !post.root_id.is_empty() {
+        super::threads::reply_posted(state, &channel.team_id, &post, &mentioned).await;
+    }
     Ok(post)
 }
 
@@ -353,6 +357,12 @@ struct ChannelPostsQuery {
     since: Option<i64>,
     before: Option<String>,
     after: Option<String>,
+    /// Root posts only, each with its thread's participants and `is_following`.
+    #[serde(rename = "collapsedThreads")]
+    collapsed_threads: Option<bool>,
+    /// With `collapsedThreads`: participants as user objects.
+    #[serde(rename = "collapsedThreadsExtended")]
+    collapsed_threads_extended: Option<bool>,
 }
 
 async fn channel_posts(
@@ -385,7 +395,12 @@ async fn channel_posts(
         }
         (None, None, None) => PostQuery::Page { page, per_page },
     };
-    let result = state.store.channel_posts(&channel.id, &query).await?;
+    let collapsed = q.collapsed_threads.unwrap_or(false);
+    let mut result = state.store.channel_posts(&channel.id, &query, collapsed).await?;
+    if collapsed {
+        let extended = q.collapsed_threads_extended.unwrap_or(false);
+        super::threads::mark_roots(&state, auth.user_id(), &mut result.order, extended).await?;
+    }
     Ok(ok(&PostList::from_page(result)))
 }
 
