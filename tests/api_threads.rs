@@ -97,6 +97,11 @@ async fn threads_are_listed_with_totals_and_the_right_people_follow_them() {
     assert_eq!(carol_list["total_unread_mentions"], 1);
     assert_eq!(carol_list["threads"][0]["unread_mentions"], 1);
     assert_eq!(carol_list["threads"][0]["unread_replies"], 2);
+    // The team's unread counts carry the followed threads with unread replies and their mentions.
+    let unreads = s.carol.get("/users/me/teams/unread?include_collapsed_threads=true").await.expect(200).body;
+    assert_eq!(unreads[0]["team_id"], s.team.as_str());
+    assert_eq!(unreads[0]["thread_count"], 1);
+    assert_eq!(unreads[0]["thread_mention_count"], 1);
     let dave_list = threads(&s.dave, &s.team, "").await;
     assert_eq!(dave_list["total"], 0);
     assert_eq!(dave_list["threads"], json!([]));
