@@ -14,17 +14,16 @@ use slog::warn;
 use std::collections::HashMap;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let base = "/users/{user_id}/teams/{team_id}/threads";
-    cfg.route(base, web::get().to(list))
-        .route(&format!("{base}/read"), web::put().to(read_all))
-        .route(&format!("{base}/read/{{timestamp}}"), web::put().to(read_all_at))
-        .route(&format!("{base}/{{thread_id}}"), web::get().to(get_thread))
-        .route(&format!("{base}/{{thread_id}}/read/{{timestamp}}"), web::put().to(read))
+    cfg.route("/users/{user_id}/teams/{team_id}/threads", web::get().to(list))
+        .route("/users/{user_id}/teams/{team_id}/threads/read", web::put().to(read_all))
+        .route("/users/{user_id}/teams/{team_id}/threads/read/{timestamp}", web::put().to(read_all_at))
+        .route("/users/{user_id}/teams/{team_id}/threads/{thread_id}", web::get().to(get_thread))
+        .route("/users/{user_id}/teams/{team_id}/threads/{thread_id}/read/{timestamp}", web::put().to(read))
         // Mattermost's router takes POST; its OpenAPI document says PUT.
-        .route(&format!("{base}/{{thread_id}}/set_unread/{{post_id}}"), web::post().to(set_unread))
-        .route(&format!("{base}/{{thread_id}}/set_unread/{{post_id}}"), web::put().to(set_unread))
-        .route(&format!("{base}/{{thread_id}}/following"), web::put().to(follow))
-        .route(&format!("{base}/{{thread_id}}/following"), web::delete().to(unfollow));
+        .route("/users/{user_id}/teams/{team_id}/threads/{thread_id}/set_unread/{post_id}", web::post().to(set_unread))
+        .route("/users/{user_id}/teams/{team_id}/threads/{thread_id}/set_unread/{post_id}", web::put().to(set_unread))
+        .route("/users/{user_id}/teams/{team_id}/threads/{thread_id}/following", web::put().to(follow))
+        .route("/users/{user_id}/teams/{team_id}/threads/{thread_id}/following", web::delete().to(unfollow));
 }
 
 /// Mattermost's default and largest page of threads.
