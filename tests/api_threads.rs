@@ -400,3 +400,29 @@ async fn a_reply_on_one_node_updates_the_follower_on_the_other_and_concurrent_re
     }
     assert_eq!(seen, total, "a thread_updated with every reply counted");
 }
+
+#[actix_web::test]
+async fn without_thread_auto_follow_only_explicit_followers_follow() {
+    let server = TestServer::start_with(|c| c.service_settings.thread_auto_follow = false).await;
+    let anon = server.client();
+    let (alice, _) = anon.new_user("alice").await;
+    let (bob, bob_id) = anon.new_user("bob").await;
+    let (bob_name, team) =
+        (bob.get("/users/me").await.expect(200).body["username"].clone(), alice.create_team(true).await);
+    alice.post(&format!("/teams/{team}/members"), json!({"user_id": bob_id})).await.expect(201);
+    let town = alice.get(&format!("/teams/{team}/channels/name/town-square")).await.expect(200).id();
+    let cfg = anon.get("/config/client?format=old").await.expect(200).body;
+    assert_eq!(cfg["ThreadAutoFollow"], "false");
+
+    let root = id(&alice.create_post(&town, "root").await);
+    reply(&bob, &town, &root, "a reply").await;
+    assert_eq!(threads(&alice, &team, "").await["total"], 0, "the root's author does not follow");
+    assert_eq!(threads(&bob, &team, "").await["total"], 0, "the replier does not follow");
+    alice.put(&format!("/users/me/teams/{team}/threads/{root}/following"), json!({})).await.expect(200);
+    reply(&alice, &town, &root, &format!("@{} see", bob_name.as_str().unwrap())).await;
+    assert_eq!(threads(&bob, &team, "").await["total"], 0, "the mentioned does not follow");
+    let t = thread(&alice, &team, &root).await;
+    assert_eq!(t["is_following"], true);
+    assert_eq!(t["reply_count"], 2);
+    assert_eq!(t["unread_replies"], 0, "her own reply marks her follow read");
+}
