@@ -236,6 +236,20 @@ async fn threads_are_read_marked_unread_followed_and_unfollowed() {
     // A reply is not a thread root.
     s.dave.put(&format!("/users/me/teams/{}/threads/{}/following", s.team, id(&r1)), json!({})).await.expect(404);
 
+    // A reply deleted: one fewer, announced with `thread_updated`.
+    let gone = reply(&s.bob, &s.channel, &root, "soon gone").await;
+    let (ev, _) = ws.until_event("thread_updated").await;
+    let t: Value = serde_json::from_str(ev["data"]["thread"].as_str().unwrap()).unwrap();
+    assert_eq!(t["reply_count"], 5);
+    let unread_before = t["unread_replies"].as_i64().unwrap();
+    s.bob.delete(&format!("/posts/{}", id(&gone))).await.expect(200);
+    let (ev, _) = ws.until_event("thread_updated").await;
+    let t: Value = serde_json::from_str(ev["data"]["thread"].as_str().unwrap()).unwrap();
+    assert_eq!(t["reply_count"], 4);
+    assert_eq!(t["unread_replies"], unread_before - 1);
+    assert_eq!(ev["data"]["previous_unread_replies"], unread_before);
+    assert_eq!(thread(&s.carol, &s.team, &root).await["reply_count"], 4);
+
     // Mark all read: every followed thread of the team.
     let second = id(&s.alice.create_post(&s.channel, "second root").await);
     reply(&s.bob, &s.channel, &second, &format!("@{} here too", s.carol_name)).await;

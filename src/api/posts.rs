@@ -334,6 +334,10 @@ async fn delete_post(state: State, auth: Auth, path: web::Path<String>) -> ApiRe
     own_post(&state, &auth, &path, "delete_post", "delete_others_posts").await?;
     let post = state.store.delete_post(&path).await?.ok_or_else(|| AppError::not_found("post"))?;
     state.events.post_deleted(&post, auth.user_id());
+    if !post.root_id.is_empty() {
+        let team_id = state.store.channel(&post.channel_id).await?.map(|c| c.team_id).unwrap_or_default();
+        super::threads::reply_deleted(&state, &team_id, &post).await;
+    }
     Ok(status_ok())
 }
 

@@ -298,16 +298,41 @@ async fn unfollow(state: State, auth: Auth, path: web::Path<(String, String, Str
     set_following(state, auth, path.into_inner(), false).await
 }
 
-/// After a reply: `thread_updated` to each follower of its thread, with the thread as they see it.
-/// `replier` and `mentioned` tell what the reply changed, for the previous unread counts.
+/// After a reply: `thread_updated` to each follower of its thread, with the thread as they see it;
+/// `mentioned` (whose mention counts the reply raised) gives their previous unread mentions.
 pub(crate) async fn reply_posted(state: &AppState, team_id: &str, reply: &Post, mentioned: &[String]) {
-    if let Err(e) = announce_reply(state, team_id, reply, mentioned).await {
+    let previous = |f: &UserThreadRow| {
+        if f.user_id == reply.user_id {
+            (f.unread_replies, f.unread_mentions)
+        } else {
+            let was_mentioned = i64::from(mentioned.contains(&f.user_id));
+            ((f.unread_replies - 1).max(0), (f.unread_mentions - was_mentioned).max(0))
+        }
+    };
+    if let Err(e) = announce(state, team_id, &reply.root_id, previous).await {
         warn!(state.log, "thread update not announced"; "post_id" => &reply.id, "error" => %e);
     }
 }
 
-async fn announce_reply(state: &AppState, team_id: &str, reply: &Post, mentioned: &[String]) -> ApiResult<()> {
-    let followers = state.store.thread_followers(&reply.root_id).await?;
+/// After a reply was deleted: `thread_updated` to each follower, one reply fewer (and one unread
+/// fewer for those who had not read it).
+pub(crate) async fn reply_deleted(state: &AppState, team_id: &str, reply: &Post) {
+    let previous =
+        |f: &UserThreadRow| (f.unread_replies + i64::from(reply.create_at > f.last_viewed_at), f.unread_mentions);
+    if let Err(e) = announce(state, team_id, &reply.root_id, previous).await {
+        warn!(state.log, "thread update not announced"; "post_id" => &reply.id, "error" => %e);
+    }
+}
+
+/// `thread_updated` to each follower of `thread_id`; `previous` gives a follower's unread replies
+/// and mentions before the change.
+async fn announce(
+    state: &AppState,
+    team_id: &str,
+    thread_id: &str,
+    previous: impl Fn(&UserThreadRow) -> (i64, i64),
+) -> ApiResult<()> {
+    let followers = state.store.thread_followers(thread_id).await?;
     let Some(first) = followers.first() else {
         return Ok(());
     };
@@ -319,13 +344,7 @@ async fn announce_reply(state: &AppState, team_id: &str, reply: &Post, mentioned
         thread["unread_replies"] = json!(f.unread_replies);
         thread["unread_mentions"] = json!(f.unread_mentions);
         thread["is_following"] = json!(f.following);
-        let previous = if f.user_id == reply.user_id {
-            (f.unread_replies, f.unread_mentions)
-        } else {
-            let was_mentioned = i64::from(mentioned.contains(&f.user_id));
-            ((f.unread_replies - 1).max(0), (f.unread_mentions - was_mentioned).max(0))
-        };
-        state.events.thread_updated(&f.user_id, team_id, &thread, previous);
+        state.events.thread_updated(&f.user_id, team_id, &thread, previous(f));
     }
     Ok(())
 }
