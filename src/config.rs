@@ -68,9 +68,12 @@ pub struct ServiceSettings {
     pub websocket_port: i64,
     /// The port the web app adds to a `wss://` origin without one.
     pub websocket_secure_port: i64,
-    /// Collapsed reply threads: `disabled`, `default_off`, `default_on` or `always_on`. Starling has
-    /// no threads API yet, so it defaults to `disabled` (Mattermost's default is `always_on`).
+    /// Collapsed reply threads: `disabled`, `default_off`, `default_on` or `always_on`. Starling
+    /// defaults to `default_on` (Mattermost's newer default is `always_on`).
     pub collapsed_threads: String,
+    /// Whether replying, being mentioned in a reply, or having one's post replied to follows the
+    /// thread.
+    pub thread_auto_follow: bool,
     /// Whether viewing a channel is announced to the user's other sessions.
     pub enable_channel_viewed_messages: bool,
     /// Refuse cookie-authenticated writes that carry only `X-Requested-With: XMLHttpRequest` and no
@@ -106,7 +109,8 @@ impl Default for ServiceSettings {
             websocket_url: String::new(),
             websocket_port: 80,
             websocket_secure_port: 443,
-            collapsed_threads: "disabled".into(),
+            collapsed_threads: "default_on".into(),
+            thread_auto_follow: true,
             enable_channel_viewed_messages: true,
             experimental_strict_csrf_enforcement: false,
             enable_custom_emoji: false,

@@ -338,4 +338,53 @@ impl Events {
         let p = serde_json::to_string(prefs).unwrap_or_default();
         self.publish("preferences_deleted", json!({"preferences": p}), to_user(user_id));
     }
+
+    /// A thread a user follows changed (a reply, an edit): `thread_updated` to that user, with the
+    /// thread as they see it (`thread` as a JSON string) and their unread counts before.
+    pub fn thread_updated(&self, user_id: &str, team_id: &str, thread: &serde_json::Value, previous: (i64, i64)) {
+        self.publish(
+            "thread_updated",
+            json!({
+                "thread": thread.to_string(),
+                "previous_unread_replies": previous.0,
+                "previous_unread_mentions": previous.1,
+            }),
+            to_user_in_team(user_id, team_id),
+        );
+    }
+
+    /// A user read a thread, or marked it unread: `thread_read_changed` with the new and previous
+    /// counts. `read` of `None` means every thread of the team was read at `timestamp`.
+    pub fn thread_read_changed(&self, user_id: &str, team_id: &str, timestamp: i64, read: Option<ThreadReadChange>) {
+        let mut data = json!({ "timestamp": timestamp });
+        if let Some(r) = read {
+            data["thread_id"] = json!(r.thread_id);
+            data["channel_id"] = json!(r.channel_id);
+            data["unread_replies"] = json!(r.unread_replies);
+            data["unread_mentions"] = json!(r.unread_mentions);
+            data["previous_unread_replies"] = json!(r.previous_unread_replies);
+            data["previous_unread_mentions"] = json!(r.previous_unread_mentions);
+        }
+        self.publish("thread_read_changed", data, to_user_in_team(user_id, team_id));
+    }
+
+    /// A user followed (`state` true) or unfollowed a thread.
+    pub fn thread_follow_changed(&self, user_id: &str, team_id: &str, thread_id: &str, state: bool, reply_count: i64) {
+        self.publish(
+            "thread_follow_changed",
+            json!({ "thread_id": thread_id, "state": state, "reply_count": reply_count }),
+            to_user_in_team(user_id, team_id),
+        );
+    }
+}
+
+/// One thread's read state change, for `thread_read_changed`.
+#[derive(Debug, Clone)]
+pub struct ThreadReadChange {
+    pub thread_id: String,
+    pub channel_id: String,
+    pub unread_replies: i64,
+    pub unread_mentions: i64,
+    pub previous_unread_replies: i64,
+    pub previous_unread_mentions: i64,
 }

@@ -49,7 +49,8 @@ async fn client_config_names_version_build_diagnostic_id_and_websocket() {
     assert_eq!(cfg["WebsocketURL"], "");
     assert_eq!(cfg["WebsocketPort"], "80");
     assert_eq!(cfg["WebsocketSecurePort"], "443");
-    assert_eq!(cfg["CollapsedThreads"], "disabled");
+    assert_eq!(cfg["CollapsedThreads"], "default_on");
+    assert_eq!(cfg["ThreadAutoFollow"], "true");
     for (k, v) in cfg.as_object().unwrap() {
         assert!(v.is_string(), "client config values are strings, as Mattermost sends them: {k} = {v}");
     }

@@ -215,7 +215,7 @@ impl DigestActor {
                 Err(e) => return slog::warn!(log, "digest: cannot claim the period"; "error" => %e),
             }
             let since = (period - 1) * period_ms;
-            let posts = match api.store.channel_posts(&channel, &PostQuery::Since { since }).await {
+            let posts = match api.store.channel_posts(&channel, &PostQuery::Since { since }, false).await {
                 Ok(page) => page.order,
                 Err(e) => return slog::warn!(log, "digest: cannot read the channel"; "error" => %e),
             };

@@ -91,6 +91,7 @@ pub fn client_config_map(c: &Config, diagnostic_id: &str) -> Value {
         ("WebsocketPort", Value::String(svc.websocket_port.to_string())),
         ("WebsocketSecurePort", Value::String(svc.websocket_secure_port.to_string())),
         ("CollapsedThreads", s(&svc.collapsed_threads)),
+        ("ThreadAutoFollow", b(svc.thread_auto_follow)),
         ("EnableChannelViewedMessages", b(svc.enable_channel_viewed_messages)),
         ("ExperimentalStrictCSRFEnforcement", b(svc.experimental_strict_csrf_enforcement)),
         ("EnableCustomEmoji", b(svc.enable_custom_emoji)),

@@ -32,6 +32,7 @@ pub mod sessions;
 mod status;
 mod system;
 mod teams;
+mod threads;
 mod users;
 pub mod webapp;
 mod websocket;
@@ -175,6 +176,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(cluster::configure)
             .configure(reactions::configure)
             .configure(pins::configure)
+            .configure(threads::configure)
             .configure(posts::configure)
             .configure(emoji::configure)
             .configure(commands::configure)

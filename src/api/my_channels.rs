@@ -103,7 +103,7 @@ async fn all_members(
 #[derive(Deserialize)]
 struct UnreadQuery {
     exclude_team: Option<String>,
-    #[allow(dead_code)] // accepted: Starling has no threads yet, so thread counts are 0
+    #[allow(dead_code)] // accepted: the thread counts are always given
     include_collapsed_threads: Option<bool>,
 }
 

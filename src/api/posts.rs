@@ -231,9 +231,13 @@ pub(crate) async fn write_post(state: &AppState, d: NewDraft) -> ApiResult<Post>
             file_ids: draft.file_ids,
             pending_post_id: d.pending_post_id,
             mentions,
+            auto_follow: state.config().service_settings.thread_auto_follow,
         })
         .await?;
     state.events.posted(&post, &channel, &sender, &mentioned);
+    if !post.root_id.is_empty() {
+        super::threads::reply_posted(state, &channel.team_id, &post, &mentioned).await;
+    }
     Ok(post)
 }
 
@@ -331,6 +335,10 @@ async fn delete_post(state: State, auth: Auth, path: web::Path<String>) -> ApiRe
     own_post(&state, &auth, &path, "delete_post", "delete_others_posts").await?;
     let post = state.store.delete_post(&path).await?.ok_or_else(|| AppError::not_found("post"))?;
     state.events.post_deleted(&post, auth.user_id());
+    if !post.root_id.is_empty() {
+        let team_id = state.store.channel(&post.channel_id).await?.map(|c| c.team_id).unwrap_or_default();
+        super::threads::reply_deleted(&state, &team_id, &post).await;
+    }
     Ok(status_ok())
 }
 
@@ -354,6 +362,12 @@ struct ChannelPostsQuery {
     since: Option<i64>,
     before: Option<String>,
     after: Option<String>,
+    /// Root posts only, each with its thread's participants and `is_following`.
+    #[serde(rename = "collapsedThreads")]
+    collapsed_threads: Option<bool>,
+    /// With `collapsedThreads`: participants as user objects.
+    #[serde(rename = "collapsedThreadsExtended")]
+    collapsed_threads_extended: Option<bool>,
 }
 
 async fn channel_posts(
@@ -383,7 +397,12 @@ async fn channel_posts(
         }
         (None, None, None) => PostQuery::Page { page, per_page },
     };
-    let result = state.store.channel_posts(&channel.id, &query).await?;
+    let collapsed = q.collapsed_threads.unwrap_or(false);
+    let mut result = state.store.channel_posts(&channel.id, &query, collapsed).await?;
+    if collapsed {
+        let extended = q.collapsed_threads_extended.unwrap_or(false);
+        super::threads::mark_roots(&state, auth.user_id(), &mut result.order, extended).await?;
+    }
     Ok(ok(&PostList::from_page(result)))
 }
 

@@ -7,10 +7,11 @@ use super::mentions;
 use super::posts::PostList;
 use super::Query;
 use super::{
-    channel_with_permission, id_param, ok, read_json, readable_channel, resolve_user_id, self_or_admin, Auth, State,
+    channel_with_permission, id_param, ok, read_json, readable_channel, resolve_user_id, self_or_admin, AppState, Auth,
+    State,
 };
 use crate::error::{ApiResult, AppError};
-use crate::store::{PostQuery, UnreadPost};
+use crate::store::{Channel, PostQuery, UnreadPost};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -36,6 +37,10 @@ const MAX_MARK_READ: usize = 1000;
 struct UnreadQuery {
     limit_before: Option<i64>,
     limit_after: Option<i64>,
+    #[serde(rename = "collapsedThreads")]
+    collapsed_threads: Option<bool>,
+    #[serde(rename = "collapsedThreadsExtended")]
+    collapsed_threads_extended: Option<bool>,
 }
 
 /// `GET /users/{id}/channels/{channel_id}/posts/unread`: the first unread post, up to
@@ -64,10 +69,19 @@ async fn posts_unread(
         .channel_member(&channel.id, &user_id)
         .await?
         .ok_or_else(|| AppError::not_found("channel member"))?;
-    let page = match state.store.posts_around_unread(&channel.id, member.last_viewed_at, before, after).await? {
+    let collapsed = q.collapsed_threads.unwrap_or(false);
+    let around = state.store.posts_around_unread(&channel.id, member.last_viewed_at, before, after, collapsed).await?;
+    let mut page = match around {
         Some(page) => page,
-        None => state.store.channel_posts(&channel.id, &PostQuery::Page { page: 0, per_page: before.max(1) }).await?,
+        None => {
+            let newest = PostQuery::Page { page: 0, per_page: before.max(1) };
+            state.store.channel_posts(&channel.id, &newest, collapsed).await?
+        }
     };
+    if collapsed {
+        let extended = q.collapsed_threads_extended.unwrap_or(false);
+        super::threads::mark_roots(&state, &user_id, &mut page.order, extended).await?;
+    }
     Ok(ok(&PostList::from_page(page)))
 }
 
@@ -181,26 +195,13 @@ async fn set_unread(state: State, auth: Auth, path: web::Path<(String, String)>)
         .channel_member(&channel.id, &user_id)
         .await?
         .ok_or_else(|| AppError::not_found("channel member"))?;
-    let user = state.store.user(&user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
-    let every_post = channel.channel_type == "D" || channel.channel_type == "G";
-    let ignore_channel_mentions = match member.notify_props["ignore_channel_mentions"].as_str().unwrap_or("default") {
-        "on" => true,
-        "off" => false,
-        _ => user.notify_props["channel"].as_str() == Some("false"),
-    };
-    let username = user.username.clone();
+    let mentions = mention_rule(&state, &channel, &user_id, Some(&member.notify_props)).await?;
     let counter = move |posts: &[UnreadPost]| {
         let mut counts = (0, 0);
-        for p in posts {
-            let mentioned = every_post || {
-                let m = mentions::parse(&p.message);
-                m.usernames.contains(&username) || ((m.channel || m.here) && !ignore_channel_mentions)
-            };
-            if mentioned {
-                counts.0 += 1;
-                if p.root_id.is_empty() {
-                    counts.1 += 1;
-                }
+        for p in posts.iter().filter(|p| mentions(&p.message)) {
+            counts.0 += 1;
+            if p.root_id.is_empty() {
+                counts.1 += 1;
             }
         }
         counts
@@ -212,4 +213,32 @@ async fn set_unread(state: State, auth: Auth, path: web::Path<(String, String)>)
         .ok_or_else(|| AppError::not_found("channel member"))?;
     state.events.post_unread(&unread, &post.id);
     Ok(ok(&unread))
+}
+
+/// Whether another member's post in `channel` mentions `user_id`, by the rules the mention counts
+/// follow: every post in a direct or group message; `@username`; `@channel`, `@all` and `@here`
+/// unless the member ignores channel mentions (their channel notify prop `ignore_channel_mentions`,
+/// or by `default` their user notify prop `channel`). `member_props`: the membership's notify
+/// props, if they are a member.
+pub(super) async fn mention_rule(
+    state: &AppState,
+    channel: &Channel,
+    user_id: &str,
+    member_props: Option<&serde_json::Value>,
+) -> ApiResult<impl Fn(&str) -> bool + Send + Sync + 'static> {
+    let user = state.store.user(user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let every_post = channel.channel_type == "D" || channel.channel_type == "G";
+    let ignore = member_props.and_then(|p| p["ignore_channel_mentions"].as_str()).unwrap_or("default");
+    let ignore_channel_mentions = match ignore {
+        "on" => true,
+        "off" => false,
+        _ => user.notify_props["channel"].as_str() == Some("false"),
+    };
+    let username = user.username;
+    Ok(move |message: &str| {
+        every_post || {
+            let m = mentions::parse(message);
+            m.usernames.contains(&username) || ((m.channel || m.here) && !ignore_channel_mentions)
+        }
+    })
 }

@@ -21,6 +21,7 @@ mod search;
 mod sessions;
 mod systems;
 mod teams;
+mod threads;
 mod users;
 
 pub use categories::{Category, CategoryError, CategoryUpdate, OrderedCategories};
@@ -37,6 +38,7 @@ pub use read_state::{ChannelUnreadAt, UnreadPost};
 pub use roles::MemberRoles;
 pub use search::{PostSearch, PostSearchPage, UserScope};
 pub use teams::{Team, TeamJoin, TeamMember};
+pub use threads::{ThreadQuery, ThreadTotals, UserThreadRow};
 pub use users::{NewSession, NewUser, Session, User, UserPatch};
 
 use crate::config::SqlSettings;

@@ -134,7 +134,8 @@ impl Store {
     }
 
     /// Unread and mention counts per team of a user (their live channels of current teams;
-    /// direct and group messages count for no team). `team_id` restricts to one team, `exclude`
+    /// direct and group messages count for no team), with the followed threads of the team that
+    /// have unread replies and their unread mentions. `team_id` restricts to one team, `exclude`
     /// leaves one out.
     pub async fn team_unreads(
         &self,
@@ -149,12 +150,20 @@ impl Store {
                         "SELECT tm.team_id, COALESCE(u.msg_count, 0)::bigint AS msg_count, \
                          COALESCE(u.mention_count, 0)::bigint AS mention_count, \
                          COALESCE(u.msg_count_root, 0)::bigint AS msg_count_root, \
-                         COALESCE(u.mention_count_root, 0)::bigint AS mention_count_root \
+                         COALESCE(u.mention_count_root, 0)::bigint AS mention_count_root, \
+                         th.thread_count, th.thread_mention_count \
                          FROM teammembers tm LEFT JOIN LATERAL ( \
                              SELECT SUM({UNREAD_MSGS}) AS msg_count, SUM(m.mention_count) AS mention_count, \
                              SUM({UNREAD_ROOT_MSGS}) AS msg_count_root, SUM(m.mention_count_root) AS mention_count_root \
                              FROM channelmembers m JOIN channels c ON c.id = m.channel_id \
                              WHERE m.user_id = tm.user_id AND c.team_id = tm.team_id AND c.delete_at = 0) u ON true \
+                         CROSS JOIN LATERAL ( \
+                             SELECT count(*) FILTER (WHERE t.last_reply_at > tm2.last_viewed) AS thread_count, \
+                             COALESCE(sum(tm2.unread_mentions), 0)::bigint AS thread_mention_count \
+                             FROM threadmemberships tm2 JOIN threads t ON t.post_id = tm2.post_id \
+                             JOIN channels c ON c.id = t.channel_id \
+                             WHERE tm2.user_id = tm.user_id AND tm2.following AND c.team_id = tm.team_id \
+                             AND c.delete_at = 0 AND t.thread_delete_at = 0) th \
                          WHERE tm.user_id = $1 AND tm.delete_at = 0 AND ($2::varchar IS NULL OR tm.team_id = $2) \
                          AND ($3::varchar IS NULL OR tm.team_id <> $3) ORDER BY tm.team_id"
                     ),
@@ -170,8 +179,8 @@ impl Store {
                     msg_count_root: r.get("msg_count_root"),
                     mention_count_root: r.get("mention_count_root"),
                     urgent_mention_count: 0,
-                    thread_count: 0,
-                    thread_mention_count: 0,
+                    thread_count: r.get("thread_count"),
+                    thread_mention_count: r.get("thread_mention_count"),
                     thread_urgent_mention_count: 0,
                 })
                 .collect())

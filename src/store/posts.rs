@@ -33,6 +33,9 @@ pub struct Post {
     pub reply_count: i64,
     pub last_reply_at: i64,
     pub participants: Option<Value>,
+    /// Whether the asking user follows this thread; only in collapsed-threads lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_following: Option<bool>,
     /// Mattermost omits it when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub has_reactions: bool,
@@ -66,6 +69,7 @@ impl Post {
             reply_count: r.try_get("reply_count").unwrap_or(0),
             last_reply_at: r.get("last_reply_at"),
             participants: None,
+            is_following: None,
             has_reactions: r.try_get("has_reactions").unwrap_or(false),
             metadata: serde_json::json!({}),
         }
@@ -83,6 +87,8 @@ pub struct NewPost {
     pub pending_post_id: String,
     pub hashtags: String,
     pub mentions: PostMentions,
+    /// ThreadAutoFollow: a reply makes its author, the root's author and the mentioned follow it.
+    pub auto_follow: bool,
 }
 
 /// Whose mention counts a new post raises (never its author's).
@@ -140,13 +146,21 @@ pub const SINCE_LIMIT: i64 = 1000;
 /// `$6` message, `$7` type, `$8` props, `$9` hashtags, `$10` requested file ids, `$11` pending id,
 /// then the mentions ([`PostMentions`]): `$12` whether there are any (so a post without mentions
 /// touches no other membership), `$13` every member, `$14` usernames, `$15` `@channel`/`@all`,
-/// `$16` `@here`.
+/// `$16` `@here`; `$17` whether thread members follow automatically.
 ///
 /// Mentions are counted in the same statement, under the same channel lock: each mentioned member
 /// (never the author) gets `mention_count + 1`, and `mention_count_root + 1` for a root post. A
 /// channel-wide mention skips members whose channel notify prop `ignore_channel_mentions` is `on`,
 /// or `default` while their user notify prop `channel` is `false` (Mattermost's rule); `@here`
 /// counts only members whose status is online.
+///
+/// A reply also keeps its thread ([`super::threads`]) in the same statement: the thread row is
+/// created by the first reply and then counts every reply atomically (`reply_count + 1` under the
+/// row's lock, so replies on several nodes at once are all counted), with its last reply and its
+/// participants. With `$17` (ThreadAutoFollow) the replier, the root's author and the mentioned
+/// members follow it: the replier has read it up to their reply, a mentioned follower has one more
+/// unread mention, and someone who unfollowed the thread is followed again only by replying or
+/// being mentioned. Without `$17` only existing memberships change.
 ///
 /// The channel row is locked first (every other CTE reads `ch`), then the files, the new post, the
 /// root and the membership: the order the transaction this replaces took them in. PostgreSQL
@@ -189,7 +203,34 @@ const CREATE_POST: &str = "WITH ch AS ( \
                 AND COALESCE(m.notify_props->>'ignore_channel_mentions', 'default') <> 'on' \
                 AND NOT (COALESCE(m.notify_props->>'ignore_channel_mentions', 'default') = 'default' \
                     AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id AND u.notify_props->>'channel' = 'false')))) \
-        RETURNING m.user_id) \
+        RETURNING m.user_id), \
+    thread AS ( \
+        INSERT INTO threads (post_id, channel_id, reply_count, last_reply_at, participants) \
+        SELECT $3::varchar, $1::varchar, 1, ins.create_at, jsonb_build_array($5::varchar) FROM ins WHERE $3::varchar <> '' \
+        ON CONFLICT (post_id) DO UPDATE SET reply_count = threads.reply_count + 1, \
+            last_reply_at = GREATEST(threads.last_reply_at, excluded.last_reply_at), \
+            participants = (CASE WHEN threads.participants ? $5::varchar THEN threads.participants \
+                ELSE threads.participants || excluded.participants END) \
+        RETURNING 1), \
+    follow AS ( \
+        INSERT INTO threadmemberships (post_id, user_id, following, last_viewed, last_updated, unread_mentions) \
+        SELECT $3::varchar, f.user_id, $17::boolean, (CASE WHEN f.user_id = $5::varchar THEN ch.post_clock ELSE 0 END), \
+            ch.post_clock, (CASE WHEN f.mentioned THEN 1 ELSE 0 END) \
+        FROM ch, (SELECT x.user_id, bool_or(x.mentioned) AS mentioned FROM ( \
+                SELECT $5::varchar AS user_id, false AS mentioned \
+                UNION ALL SELECT r.user_id, false FROM posts r WHERE r.id = $3::varchar \
+                UNION ALL SELECT mentioned.user_id, true FROM mentioned) x GROUP BY x.user_id) f \
+        WHERE $3::varchar <> '' AND ($17::boolean OR EXISTS (SELECT 1 FROM threadmemberships o \
+            WHERE o.post_id = $3::varchar AND o.user_id = f.user_id)) \
+        ON CONFLICT (post_id, user_id) DO UPDATE SET \
+            following = threadmemberships.following OR ($17::boolean \
+                AND (excluded.user_id = $5::varchar OR excluded.unread_mentions > 0)), \
+            last_viewed = (CASE WHEN excluded.user_id = $5::varchar THEN excluded.last_viewed \
+                ELSE threadmemberships.last_viewed END), \
+            unread_mentions = (CASE WHEN excluded.user_id = $5::varchar THEN 0 \
+                ELSE threadmemberships.unread_mentions + excluded.unread_mentions END), \
+            last_updated = excluded.last_updated \
+        RETURNING 1) \
     SELECT ins.*, 0::bigint AS reply_count, (SELECT username FROM users WHERE id = $5::varchar) AS sender, \
         (SELECT COALESCE(array_agg(user_id ORDER BY user_id), '{}'::varchar[]) FROM mentioned) AS mentioned FROM ins";
 
@@ -243,6 +284,7 @@ impl Store {
                     &p.mentions.usernames,
                     &p.mentions.channel,
                     &p.mentions.here,
+                    &p.auto_follow,
                 ],
             )
             .await?;
@@ -337,6 +379,13 @@ impl Store {
         .await?;
         if !current.root_id.is_empty() {
             tx.execute("UPDATE posts SET update_at = $2 WHERE id = $1", &[&current.root_id, &ts]).await?;
+            tx.execute(
+                "UPDATE threads SET reply_count = GREATEST(reply_count - 1, 0) WHERE post_id = $1",
+                &[&current.root_id],
+            )
+            .await?;
+        } else {
+            tx.execute("UPDATE threads SET thread_delete_at = $2 WHERE post_id = $1", &[&id, &ts]).await?;
         }
         let post = post_by_id(&tx, id).await?;
         tx.commit().await?;
@@ -361,14 +410,17 @@ impl Store {
         .await
     }
 
-    pub async fn channel_posts(&self, channel_id: &str, q: &PostQuery) -> StoreResult<PostPage> {
+    /// A channel's posts; with `root_only` (collapsed threads) only its thread roots and other root
+    /// posts, with `reply_count` and `last_reply_at` as ever.
+    pub async fn channel_posts(&self, channel_id: &str, q: &PostQuery, root_only: bool) -> StoreResult<PostPage> {
+        let roots_only = if root_only { " AND p.root_id = ''" } else { "" };
         self.read(async |c| {
             let (mut order, has_next) = match q {
                 PostQuery::Page { page, per_page } => {
                     let rows = c
                         .query(
                             &format!(
-                                "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0 \
+                                "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0{roots_only} \
                                  ORDER BY p.create_at DESC, p.id DESC LIMIT $2 OFFSET $3"
                             ),
                             &[&channel_id, &(per_page + 1), &(page * per_page)],
@@ -379,7 +431,7 @@ impl Store {
                 PostQuery::Since { since } => {
                     let rows = c
                         .query(
-                            &format!("{POST_SELECT} WHERE p.channel_id = $1 AND p.update_at > $2 ORDER BY p.update_at, p.id LIMIT $3"),
+                            &format!("{POST_SELECT} WHERE p.channel_id = $1 AND p.update_at > $2{roots_only} ORDER BY p.update_at, p.id LIMIT $3"),
                             &[&channel_id, since, &(SINCE_LIMIT + 1)],
                         )
                         .await?;
@@ -402,7 +454,7 @@ impl Store {
                     let rows = c
                         .query(
                             &format!(
-                                "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0 AND (p.create_at, p.id) {cmp} ($2, $3) \
+                                "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0{roots_only} AND (p.create_at, p.id) {cmp} ($2, $3) \
                                  ORDER BY p.create_at {dir}, p.id {dir} LIMIT $4 OFFSET $5"
                             ),
                             &[&channel_id, &anchor.create_at, &anchor.id, &(per_page + 1), &(page * per_page)],

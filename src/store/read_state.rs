@@ -35,19 +35,22 @@ pub type MentionCounter<'a> = &'a (dyn Fn(&[UnreadPost]) -> (i64, i64) + Sync);
 
 impl Store {
     /// Posts of a channel around the first post after `last_viewed_at`: that post and up to
-    /// `after - 1` newer ones, and up to `before` older ones. `None` when no post is unread.
+    /// `after - 1` newer ones, and up to `before` older ones (with `root_only`, root posts only).
+    /// `None` when no post is unread.
     pub async fn posts_around_unread(
         &self,
         channel_id: &str,
         last_viewed_at: i64,
         before: i64,
         after: i64,
+        root_only: bool,
     ) -> StoreResult<Option<PostPage>> {
+        let roots_only = if root_only { " AND p.root_id = ''" } else { "" };
         self.read(async |c| {
             let newer = c
                 .query(
                     &format!(
-                        "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0 AND p.create_at > $2 \
+                        "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0{roots_only} AND p.create_at > $2 \
                          ORDER BY p.create_at, p.id LIMIT $3"
                     ),
                     &[&channel_id, &last_viewed_at, &(after + 1)],
@@ -60,7 +63,7 @@ impl Store {
             let older = c
                 .query(
                     &format!(
-                        "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0 AND (p.create_at, p.id) < ($2, $3) \
+                        "{POST_SELECT} WHERE p.channel_id = $1 AND p.delete_at = 0{roots_only} AND (p.create_at, p.id) < ($2, $3) \
                          ORDER BY p.create_at DESC, p.id DESC LIMIT $4"
                     ),
                     &[&channel_id, &first.create_at, &first.id, &(before + 1)],

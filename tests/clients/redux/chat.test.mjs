@@ -95,7 +95,7 @@ describe('the Mattermost web app data layer on a two-node cluster', {concurrency
         assert.equal(config.Version, '10.11.0');
         assert.ok(config.DiagnosticId);
         assert.ok(config.WebsocketPort && config.WebsocketSecurePort);
-        assert.equal(config.CollapsedThreads, 'disabled');
+        assert.equal(config.CollapsedThreads, 'default_on');
 
         const me = await dispatch(usersActions.loadMe());
         assert.equal(me.error, undefined, JSON.stringify(me.error));
