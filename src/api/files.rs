@@ -327,18 +327,8 @@ fn store_err(e: crate::filestore::FileStoreError) -> AppError {
 
 /// `YYYYMMDD` (UTC) of a millisecond timestamp, as Mattermost names its file folders.
 fn chrono_day(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}")
+    let date = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).map_or(time::Date::MIN, |t| t.date());
+    format!("{:04}{:02}{:02}", date.year(), u8::from(date.month()), date.day())
 }
 
 /// A live file the caller may read: through its post's channel, or its uploader's before it is posted.
@@ -495,8 +485,10 @@ struct PublicQuery {
     h: String,
 }
 
-/// `GET /files/{id}/public?h=`: no login; 501 while public links are off, 400 for a wrong hash.
+/// `GET /files/{id}/public?h=`: no login; a malformed id is 400 first, then 501 while public
+/// links are off (as Mattermost orders them), 400 for a wrong hash.
 async fn public_file(state: State, path: web::Path<String>, q: super::Query<PublicQuery>) -> ApiResult<HttpResponse> {
+    id_param("file_id", path.as_str())?;
     if !state.config().file_settings.enable_public_link {
         return Err(AppError::new(
             actix_web::http::StatusCode::NOT_IMPLEMENTED,
@@ -504,7 +496,6 @@ async fn public_file(state: State, path: web::Path<String>, q: super::Query<Publ
             "Public links have been disabled.",
         ));
     }
-    id_param("file_id", path.as_str())?;
     let info = state
         .store
         .file_info(path.as_str())
