@@ -219,17 +219,17 @@ async fn post_search_terms() {
     assert_eq!(search(&s.admin, t, "secret").await, Vec::<String>::new());
     assert_eq!(search(&s.amy, t, "secret in:@zed").await, vec![private.clone()]);
 
-    // Dates: today (UTC) finds them all; before today and after today find none.
-    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let today = civil(now_s / 86_400);
+    // Dates: the posts' day (UTC) finds them all; before it and after it find none.
+    let at = s.zed.get(&format!("/posts/{private}")).await.expect(200).body["create_at"].as_i64().unwrap();
+    let today = day_of(at, 0);
     let on = search(&s.zed, t, &format!("from:zed on:{today}")).await;
     assert_eq!(on, vec![private.clone(), deploy.clone(), wip.clone()]);
     assert_eq!(search(&s.zed, t, &format!("from:zed before:{today}")).await, Vec::<String>::new());
     assert_eq!(search(&s.zed, t, &format!("from:zed after:{today}")).await, Vec::<String>::new());
-    assert_eq!(search(&s.zed, t, &format!("from:zed after:{}", civil(now_s / 86_400 - 1))).await.len(), 3);
+    assert_eq!(search(&s.zed, t, &format!("from:zed after:{}", day_of(at, -1))).await.len(), 3);
     // A searcher 14 hours ahead of UTC names the day by their own calendar.
     let ahead = 14 * 3600;
-    let their_today = civil((now_s + ahead) / 86_400);
+    let their_today = day_of(at + ahead * 1000, 0);
     let r = s
         .zed
         .post(
@@ -245,16 +245,23 @@ async fn post_search_terms() {
     assert_eq!(search(&s.zed, t, "finished on:2026-02-30").await, vec![deploy]);
 }
 
-/// Days since 1970-01-01 as `YYYY-MM-DD`.
-fn civil(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+/// The UTC day of a millisecond timestamp, `days` later, as `YYYY-MM-DD`.
+fn day_of(ms: i64, days: i64) -> String {
+    let d = time::OffsetDateTime::from_unix_timestamp(ms / 1000).unwrap().date() + time::Duration::days(days);
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+#[actix_web::test]
+async fn post_search_with_very_many_terms_is_bounded() {
+    let s = setup().await;
+    // 20,000 words fit in the payload limit but not in one statement's parameters.
+    let many = (0..20_000).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+    let r = s.zed.post(&format!("/teams/{}/posts/search", s.team), json!({"terms": many})).await;
+    assert_error_shape(&r.expect(400).body, 400);
+    // A hundred terms are still a search.
+    let hundred = (0..100).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+    s.zed
+        .post(&format!("/teams/{}/posts/search", s.team), json!({"terms": hundred, "is_or_search": true}))
+        .await
+        .expect(200);
 }

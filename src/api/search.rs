@@ -28,6 +28,9 @@ struct PostSearchBody {
     time_zone_offset: i64,
 }
 
+/// The most terms one post search may have (each is a parameter of its statement).
+const SEARCH_TERMS_MAX: usize = 100;
+
 fn default_search_per_page() -> i64 {
     60
 }
@@ -46,6 +49,9 @@ async fn search_posts(
     let b: PostSearchBody = read_json(&state, body).await?;
     let (page, per_page) = super::Paging { page: b.page, per_page: b.per_page }.checked()?;
     let mut q = PostSearch::parse(&b.terms, b.is_or_search);
+    if q.term_count() > SEARCH_TERMS_MAX {
+        return Err(AppError::invalid_param("terms").detail(format!("at most {SEARCH_TERMS_MAX} search terms")));
+    }
     // Time zones are at most 14 hours from UTC.
     q.tz_offset_s = b.time_zone_offset.clamp(-14 * 3600, 14 * 3600);
     let found = state.store.search_posts(auth.user_id(), &team_id, &q, page, per_page).await?;

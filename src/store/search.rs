@@ -13,19 +13,12 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// A post search, parsed from Mattermost's `terms`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PostSearch {
-    pub words: Vec<String>,
-    /// Text inside double quotes, matched as a phrase.
-    pub phrases: Vec<String>,
-    /// `from:username` (or `from:@username`).
-    pub from: Vec<String>,
-    /// `in:channel-name` (or `in:~channel-name`); `in:@username` is the direct channel with them.
-    pub in_channels: Vec<String>,
-    /// `#tag`: posts carrying the hashtag (lowercase, with the `#`).
-    pub hashtags: Vec<String>,
+    /// What a match must have.
+    pub include: Terms,
     /// `word*`: words starting with the prefix (letters and digits only).
     pub prefixes: Vec<String>,
     /// `-word`, `-"a phrase"`, `-from:`, `-in:`, `-#tag`: what a match must not have.
-    pub excluded: Excluded,
+    pub excluded: Terms,
     /// `on:YYYY-MM-DD`, `after:`, `before:` as days since the Unix epoch, in the searcher's time
     /// zone (see [`PostSearch::created_range`]).
     pub on: Option<i64>,
@@ -37,13 +30,17 @@ pub struct PostSearch {
     pub tz_offset_s: i64,
 }
 
-/// The excluded terms of a post search.
+/// The terms a search includes, or excludes with a `-`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Excluded {
+pub struct Terms {
     pub words: Vec<String>,
+    /// Text inside double quotes, matched as a phrase.
     pub phrases: Vec<String>,
+    /// `from:username` (or `from:@username`).
     pub from: Vec<String>,
+    /// `in:channel-name` (or `in:~channel-name`); `in:@username` is the direct channel with them.
     pub in_channels: Vec<String>,
+    /// `#tag`: posts carrying the hashtag (lowercase, with the `#`).
     pub hashtags: Vec<String>,
 }
 
@@ -62,11 +59,7 @@ impl PostSearch {
                 Some(end) => {
                     let phrase = after[..end].trim();
                     if !phrase.is_empty() {
-                        if negated {
-                            s.excluded.phrases.push(phrase.to_owned());
-                        } else {
-                            s.phrases.push(phrase.to_owned());
-                        }
+                        s.terms(negated).phrases.push(phrase.to_owned());
                     }
                     rest = &after[end + 1..];
                 }
@@ -80,6 +73,14 @@ impl PostSearch {
         s
     }
 
+    fn terms(&mut self, negated: bool) -> &mut Terms {
+        if negated {
+            &mut self.excluded
+        } else {
+            &mut self.include
+        }
+    }
+
     fn take_words(&mut self, text: &str) {
         for w in text.split_whitespace() {
             let (negated, w) = match w.strip_prefix('-') {
@@ -89,12 +90,12 @@ impl PostSearch {
             if let Some(u) = w.strip_prefix("from:") {
                 let u = u.trim_start_matches('@').to_lowercase();
                 if !u.is_empty() {
-                    if negated { &mut self.excluded.from } else { &mut self.from }.push(u);
+                    self.terms(negated).from.push(u);
                 }
             } else if let Some(c) = w.strip_prefix("in:").or_else(|| w.strip_prefix("channel:")) {
                 let c = c.trim_start_matches('~').to_lowercase();
                 if !c.is_empty() && c != "@" {
-                    if negated { &mut self.excluded.in_channels } else { &mut self.in_channels }.push(c);
+                    self.terms(negated).in_channels.push(c);
                 }
             } else if let Some(d) = w.strip_prefix("on:") {
                 self.on = day_number(d).or(self.on);
@@ -106,7 +107,7 @@ impl PostSearch {
                 let tag = tag.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_' && c != '-');
                 if !tag.is_empty() {
                     let tag = format!("#{}", tag.to_lowercase());
-                    if negated { &mut self.excluded.hashtags } else { &mut self.hashtags }.push(tag);
+                    self.terms(negated).hashtags.push(tag);
                 }
             } else if negated {
                 self.excluded.words.push(w.to_owned());
@@ -115,16 +116,16 @@ impl PostSearch {
             {
                 self.prefixes.push(p.to_lowercase());
             } else {
-                self.words.push(w.to_owned());
+                self.include.words.push(w.to_owned());
             }
         }
     }
 
-    /// The `create_at` bounds (Unix ms, both inclusive) the date terms give for a searcher whose
-    /// clock is `tz_offset_s` seconds ahead of UTC: `on:` is that day, `after:` starts the day
-    /// after, `before:` ends the day before, as in Mattermost.
-    pub fn created_range(&self, tz_offset_s: i64) -> (Option<i64>, Option<i64>) {
-        let start_of = |day: i64| day * DAY_MS - tz_offset_s * 1000;
+    /// The `create_at` bounds (Unix ms, both inclusive) the date terms give in the searcher's
+    /// time zone (`tz_offset_s`): `on:` is that day, `after:` starts the day after, `before:`
+    /// ends the day before, as in Mattermost.
+    pub fn created_range(&self) -> (Option<i64>, Option<i64>) {
+        let start_of = |day: i64| day * DAY_MS - self.tz_offset_s * 1000;
         let mut from = self.after.map(|d| start_of(d + 1));
         let mut to = self.before.map(|d| start_of(d) - 1);
         if let Some(d) = self.on {
@@ -134,15 +135,22 @@ impl PostSearch {
         (from, to)
     }
 
+    /// How many terms were parsed: each becomes a statement parameter, so callers bound it.
+    pub fn term_count(&self) -> usize {
+        let count = |t: &Terms| t.words.len() + t.phrases.len() + t.from.len() + t.in_channels.len() + t.hashtags.len();
+        count(&self.include) + count(&self.excluded) + self.prefixes.len()
+    }
+
     /// Nothing to search for: no term that selects posts (exclusions alone select nothing, as in
     /// Mattermost).
     pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
-            && self.phrases.is_empty()
+        let i = &self.include;
+        i.words.is_empty()
+            && i.phrases.is_empty()
             && self.prefixes.is_empty()
-            && self.hashtags.is_empty()
-            && self.from.is_empty()
-            && self.in_channels.is_empty()
+            && i.hashtags.is_empty()
+            && i.from.is_empty()
+            && i.in_channels.is_empty()
             && self.on.is_none()
             && self.after.is_none()
             && self.before.is_none()
@@ -185,13 +193,13 @@ impl Store {
         }
         let limit = per_page + 1;
         let offset = page * per_page;
-        let (created_from, created_to) = q.created_range(q.tz_offset_s);
-        let x = &q.excluded;
+        let (created_from, created_to) = q.created_range();
+        let (i, x) = (&q.include, &q.excluded);
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![
             &user_id,
             &team_id,
-            &q.from,
-            &q.in_channels,
+            &i.from,
+            &i.in_channels,
             &limit,
             &offset,
             &created_from,
@@ -200,11 +208,11 @@ impl Store {
             &x.in_channels,
         ];
         let mut text = vec![];
-        for w in &q.words {
+        for w in &i.words {
             params.push(w);
             text.push(format!("plainto_tsquery('english', ${})", params.len()));
         }
-        for p in &q.phrases {
+        for p in &i.phrases {
             params.push(p);
             text.push(format!("phraseto_tsquery('english', ${})", params.len()));
         }
@@ -218,8 +226,8 @@ impl Store {
             let op = if q.or { " || " } else { " && " };
             selectors.push(format!("to_tsvector('english', p.message) @@ ({})", text.join(op)));
         }
-        if !q.hashtags.is_empty() {
-            params.push(&q.hashtags);
+        if !i.hashtags.is_empty() {
+            params.push(&i.hashtags);
             let op = if q.or { "&&" } else { "@>" };
             selectors.push(format!("string_to_array(lower(p.hashtags), ' ') {op} ${}::text[]", params.len()));
         }
@@ -245,17 +253,22 @@ impl Store {
             selected += &format!(" AND NOT string_to_array(lower(p.hashtags), ' ') && ${}::text[]", params.len());
         }
         // `in:` names a channel, or `@username` the caller's direct channel with that user.
+        let in_channels = |n: u8| {
+            format!(
+                "(c.name = ANY(${n}) OR (c.type = 'D' AND EXISTS (SELECT 1 FROM users du \
+                 WHERE '@' || du.username = ANY(${n}) AND position(du.id IN c.name) > 0)))"
+            )
+        };
+        let (inside, outside) = (in_channels(4), in_channels(10));
         let sql = format!(
             "{POST_SELECT} JOIN channelmembers m ON m.channel_id = p.channel_id AND m.user_id = $1 \
              JOIN channels c ON c.id = p.channel_id \
              WHERE (c.team_id = $2 OR c.team_id = '') AND c.delete_at = 0 AND p.delete_at = 0 \
              AND (cardinality($3::text[]) = 0 OR p.user_id IN (SELECT id FROM users WHERE username = ANY($3))) \
-             AND (cardinality($4::text[]) = 0 OR c.name = ANY($4) OR (c.type = 'D' AND EXISTS \
-                  (SELECT 1 FROM users du WHERE '@' || du.username = ANY($4) AND position(du.id IN c.name) > 0))) \
+             AND (cardinality($4::text[]) = 0 OR {inside}) \
              AND ($7::bigint IS NULL OR p.create_at >= $7) AND ($8::bigint IS NULL OR p.create_at <= $8) \
              AND (cardinality($9::text[]) = 0 OR p.user_id NOT IN (SELECT id FROM users WHERE username = ANY($9))) \
-             AND (cardinality($10::text[]) = 0 OR NOT (c.name = ANY($10) OR (c.type = 'D' AND EXISTS \
-                  (SELECT 1 FROM users du WHERE '@' || du.username = ANY($10) AND position(du.id IN c.name) > 0)))) \
+             AND (cardinality($10::text[]) = 0 OR NOT {outside}) \
              {selected} ORDER BY p.create_at DESC, p.id DESC LIMIT $5 OFFSET $6"
         );
         let mut posts: Vec<Post> =
@@ -413,13 +426,13 @@ mod tests {
     #[test]
     fn parses_words_phrases_and_filters() {
         let q = PostSearch::parse(r#"hello "big red dog" from:@Alice in:~town-square world "unclosed"#, false);
-        assert_eq!(q.words, vec!["hello", "world", "unclosed"]);
-        assert_eq!(q.phrases, vec!["big red dog"]);
-        assert_eq!(q.from, vec!["alice"]);
-        assert_eq!(q.in_channels, vec!["town-square"]);
+        assert_eq!(q.include.words, vec!["hello", "world", "unclosed"]);
+        assert_eq!(q.include.phrases, vec!["big red dog"]);
+        assert_eq!(q.include.from, vec!["alice"]);
+        assert_eq!(q.include.in_channels, vec!["town-square"]);
         assert!(!q.or);
         assert!(PostSearch::parse("  ", true).is_empty());
-        assert_eq!(PostSearch::parse(r#""a b" c"#, true).phrases, vec!["a b"]);
+        assert_eq!(PostSearch::parse(r#""a b" c"#, true).include.phrases, vec!["a b"]);
     }
 
     #[test]
@@ -428,28 +441,28 @@ mod tests {
             r#"#Release -#wip -word -"not this" -from:bob -in:off-topic in:@carol deploy* on:2026-02-28 after:2026-1-5 before:2026-13-01"#,
             false,
         );
-        assert_eq!(q.hashtags, vec!["#release"]);
+        assert_eq!(q.include.hashtags, vec!["#release"]);
         assert_eq!(q.excluded.hashtags, vec!["#wip"]);
         assert_eq!(q.excluded.words, vec!["word"]);
         assert_eq!(q.excluded.phrases, vec!["not this"]);
         assert_eq!(q.excluded.from, vec!["bob"]);
         assert_eq!(q.excluded.in_channels, vec!["off-topic"]);
-        assert_eq!(q.in_channels, vec!["@carol"]);
+        assert_eq!(q.include.in_channels, vec!["@carol"]);
         assert_eq!(q.prefixes, vec!["deploy"]);
-        assert!(q.words.is_empty(), "{:?}", q.words);
+        assert!(q.include.words.is_empty(), "{:?}", q.include.words);
         assert_eq!(q.before, None, "month 13 is not a date");
         // 2026-02-28 is day 20,512 after 1970-01-01; 2026-01-05 is day 20,458.
         assert_eq!(q.on, Some(20_512));
         assert_eq!(q.after, Some(20_458));
         let day = 86_400_000;
-        let (from, to) = q.created_range(0);
+        let (from, to) = q.created_range();
         assert_eq!(from, Some(20_512 * day), "on: wins over an earlier after:");
         assert_eq!(to, Some(20_513 * day - 1));
         // A searcher two hours ahead of UTC: their day starts at 22:00 UTC the day before.
-        let after = PostSearch::parse("after:2026-02-28", false);
-        assert_eq!(after.created_range(7200), (Some(20_513 * day - 7_200_000), None));
+        let after = PostSearch { tz_offset_s: 7200, ..PostSearch::parse("after:2026-02-28", false) };
+        assert_eq!(after.created_range(), (Some(20_513 * day - 7_200_000), None));
         let before = PostSearch::parse("before:2026-02-28", false);
-        assert_eq!(before.created_range(0), (None, Some(20_512 * day - 1)));
+        assert_eq!(before.created_range(), (None, Some(20_512 * day - 1)));
         assert!(PostSearch::parse("-alone -from:x", false).is_empty(), "exclusions alone select nothing");
         assert!(PostSearch::parse("on:2026-02-30", false).on.is_none());
         assert_eq!(PostSearch::parse("on:2024-02-29", false).on, Some(19_782));
