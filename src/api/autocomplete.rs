@@ -5,8 +5,7 @@
 //! Registered before `users` and `channels`: `GET /users/autocomplete` would otherwise be taken
 //! for `GET /users/{user_id}`.
 
-use super::permissions::{self, has_team_permission};
-use super::{id_param, member_team, ok, read_json, readable_channel, Auth, Query, State};
+use super::{member_team, ok, read_json, readable_channel, team_with, Auth, Query, State};
 use crate::error::{ApiResult, AppError};
 use crate::store::UserScope;
 use actix_web::{web, HttpResponse};
@@ -15,8 +14,14 @@ use serde_json::json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users/autocomplete", web::get().to(autocomplete_users))
-        .route("/teams/{team_id}/channels/autocomplete", web::get().to(autocomplete_channels))
-        .route("/teams/{team_id}/channels/search_autocomplete", web::get().to(autocomplete_my_channels))
+        .route(
+            "/teams/{team_id}/channels/autocomplete",
+            web::get().to(|s, a, p, q| autocomplete_channels(s, a, p, q, false)),
+        )
+        .route(
+            "/teams/{team_id}/channels/search_autocomplete",
+            web::get().to(|s, a, p, q| autocomplete_channels(s, a, p, q, true)),
+        )
         .route("/channels/group/search", web::post().to(search_group_channels));
 }
 
@@ -82,36 +87,24 @@ struct ChannelsQuery {
     name: String,
 }
 
-/// The team, if the caller may list its channels (404 without it, 403 if they may not).
-async fn channel_team(state: &State, auth: &Auth, team_id: &str) -> ApiResult<()> {
-    id_param("team_id", team_id)?;
-    state.store.team(team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
-    permissions::require(has_team_permission(state, auth, team_id, "list_team_channels").await?)
-}
-
-/// `GET /teams/{team_id}/channels/autocomplete?name=`: the ~channel autocomplete, an array.
+/// `GET /teams/{team_id}/channels/autocomplete?name=` (the ~channel autocomplete) and
+/// `.../search_autocomplete?name=` (the channel switcher's search, the caller's own channels
+/// only): arrays, for whoever may list the team's channels.
 async fn autocomplete_channels(
     state: State,
     auth: Auth,
     path: web::Path<String>,
     q: Query<ChannelsQuery>,
+    mine_only: bool,
 ) -> ApiResult<HttpResponse> {
-    channel_team(&state, &auth, &path).await?;
-    let name = term(&q.name)?;
-    Ok(ok(&state.store.autocomplete_team_channels(auth.user_id(), &path, name, CHANNEL_LIMIT).await?))
-}
-
-/// `GET /teams/{team_id}/channels/search_autocomplete?name=`: the channel switcher's search,
-/// the caller's own channels only, an array.
-async fn autocomplete_my_channels(
-    state: State,
-    auth: Auth,
-    path: web::Path<String>,
-    q: Query<ChannelsQuery>,
-) -> ApiResult<HttpResponse> {
-    channel_team(&state, &auth, &path).await?;
-    let name = term(&q.name)?;
-    Ok(ok(&state.store.autocomplete_my_channels(auth.user_id(), &path, name, CHANNEL_LIMIT).await?))
+    team_with(&state, &auth, &path, "list_team_channels").await?;
+    let (name, me) = (term(&q.name)?, auth.user_id());
+    let channels = if mine_only {
+        state.store.autocomplete_my_channels(me, &path, name, CHANNEL_LIMIT).await?
+    } else {
+        state.store.autocomplete_team_channels(me, &path, name, CHANNEL_LIMIT).await?
+    };
+    Ok(ok(&channels))
 }
 
 #[derive(Deserialize)]

@@ -196,10 +196,7 @@ async fn stats(state: State, auth: Auth, path: web::Path<String>, q: Query<Stats
 
 /// The team, if the caller may list its channels.
 async fn listable_team(state: &State, auth: &Auth, team_id: &str) -> ApiResult<crate::store::Team> {
-    id_param("team_id", team_id)?;
-    let team = state.store.team(team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
-    permissions::require(has_team_permission(state, auth, &team.id, "list_team_channels").await?)?;
-    Ok(team)
+    super::team_with(state, auth, team_id, "list_team_channels").await
 }
 
 /// `GET /teams/{id}/channels/deleted`: archived open channels, and archived private ones the

@@ -612,9 +612,15 @@ pub async fn create_post_as(
 
 /// The team, if the user may view it (`view_team`: its members, and system admins).
 pub async fn member_team(state: &AppState, auth: &Auth, team_id: &str) -> ApiResult<Team> {
+    team_with(state, auth, team_id, "view_team").await
+}
+
+/// The team, if the caller holds `permission` in it: 400 for a malformed id, 404 if there is no
+/// such team, 403 without the permission.
+pub async fn team_with(state: &AppState, auth: &Auth, team_id: &str, permission: &str) -> ApiResult<Team> {
     id_param("team_id", team_id)?;
     let team = state.store.team(team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
-    permissions::require(permissions::has_team_permission(state, auth, &team.id, "view_team").await?)?;
+    permissions::require(permissions::has_team_permission(state, auth, &team.id, permission).await?)?;
     Ok(team)
 }
 

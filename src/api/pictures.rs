@@ -6,7 +6,7 @@
 //! a generated initial avatar. Uploads are refused from their header (type, pixel count) before
 //! anything is decoded; decoding runs on the blocking pool under the node's decoder limit.
 
-use super::{member_team, permissions, resolve_user_id, self_or_admin, status_ok, Auth, State};
+use super::{member_team, resolve_user_id, self_or_admin, status_ok, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::filestore::{read_all, write_all, FileStoreError};
 use crate::images::{self, PictureError};
@@ -298,10 +298,7 @@ async fn team_icon(state: State, auth: Auth, req: HttpRequest, path: web::Path<S
 }
 
 async fn managed_team(state: &State, auth: &Auth, team_id: &str) -> ApiResult<crate::store::Team> {
-    super::id_param("team_id", team_id)?;
-    let team = state.store.team(team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
-    permissions::require(permissions::has_team_permission(state, auth, &team.id, "manage_team").await?)?;
-    Ok(team)
+    super::team_with(state, auth, team_id, "manage_team").await
 }
 
 /// `POST /teams/{id}/image` (multipart `image`), with `manage_team`.
