@@ -14,7 +14,7 @@ from mattermostdriver.exceptions import (
     ResourceNotFound,
 )
 
-from test_rest_flow import PASSWORD, login, new_driver, unique
+from test_rest_flow import sign_up_all, unique
 
 
 def png(width, height):
@@ -29,15 +29,7 @@ def png(width, height):
 @pytest.fixture(scope="module")
 def world():
     """An admin, alice and bob (plain users) in one team; alice's post in its town square."""
-    people = {}
-    maker = new_driver()  # anonymous for the first user; then the admin makes the others
-    for who in ("admin", "alice", "bob", "carol"):
-        name = unique(who)
-        maker.users.create_user({"username": name, "email": f"{name}@example.com", "password": PASSWORD})
-        driver, me = login(name)
-        people[who] = {"driver": driver, "me": me}
-        if who == "admin":
-            maker = driver
+    people = sign_up_all(("admin", "alice", "bob", "carol"))
     alice = people["alice"]["driver"]
     team = alice.teams.create_team({"name": unique("t"), "display_name": "Reactions", "type": "O"})
     for who in ("bob", "carol"):

@@ -78,6 +78,21 @@ def login(username, password=PASSWORD):
     return driver, me
 
 
+def sign_up_all(roles):
+    """Sign up and log in one user per role, in order: {role: {"driver", "me"}}. The first one
+    made on an empty database is the system admin, and makes the others."""
+    people = {}
+    maker = new_driver()  # anonymous for the first user
+    for who in roles:
+        name = unique(who)
+        maker.users.create_user({"username": name, "email": f"{name}@example.com", "password": PASSWORD})
+        driver, me = login(name)
+        people[who] = {"driver": driver, "me": me}
+        if len(people) == 1:
+            maker = driver
+    return people
+
+
 def assert_recent(ms, what):
     """A timestamp in milliseconds, within ten minutes of this machine's clock."""
     assert isinstance(ms, int), f"{what} is not an integer: {ms!r}"

@@ -9,21 +9,13 @@ import datetime
 import pytest
 from mattermostdriver.exceptions import InvalidOrMissingParameters, NotEnoughPermissions
 
-from test_rest_flow import PASSWORD, login, new_driver, unique
+from test_rest_flow import sign_up_all, unique
 
 
 @pytest.fixture(scope="module")
 def world():
     """alice, bob and carol in a team; a channel with alice and bob only."""
-    people = {}
-    maker = new_driver()
-    for who in ("admin", "alice", "bob", "carol"):
-        name = unique(who)
-        maker.users.create_user({"username": name, "email": f"{name}@example.com", "password": PASSWORD})
-        driver, me = login(name)
-        people[who] = {"driver": driver, "me": me}
-        if who == "admin":
-            maker = driver
+    people = sign_up_all(("admin", "alice", "bob", "carol"))
     alice = people["alice"]["driver"]
     team = alice.teams.create_team({"name": unique("t"), "display_name": "Search", "type": "O"})
     for who in ("bob", "carol"):

@@ -13,7 +13,6 @@ import assert from 'node:assert/strict';
 import {after, before, describe, it} from 'node:test';
 
 import clientPkg from '@mattermost/client';
-import reduxClient from 'mattermost-redux/client';
 import storePkg from 'mattermost-redux/store';
 import generalActions from 'mattermost-redux/actions/general';
 import usersActions from 'mattermost-redux/actions/users';
@@ -26,10 +25,9 @@ import prefsActions from 'mattermost-redux/actions/preferences';
 import roleSelectors from 'mattermost-redux/selectors/entities/roles';
 import channelUtils from 'mattermost-redux/utils/channel_utils';
 
-import {TEST, URLS, browserLogin, requests, signUp, socket, unique, waitFor} from './harness.mjs';
+import {TEST, URLS, browserLogin, requests, signUp, socket, unique, waitFor, useAsBrowser} from './harness.mjs';
 
 const {Client4: Client4Class} = clientPkg;
-const {Client4} = reduxClient; // the store's client, a singleton as in the web app
 const configureStore = storePkg.default;
 
 describe('the Mattermost web app data layer on a two-node cluster', {concurrency: false}, () => {
@@ -71,10 +69,7 @@ describe('the Mattermost web app data layer on a two-node cluster', {concurrency
         // CSRF token goes in X-CSRF-Token on writes (Client4 reads it from MMCSRF).
         const bobLogin = await browserLogin(node2, b.username);
         bob = {user: b, jar: bobLogin.jar, token: bobLogin.token};
-        Client4.setUrl(node2);
-        Client4.setAuthHeader = false;
-        Client4.setHeader('Cookie', `MMAUTHTOKEN=${bob.jar.MMAUTHTOKEN}; MMUSERID=${bob.jar.MMUSERID}; MMCSRF=${bob.jar.MMCSRF}`);
-        Client4.setCSRF(bob.jar.MMCSRF);
+        useAsBrowser(node2, bob.jar);
         store = configureStore({});
         aliceWs = socket(node1, alice.token);
         bobWs = socket(node2, bob.token);

@@ -1,4 +1,5 @@
-// What the redux suites share: bounded waits, the raw API, sign-up and browser-style login, an
+// What the redux suites share: bounded waits, the raw API, sign-up and browser-style login (and
+// pointing mattermost-redux's Client4 at a node as that browser), an
 // official WebSocketClient that records events, and a record of every HTTP call (none may answer
 // 401 or 5xx). Importing it installs the `ws` WebSocket and the fetch recorder globally.
 
@@ -6,6 +7,7 @@ import assert from 'node:assert/strict';
 import {randomBytes} from 'node:crypto';
 
 import clientPkg from '@mattermost/client';
+import reduxClient from 'mattermost-redux/client';
 import WebSocket from 'ws';
 
 const {WebSocketClient} = clientPkg;
@@ -99,6 +101,16 @@ export async function browserLogin(base, username) {
         assert.ok(jar[name], `login sets ${name}`);
     }
     return {jar, token: r.headers.get('Token'), user: r.body};
+}
+
+/** Point mattermost-redux's Client4 at `base` as the browser of a `browserLogin`: cookies and
+ * X-CSRF-Token, no Authorization header. */
+export function useAsBrowser(base, jar) {
+    const {Client4} = reduxClient;
+    Client4.setUrl(base);
+    Client4.setAuthHeader = false;
+    Client4.setHeader('Cookie', `MMAUTHTOKEN=${jar.MMAUTHTOKEN}; MMUSERID=${jar.MMUSERID}; MMCSRF=${jar.MMCSRF}`);
+    Client4.setCSRF(jar.MMCSRF);
 }
 
 /** An official WebSocketClient on `base`, authenticated by the cookie alone, recording events. */

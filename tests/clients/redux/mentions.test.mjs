@@ -8,17 +8,15 @@ import assert from 'node:assert/strict';
 import {after, before, describe, it} from 'node:test';
 
 import clientPkg from '@mattermost/client';
-import reduxClient from 'mattermost-redux/client';
 import storePkg from 'mattermost-redux/store';
 import usersActions from 'mattermost-redux/actions/users';
 import channelsActions from 'mattermost-redux/actions/channels';
 import searchActions from 'mattermost-redux/actions/search';
 import generalActions from 'mattermost-redux/actions/general';
 
-import {TEST, URLS, browserLogin, requests, signUp, socket, unique} from './harness.mjs';
+import {TEST, URLS, browserLogin, requests, signUp, socket, unique, useAsBrowser} from './harness.mjs';
 
 const {Client4: Client4Class} = clientPkg;
-const {Client4} = reduxClient;
 const configureStore = storePkg.default;
 
 describe('mentions and search through mattermost-redux on two nodes', {concurrency: false}, () => {
@@ -61,10 +59,7 @@ describe('mentions and search through mattermost-redux on two nodes', {concurren
 
         const bobLogin = await browserLogin(node2, b.username);
         bob = {user: b, jar: bobLogin.jar};
-        Client4.setUrl(node2);
-        Client4.setAuthHeader = false;
-        Client4.setHeader('Cookie', `MMAUTHTOKEN=${bob.jar.MMAUTHTOKEN}; MMUSERID=${bob.jar.MMUSERID}; MMCSRF=${bob.jar.MMCSRF}`);
-        Client4.setCSRF(bob.jar.MMCSRF);
+        useAsBrowser(node2, bob.jar);
         store = configureStore({});
         await dispatch(generalActions.getClientConfig());
         const me = await dispatch(usersActions.loadMe());

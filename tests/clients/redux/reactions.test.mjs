@@ -16,7 +16,7 @@ import searchActions from 'mattermost-redux/actions/search';
 import emojiActions from 'mattermost-redux/actions/emojis';
 import generalActions from 'mattermost-redux/actions/general';
 
-import {TEST, URLS, browserLogin, requests, signUp, socket, unique, waitFor} from './harness.mjs';
+import {TEST, URLS, browserLogin, requests, signUp, socket, unique, waitFor, useAsBrowser} from './harness.mjs';
 
 const {Client4: Client4Class} = clientPkg;
 const {Client4} = reduxClient;
@@ -62,10 +62,7 @@ describe('reactions, pins, saved posts and custom emoji through mattermost-redux
 
         const bobLogin = await browserLogin(node2, b.username);
         bob = {user: b, jar: bobLogin.jar};
-        Client4.setUrl(node2);
-        Client4.setAuthHeader = false;
-        Client4.setHeader('Cookie', `MMAUTHTOKEN=${bob.jar.MMAUTHTOKEN}; MMUSERID=${bob.jar.MMUSERID}; MMCSRF=${bob.jar.MMCSRF}`);
-        Client4.setCSRF(bob.jar.MMCSRF);
+        useAsBrowser(node2, bob.jar);
         store = configureStore({});
         await dispatch(generalActions.getClientConfig());
         assert.equal(state().entities.general.config.EnableCustomEmoji, 'true');
