@@ -85,6 +85,21 @@ pub fn profile_png(bytes: &[u8], max_pixels: u64) -> Result<Vec<u8>, PictureErro
     png(&filled)
 }
 
+/// Mattermost's custom emoji box: larger emoji are scaled down to fit in it.
+pub const EMOJI_SIDE: u32 = 128;
+
+/// A custom emoji's image as stored: unchanged when it fits in [`EMOJI_SIDE`] square or is a GIF
+/// (kept whole, so an animated emoji stays animated; GIFs are bounded by the upload limit),
+/// otherwise scaled down to fit, keeping its proportions, as PNG.
+pub fn emoji_image(bytes: Vec<u8>, max_pixels: u64) -> Result<Vec<u8>, PictureError> {
+    let info = check(&bytes, max_pixels)?;
+    if (info.width <= EMOJI_SIDE && info.height <= EMOJI_SIDE) || info.mime == "image/gif" {
+        return Ok(bytes);
+    }
+    let img = decode(&bytes, max_pixels)?;
+    png(&img.resize(EMOJI_SIDE, EMOJI_SIDE, FilterType::Lanczos3))
+}
+
 /// What an uploaded image file gets: its upright size, and the JPEGs stored beside it.
 #[derive(Debug)]
 pub struct FilePictures {

@@ -198,6 +198,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         .context("cannot reach the database at SqlSettings.DataSource")?;
     let version = store.migrate(node_id.as_str(), &log).await.context("schema migration failed")?;
     store::log_ready(&log, version);
+    store.set_custom_emoji(cfg.service_settings.enable_custom_emoji);
 
     let files = filestore::from_settings(&cfg.file_settings).context("FileSettings")?;
     files.check().await.with_context(|| format!("the file store ({}) is not usable", files.describe()))?;
@@ -342,8 +343,18 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         shared: plugins.shared.clone(),
         answerers: &realtime.answerers,
         supervisor: &supervisor,
-        config_changes: config_watch,
+        config_changes: config_watch.clone(),
     });
+    {
+        // The store follows the one setting it reads.
+        let (store, shared, mut changes) = (store.clone(), state.config.clone(), config_watch);
+        actix::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let on = shared.read().map(|c| c.service_settings.enable_custom_emoji).unwrap_or(false);
+                store.set_custom_emoji(on);
+            }
+        });
+    }
 
     // Parts and extensions a binary added, now that the actors they use run.
     let node_parts = NodeParts {

@@ -337,3 +337,52 @@ async fn custom_emoji_are_uploaded_found_used_in_reactions_and_deleted() {
 async fn by_name(c: &Client, name: &str) -> String {
     c.get(&format!("/emoji/name/{name}")).await.expect(200).id()
 }
+
+/// A real PNG of `w` by `h` pixels.
+fn png_image(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbaImage::from_pixel(w, h, image::Rgba([30, 140, 220, 255]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[actix_web::test]
+async fn a_large_emoji_is_scaled_down_and_custom_emoji_leave_metadata_while_off() {
+    let s = setup(|c| c.service_settings.enable_custom_emoji = true).await;
+    // Larger than 128 px: scaled down to fit, proportions kept; a small one is kept as sent.
+    let big = upload_emoji(&s.alice, json!({"name": "wide_one", "creator_id": s.alice_id}), Some(png_image(300, 150)))
+        .await
+        .expect(200)
+        .id();
+    let stored = s.bob.get(&format!("/emoji/{big}/image")).await.expect(200);
+    assert_eq!(stored.headers["content-type"], "image/png");
+    let img = image::load_from_memory(&stored.bytes).expect("a PNG");
+    assert_eq!((img.width(), img.height()), (128, 64));
+    let small = png_image(20, 30);
+    let sid = upload_emoji(&s.alice, json!({"name": "small_one", "creator_id": s.alice_id}), Some(small.clone()))
+        .await
+        .expect(200)
+        .id();
+    assert_eq!(s.bob.get(&format!("/emoji/{sid}/image")).await.expect(200).bytes, small);
+    // A header that promises more than 128 px but holds no picture cannot be scaled: refused.
+    let r =
+        upload_emoji(&s.alice, json!({"name": "hollow", "creator_id": s.alice_id}), Some(png_header(500, 500))).await;
+    check(r, 400, "an undecodable large image");
+
+    let post = s.bob.create_post(&s.channel, "so :wide_one:").await;
+    let pid = post["id"].as_str().unwrap().to_owned();
+    s.bob.post("/reactions", reaction(&s.bob_id, &pid, "small_one")).await.expect(200);
+    let p = s.alice.get(&format!("/posts/{pid}")).await.expect(200).body;
+    assert_eq!(p["metadata"]["emojis"].as_array().map(Vec::len), Some(2), "{p}");
+
+    // Custom emoji turned off: posts name none in their metadata; the reactions stay.
+    s.alice.put("/config/patch", json!({"ServiceSettings": {"EnableCustomEmoji": false}})).await.expect(200);
+    let p = s.alice.get(&format!("/posts/{pid}")).await.expect(200).body;
+    assert!(p["metadata"].get("emojis").is_none(), "{p}");
+    assert_eq!(p["metadata"]["reactions"].as_array().map(Vec::len), Some(1), "{p}");
+    let list = s.alice.get(&format!("/channels/{}/posts", s.channel)).await.expect(200).body;
+    assert!(list["posts"][&pid]["metadata"].get("emojis").is_none(), "{list}");
+    s.alice.put("/config/patch", json!({"ServiceSettings": {"EnableCustomEmoji": true}})).await.expect(200);
+    let p = s.alice.get(&format!("/posts/{pid}")).await.expect(200).body;
+    assert_eq!(p["metadata"]["emojis"].as_array().map(Vec::len), Some(2), "back on: {p}");
+}

@@ -1,7 +1,8 @@
 //! `/emoji`: custom emoji, gated by ServiceSettings.EnableCustomEmoji (501 while it is off, as
 //! Mattermost answers). Images go to the file store at `emoji/{id}/image`, so every node serves
 //! them; an upload is checked from its header (PNG, GIF, JPEG or WebP, at most 1028 px a side)
-//! and bounded at 512 KiB before anything is stored. `emoji_added` reaches everyone.
+//! and bounded at 512 KiB before anything is stored; one larger than 128 px is scaled down to fit
+//! (GIFs are kept whole, so they stay animated). `emoji_added` reaches everyone.
 
 use super::Query;
 use super::{id_param, ok, read_json, status_ok, Auth, Paging, State};
@@ -158,6 +159,20 @@ async fn create_emoji(state: State, auth: Auth, req: HttpRequest, payload: web::
             format!("Unable to create emoji. Image must be at most {MAX_IMAGE_SIDE} by {MAX_IMAGE_SIDE} pixels."),
         ));
     }
+    let max_pixels = state.config().file_settings.max_image_resolution as u64;
+    let decoding = crate::images::decoding(state.config().file_settings.max_image_decoder_concurrency);
+    let image = {
+        let _permit = decoding.acquire().await.map_err(AppError::internal)?;
+        web::block(move || crate::images::emoji_image(image, max_pixels)).await.map_err(AppError::internal)?.map_err(
+            |e| {
+                AppError::bad_request(
+                    "api.emoji.upload.image.app_error",
+                    "Unable to create the emoji. The image cannot be read.",
+                )
+                .detail(e.to_string())
+            },
+        )?
+    };
     let id = starling_protocol::new_id();
     crate::filestore::write_all(state.files.as_ref(), &image_path(&id), image)
         .await

@@ -118,6 +118,9 @@ pub struct Store {
     /// `self.master.get()` is a connection from the current master pool.
     master: Arc<routing::Router>,
     log: Logger,
+    /// ServiceSettings.EnableCustomEmoji as the node runs it: while it is off, posts' metadata
+    /// names no custom emoji (as in Mattermost).
+    custom_emoji: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -127,7 +130,16 @@ impl Store {
     }
 
     pub fn with_logger(s: &SqlSettings, log: Logger) -> StoreResult<Self> {
-        Ok(Self { master: Arc::new(routing::Router::new(s)?), log })
+        Ok(Self { master: Arc::new(routing::Router::new(s)?), log, custom_emoji: Arc::default() })
+    }
+
+    /// Follow ServiceSettings.EnableCustomEmoji (the node calls it at start and on each change).
+    pub fn set_custom_emoji(&self, on: bool) {
+        self.custom_emoji.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn custom_emoji(&self) -> bool {
+        self.custom_emoji.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A plain read that may run on a read replica (see [`routing`]).

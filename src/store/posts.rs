@@ -502,13 +502,16 @@ impl Store {
     }
 
     /// Fill each post's `metadata` as Mattermost does: `files` (its file infos), `reactions`, and
-    /// `emojis` (the custom emoji its reactions and its text use); each is left out when empty.
+    /// `emojis` (the custom emoji its reactions and its text use, none while custom emoji are
+    /// off); each is left out when empty.
     /// At most three queries for a whole page, and none for posts without files, reactions or
     /// `:name:` in their text.
     pub(super) async fn fill_metadata(&self, posts: &mut [Post]) -> StoreResult<()> {
         let with_files: Vec<String> = posts.iter().filter(|p| !p.file_ids.is_empty()).map(|p| p.id.clone()).collect();
         let with_reactions: Vec<String> = posts.iter().filter(|p| p.has_reactions).map(|p| p.id.clone()).collect();
-        let text_names: Vec<String> = posts.iter().flat_map(|p| emoji_names_in(&p.message)).collect();
+        let custom_emoji = self.custom_emoji();
+        let text_names: Vec<String> =
+            if custom_emoji { posts.iter().flat_map(|p| emoji_names_in(&p.message)).collect() } else { vec![] };
         if with_files.is_empty() && with_reactions.is_empty() && text_names.is_empty() {
             return Ok(());
         }
@@ -528,7 +531,7 @@ impl Store {
                 };
                 let mut names = text_names.clone();
                 names.extend(reactions.iter().map(|r| r.emoji_name.clone()));
-                names.retain(|n| !crate::emoji::is_system_emoji(n));
+                names.retain(|n| custom_emoji && !crate::emoji::is_system_emoji(n));
                 names.sort();
                 names.dedup();
                 let emojis = if names.is_empty() { vec![] } else { super::emoji::emoji_named(c, &names).await? };
