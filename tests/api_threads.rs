@@ -69,6 +69,10 @@ async fn threads_are_listed_with_totals_and_the_right_people_follow_them() {
     // The root's author follows it, with both replies unread and no mention.
     let list = threads(&s.alice, &s.team, "").await;
     assert_eq!(list["total"], 1, "{list}");
+    // As mattermost-redux's fetchThreads asks (every parameter, empty anchors).
+    let q = "?before=&after=&per_page=25&extended=false&deleted=false&unread=false&since=0&totalsOnly=false&threadsOnly=false";
+    let redux = threads(&s.alice, &s.team, q).await;
+    assert_eq!((redux["total"].as_i64(), redux["threads"].as_array().map(Vec::len)), (Some(1), Some(1)), "{redux}");
     assert_eq!(list["total_unread_threads"], 1);
     assert_eq!(list["total_unread_mentions"], 0);
     assert_eq!(list["total_unread_urgent_mentions"], 0);
