@@ -31,10 +31,14 @@ pub enum Action {
     /// React to a post seen in the channel (`POST /reactions`), or, one time in four, take the
     /// reaction back (`DELETE /users/me/posts/{id}/reactions/{emoji}`).
     React,
+    /// Collapsed reply threads: the user's threads in the team with their unread counts
+    /// (`GET /users/me/teams/{id}/threads`), then one with unread replies marked read
+    /// (`PUT .../threads/{id}/read/{timestamp}`), as the Threads view does.
+    ThreadRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Fetch,
         Action::Scroll,
         Action::Post,
@@ -45,6 +49,7 @@ impl Action {
         Action::Status,
         Action::Profiles,
         Action::React,
+        Action::ThreadRead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,12 +64,13 @@ impl Action {
             Action::Status => "status",
             Action::Profiles => "profiles",
             Action::React => "react",
+            Action::ThreadRead => "thread_read",
         }
     }
 
     /// client-compat.md: fetch ~48 %, scroll ~15 %, post ~7 %, unread ~7 %, threads ~2 %,
-    /// reconnect ~1 %, opening a DM 2 %, reacting 2 % (taken from the statuses); the rest are the
-    /// smaller reads a client makes (statuses, profiles).
+    /// reconnect ~1 %, opening a DM 2 %, reacting 2 % and reading collapsed threads 2 % (both
+    /// taken from the statuses and profiles); the rest are the smaller reads a client makes.
     fn default_weight(self) -> u32 {
         match self {
             Action::Fetch => 48,
@@ -74,9 +80,10 @@ impl Action {
             Action::Thread => 2,
             Action::Reconnect => 1,
             Action::Dm => 2,
-            Action::Status => 8,
-            Action::Profiles => 8,
+            Action::Status => 7,
+            Action::Profiles => 7,
             Action::React => 2,
+            Action::ThreadRead => 2,
         }
     }
 }
@@ -94,7 +101,7 @@ impl Mix {
         for part in spec.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((name, w)) = part.split_once('=') else { bail!("--mix: {part:?} is not name=weight") };
             let Some(slot) = weights.iter_mut().find(|(a, _)| a.name() == name.trim()) else {
-                bail!("--mix: unknown action {name:?} (known: fetch, scroll, post, unread, thread, reconnect, dm, status, profiles, react)")
+                bail!("--mix: unknown action {name:?} (known: fetch, scroll, post, unread, thread, reconnect, dm, status, profiles, react, thread_read)")
             };
             slot.1 = w.trim().parse().map_err(|_| anyhow::anyhow!("--mix: weight of {name} is not a whole number"))?;
         }
@@ -342,15 +349,17 @@ mod tests {
         assert_eq!(m.pick(0.0), Action::Fetch);
         assert_eq!(m.pick(0.479), Action::Fetch);
         assert_eq!(m.pick(0.48), Action::Scroll);
-        assert_eq!(m.pick(0.979), Action::Profiles);
-        assert_eq!(m.pick(0.999), Action::React);
+        assert_eq!(m.pick(0.959), Action::Profiles);
+        assert_eq!(m.pick(0.97), Action::React);
+        assert_eq!(m.pick(0.999), Action::ThreadRead);
         let m = Mix::parse(Some("post=100, fetch=0")).unwrap();
         assert_eq!(m.weights.iter().find(|(a, _)| *a == Action::Post).unwrap().1, 100);
         assert!(Mix::parse(Some("nope=1")).is_err());
         assert!(Mix::parse(Some("post")).is_err());
-        let only =
-            Mix::parse(Some("fetch=0,scroll=0,post=1,unread=0,thread=0,reconnect=0,dm=0,status=0,profiles=0,react=0"))
-                .unwrap();
+        let only = Mix::parse(Some(
+            "fetch=0,scroll=0,post=1,unread=0,thread=0,reconnect=0,dm=0,status=0,profiles=0,react=0,thread_read=0",
+        ))
+        .unwrap();
         for u in [0.0, 0.5, 0.9999] {
             assert_eq!(only.pick(u), Action::Post);
         }

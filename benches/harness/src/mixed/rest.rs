@@ -23,6 +23,8 @@ pub const MY_MEMBERS: &str = "GET /users/me/teams/{id}/channels/members";
 pub const DIRECT: &str = "POST /channels/direct";
 pub const REACT: &str = "POST /reactions";
 pub const UNREACT: &str = "DELETE /users/me/posts/{id}/reactions/{emoji}";
+pub const THREADS: &str = "GET /users/me/teams/{id}/threads";
+pub const THREAD_READ: &str = "PUT /users/me/teams/{id}/threads/{id}/read/{t}";
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

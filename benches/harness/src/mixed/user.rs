@@ -612,6 +612,29 @@ async fn act(ctx: &Ctx, u: &UserShared, action: Action, rng: &mut StdRng) {
                 rest::call(ctx, url, &u.token, Method::POST, "/reactions", body, rest::REACT).await;
             }
         }
+        Action::ThreadRead => {
+            let team = &ctx.plan.team_id;
+            let path = format!("/users/me/teams/{team}/threads?per_page=25&extended=false");
+            let Some(list) = rest::call(ctx, url, &u.token, Method::GET, &path, Body::None, rest::THREADS).await else {
+                return;
+            };
+            let unread: Vec<&str> = list["threads"]
+                .as_array()
+                .map(|ts| {
+                    ts.iter()
+                        .filter(|t| t["unread_replies"].as_i64().unwrap_or(0) > 0)
+                        .filter_map(|t| t["id"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(thread) = pick(rng, &unread) {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                let path = format!("/users/me/teams/{team}/threads/{thread}/read/{now}");
+                rest::call(ctx, url, &u.token, Method::PUT, &path, Body::None, rest::THREAD_READ).await;
+            }
+        }
         Action::Reconnect => {
             u.state().counters.reconnect_actions += 1;
             // A full queue means the connection task is busy reconnecting already.
