@@ -25,11 +25,18 @@ export function websocketUrl(): string {
   return `${proto}//${window.location.host}/api/v4/websocket`;
 }
 
-/** A pending post's (or upload's) client id. Mattermost's web app uses "<user id>:<ms>" (40
- * characters), but Starling stores pending_post_id in a 26-character column and answers 500 for
- * longer ones, so this is a random 26-character id of Mattermost's alphabet instead: as unique,
- * and it is what the server echoes in the answer and in `posted`. */
-export function pendingId(): string {
+let lastPendingMs = 0;
+
+/** A pending post's id as Mattermost's web app makes it, `<user id>:<ms>`; the milliseconds
+ * move on by one when two posts are made in the same one, so each pending post has its own id
+ * (the server echoes it in the answer and in `posted`). */
+export function pendingPostId(userId: string): string {
+  lastPendingMs = Math.max(Date.now(), lastPendingMs + 1);
+  return `${userId}:${lastPendingMs}`;
+}
+
+/** An upload's client id: a random 26-character id of Mattermost's alphabet. */
+export function clientId(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   const bytes = crypto.getRandomValues(new Uint8Array(26));
   let id = '';

@@ -65,6 +65,8 @@ export interface State {
   unread: Record<string, Unread>;
   /** Post ids the user saved (their `flagged_post` preferences). */
   saved: Record<string, true>;
+  /** Team id -> followed threads with unread replies, and unread mentions in threads. */
+  threadCounts: Record<string, { threads: number; mentions: number }>;
   connection: ConnectionState;
   /** The websocket's node (the hello's server_hostname), as Mattermost's About dialog shows it. */
   serverHostname: string;
@@ -97,6 +99,7 @@ const initial: State = {
   typing: {},
   unread: {},
   saved: {},
+  threadCounts: {},
   connection: 'offline',
   serverHostname: '',
   serverVersion: '',

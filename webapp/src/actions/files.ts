@@ -1,5 +1,5 @@
 import type { FileInfo } from '@mattermost/types/files';
-import { client, pendingId } from '../client';
+import { client, clientId } from '../client';
 import { update } from '../store';
 
 /** Upload files for a post in a channel; returns their infos (previewed before the post is sent). */
@@ -8,7 +8,7 @@ export async function uploadFiles(channelId: string, files: File[]): Promise<Fil
   form.append('channel_id', channelId);
   for (const f of files) {
     form.append('files', f, f.name);
-    form.append('client_ids', pendingId());
+    form.append('client_ids', clientId());
   }
   const res = (await client.uploadFile(form)) as { file_infos: FileInfo[] };
   update((s) => {

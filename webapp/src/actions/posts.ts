@@ -5,7 +5,7 @@
 // new posts wait in the outbox and are sent in order when it is back (see outbox.ts).
 import type { Post, PostList } from '@mattermost/types/posts';
 import type { FileInfo } from '@mattermost/types/files';
-import { client, pendingId } from '../client';
+import { client, pendingPostId } from '../client';
 import { getState, update, type ChannelPosts, type PendingPost } from '../store';
 import { ensureUsers } from './users';
 import { flushOutbox } from './outbox';
@@ -126,7 +126,7 @@ export function sendPost(channelId: string, rootId: string, message: string, fil
   const me = getState().me;
   if (!me) return;
   const p: PendingPost = {
-    pendingPostId: pendingId(),
+    pendingPostId: pendingPostId(me.id),
     channelId,
     rootId,
     message,

@@ -51,3 +51,15 @@ export function displayName(u: UserProfile | undefined): string {
   if (!u) return 'Someone';
   return u.username;
 }
+
+/** Upload a new profile picture for the signed-in user; every client hears `user_updated`. */
+export async function uploadMyPicture(file: File): Promise<void> {
+  const me = getState().me;
+  if (!me) return;
+  await client.uploadProfileImage(me.id, file);
+}
+
+/** A user's picture URL on this node: the uploaded one, or the initials the server draws. */
+export function pictureUrl(u: UserProfile): string {
+  return client.getProfilePictureUrl(u.id, u.last_picture_update ?? 0);
+}

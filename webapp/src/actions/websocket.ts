@@ -6,13 +6,15 @@
 // that arrives both ways is shown once. A new connection_id means the server could not resume:
 // everything on screen is reloaded.
 import type { Post } from '@mattermost/types/posts';
+import type { UserProfile } from '@mattermost/types/users';
 import type { ServerChannel as Channel } from '@mattermost/types/channels';
 import type { WebSocketMessage } from '@mattermost/client';
 import { ws, websocketUrl } from '../client';
 import { getState, update } from '../store';
 import { receivePosts, removePost, loadSince } from './posts';
 import { clearUnread, countNewPost } from './unreads';
-import { setStatus, ensureUsers } from './users';
+import { setStatus, ensureUsers, receiveUsers } from './users';
+import { refreshThreadCounts } from './threads';
 import { loadMyChannels, forgetChannel, receiveChannels } from './channels';
 import { loadMyTeams } from './teams';
 import { flushOutbox } from './outbox';
@@ -135,6 +137,18 @@ function onMessage(msg: WebSocketMessage): void {
       void ensureUsers([userId]);
       update((st) => ({ typing: { ...st.typing, [key]: { ...(st.typing[key] ?? {}), [userId]: until } } }));
       setTimeout(() => expireTyping(key, userId), TYPING_TIMEOUT_MS + 50);
+      return;
+    }
+    case 'thread_updated':
+    case 'thread_read_changed':
+    case 'thread_follow_changed':
+      refreshThreadCounts(msg.broadcast.team_id);
+      return;
+    case 'user_updated': {
+      const user = parse<UserProfile>(data.user);
+      if (!user?.id) return;
+      receiveUsers([user]);
+      if (user.id === s.me?.id) update(() => ({ me: { ...s.me, ...user } as UserProfile }));
       return;
     }
     case 'status_change':

@@ -1,12 +1,15 @@
 import type { Team } from '@mattermost/types/teams';
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useStore } from '../store';
 import { navigate } from '../router';
 import { channelDisplayName, channelUrl, sidebarCategories } from '../selectors';
 import { dmTeammateId } from '../actions/channels';
 import { isSystemAdmin, logout } from '../actions/session';
 import { askForNotifications, notificationsAllowed, notificationsSupported } from '../actions/notifications';
-import { PresenceDot } from './Avatar';
+import { Avatar, PresenceDot } from './Avatar';
+import { uploadMyPicture } from '../actions/users';
+import { refreshThreadCounts } from '../actions/threads';
+import { errorText, toast } from '../actions/errors';
 import { ChannelBrowser } from './ChannelBrowser';
 import { NewChannelDialog } from './NewChannelDialog';
 import { DirectMessageDialog } from './DirectMessageDialog';
@@ -16,13 +19,22 @@ import { AboutDialog } from './AboutDialog';
 type Open = '' | 'browse' | 'create' | 'dm' | 'about';
 
 /** The channel list of a team, by category, with unread and mention badges. */
-export function Sidebar(props: { team: Team; onNavigate?: () => void }) {
+export function Sidebar(props: { team: Team; onNavigate?: () => void; onThreads?: () => void }) {
   const state = useStore((s) => s);
   const [open, setOpen] = useState<Open>('');
   const [collapsed, setCollapsed] = useState<Record<string, boolean>>({});
   const [notif, setNotif] = useState(notificationsAllowed());
   const me = state.me;
   const categories = sidebarCategories(state, props.team.id);
+  const threadCounts = state.threadCounts[props.team.id];
+  const picture = useRef<HTMLInputElement>(null);
+  useEffect(() => refreshThreadCounts(props.team.id), [props.team.id]);
+  const pictureChosen = (e: Event) => {
+    const input = e.currentTarget as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = '';
+    if (file) uploadMyPicture(file).then(() => toast('Profile picture updated.'), (err) => toast(errorText(err)));
+  };
   return (
     <nav class="sidebar" aria-label="Channels">
       <header class="sidebar__header">
@@ -30,11 +42,25 @@ export function Sidebar(props: { team: Team; onNavigate?: () => void }) {
         <div class="sidebar__me">
           {me ? (
             <>
-              <PresenceDot status={state.statuses[me.id] ?? 'online'} /> @{me.username}
+              <Avatar user={me} size={24} /> @{me.username}
             </>
           ) : null}
         </div>
       </header>
+      {props.onThreads ? (
+        <button type="button" class="sidebar-channel sidebar__threads" onClick={props.onThreads} data-testid="threads-button">
+          <span class="sidebar-channel__name">Threads</span>
+          {threadCounts?.mentions ? (
+            <span class="badge" aria-label={`${threadCounts.mentions} thread mention${threadCounts.mentions > 1 ? 's' : ''}`}>
+              {threadCounts.mentions}
+            </span>
+          ) : threadCounts?.threads ? (
+            <span class="hint" aria-label={`${threadCounts.threads} unread thread${threadCounts.threads > 1 ? 's' : ''}`}>
+              {threadCounts.threads}
+            </span>
+          ) : null}
+        </button>
+      ) : null}
       <div class="sidebar__actions">
         <button type="button" class="btn btn--small" onClick={() => setOpen('browse')}>
           Browse channels
@@ -108,6 +134,10 @@ export function Sidebar(props: { team: Team; onNavigate?: () => void }) {
             System Console
           </button>
         ) : null}
+        <button type="button" class="btn btn--link" onClick={() => picture.current?.click()}>
+          Profile picture
+        </button>
+        <input ref={picture} type="file" accept="image/png,image/jpeg,image/gif,image/webp" hidden aria-label="Choose a profile picture" onChange={pictureChosen} />
         <button type="button" class="btn btn--link" onClick={() => setOpen('about')}>
           About
         </button>

@@ -11,6 +11,7 @@ import { Sidebar } from './Sidebar';
 import { ChannelView } from './ChannelView';
 import { ThreadPane } from './ThreadPane';
 import { SearchResults } from './SearchResults';
+import { ThreadsPane } from './ThreadsPane';
 
 interface PostPane {
   title: string;
@@ -44,6 +45,7 @@ export function TeamView(props: { route: Extract<Route, { kind: 'channel' | 'dm'
   const pageError = useStore((s) => s.pageError);
   const [search, setSearch] = useState<PostPane | null>(null);
   const [menuOpen, setMenuOpen] = useState(false);
+  const [threadsOpen, setThreadsOpen] = useState(false);
 
   useEffect(() => {
     if (!team) {
@@ -79,6 +81,7 @@ export function TeamView(props: { route: Extract<Route, { kind: 'channel' | 'dm'
 
   /** Show a list of posts beside the channel, in place of a thread. */
   const showPosts = (title: string, label: string, load: () => Promise<Post[]>) => {
+    setThreadsOpen(false);
     setSearch({ title, label, results: null });
     update(() => ({ openThreadId: '' }));
     load().then(
@@ -94,9 +97,18 @@ export function TeamView(props: { route: Extract<Route, { kind: 'channel' | 'dm'
 
   if (!team) return <main class="page-message">{pageError || 'Loading…'}</main>;
   return (
-    <div class={`team-view${threadId || search ? ' team-view--with-pane' : ''}${menuOpen ? ' team-view--menu' : ''}`}>
+    <div class={`team-view${threadId || search || threadsOpen ? ' team-view--with-pane' : ''}${menuOpen ? ' team-view--menu' : ''}`}>
       <TeamSidebar currentTeamId={team.id} />
-      <Sidebar team={team} onNavigate={() => setMenuOpen(false)} />
+      <Sidebar
+        team={team}
+        onNavigate={() => setMenuOpen(false)}
+        onThreads={() => {
+          setSearch(null);
+          update(() => ({ openThreadId: '' }));
+          setThreadsOpen(true);
+          setMenuOpen(false);
+        }}
+      />
       {pageError ? (
         <main class="page-message" role="alert">
           {pageError}
@@ -106,7 +118,13 @@ export function TeamView(props: { route: Extract<Route, { kind: 'channel' | 'dm'
       ) : (
         <main class="page-message">Loading…</main>
       )}
-      {threadId ? <ThreadPane rootId={threadId} teamId={team.id} /> : search ? <SearchResults {...search} onClose={() => setSearch(null)} /> : null}
+      {threadId ? (
+        <ThreadPane rootId={threadId} teamId={team.id} />
+      ) : search ? (
+        <SearchResults {...search} onClose={() => setSearch(null)} />
+      ) : threadsOpen ? (
+        <ThreadsPane teamId={team.id} onClose={() => setThreadsOpen(false)} />
+      ) : null}
     </div>
   );
 }
