@@ -91,6 +91,16 @@ pub struct ServiceSettings {
     /// when the connection comes from a loopback or private-network address (the proxy).
     #[serde(rename = "TrustedProxyIPHeader")]
     pub trusted_proxy_ip_header: Vec<String>,
+    /// Whether personal access tokens may be made and used (Mattermost's default: off).
+    pub enable_user_access_tokens: bool,
+    /// Whether bot accounts may be created (Mattermost's default: off).
+    pub enable_bot_account_creation: bool,
+    /// Whether incoming webhooks may be made and posted to (Mattermost's default: on).
+    pub enable_incoming_webhooks: bool,
+    /// Whether a webhook may post under another username (`override_username`).
+    pub enable_post_username_override: bool,
+    /// Whether a webhook may post with another icon (`override_icon_url`).
+    pub enable_post_icon_override: bool,
 }
 
 impl Default for ServiceSettings {
@@ -117,6 +127,11 @@ impl Default for ServiceSettings {
             unique_emoji_reaction_limit_per_post: 50,
             maximum_login_attempts: 10,
             trusted_proxy_ip_header: vec![],
+            enable_user_access_tokens: false,
+            enable_bot_account_creation: false,
+            enable_incoming_webhooks: true,
+            enable_post_username_override: false,
+            enable_post_icon_override: false,
         }
     }
 }

@@ -212,10 +212,11 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
     };
     let metrics = Metrics::new();
 
+    let shared_config = Arc::new(RwLock::new(cfg.clone()));
     let realtime = Realtime::start(
         &supervisor,
         RealtimeStores {
-            sessions: Arc::new(store.clone()),
+            sessions: Arc::new(store::SessionsAndTokens { store: store.clone(), config: shared_config.clone() }),
             memberships: Arc::new(store.clone()),
             statuses: Arc::new(store.clone()),
         },
@@ -272,7 +273,6 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
     } else {
         None
     };
-    let shared_config = Arc::new(RwLock::new(cfg.clone()));
     let jobs = crate::jobs::start(crate::jobs::Start {
         node_id: &node_id,
         config: shared_config.clone(),

@@ -2,6 +2,7 @@
 //! helpers here, and answer every failure with [`AppError`]'s JSON shape.
 
 mod autocomplete;
+mod bots;
 mod categories;
 mod channel_edits;
 mod channels;
@@ -13,6 +14,7 @@ mod database;
 mod direct;
 mod emoji;
 mod files;
+mod incoming_hooks;
 mod jobs;
 mod mentions;
 mod my_channels;
@@ -33,6 +35,7 @@ mod status;
 mod system;
 mod teams;
 mod threads;
+mod tokens;
 mod users;
 pub mod webapp;
 mod websocket;
@@ -166,6 +169,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(read_state::configure)
             .configure(sessions::configure)
             .configure(passwords::configure)
+            .configure(tokens::configure)
             .configure(users::configure)
             .configure(pictures::configure)
             .configure(teams::configure)
@@ -180,6 +184,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(posts::configure)
             .configure(emoji::configure)
             .configure(commands::configure)
+            .configure(bots::configure)
+            .configure(incoming_hooks::configure)
             .configure(plugins::configure)
             .configure(search::configure)
             .configure(files::configure)
@@ -191,6 +197,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(unmatched)),
     )
     .configure(files::configure_public)
+    .configure(incoming_hooks::configure_public)
     .configure(webapp::configure);
 }
 

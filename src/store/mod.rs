@@ -1,11 +1,13 @@
 //! PostgreSQL: connection, schema migrations under a database lock, and one file per table family.
 
+mod bots;
 mod categories;
 mod channels;
 pub mod cluster;
 mod direct;
 mod emoji;
 mod files;
+mod incoming_hooks;
 mod jobs;
 mod migrations;
 mod my_channels;
@@ -22,12 +24,15 @@ mod sessions;
 mod systems;
 mod teams;
 mod threads;
+mod tokens;
 mod users;
 
+pub use bots::{Bot, BotFilter, BotPatch};
 pub use categories::{Category, CategoryError, CategoryUpdate, OrderedCategories};
 pub use channels::{Channel, ChannelMember, NewChannel};
 pub use emoji::{Emoji, EmojiSort};
 pub use files::FileInfo;
+pub use incoming_hooks::{IncomingHook, IncomingHookPatch};
 pub use jobs::{CancelResult, FileToDelete, JobRun};
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
 pub use my_channels::{ChannelFilter, ChannelPatch, ChannelStats, MemberWithTeam, TeamUnread};
@@ -39,6 +44,7 @@ pub use roles::MemberRoles;
 pub use search::{PostSearch, PostSearchPage, UserScope};
 pub use teams::{Team, TeamJoin, TeamMember};
 pub use threads::{ThreadQuery, ThreadTotals, UserThreadRow};
+pub use tokens::{is_access_token_session, token_hash, SessionsAndTokens, UserAccessToken};
 pub use users::{NewSession, NewUser, Session, User, UserPatch};
 
 use crate::config::SqlSettings;

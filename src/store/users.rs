@@ -34,11 +34,14 @@ pub struct User {
     pub mfa_active: bool,
     pub timezone: Value,
     pub is_bot: bool,
+    /// A bot's description (only where the query read it from `bots`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub bot_description: String,
 }
 
 pub(super) const USER_COLS: &str = "id, create_at, update_at, delete_at, username, email, email_verified, nickname, \
     first_name, last_name, position, roles, locale, notify_props, props, last_password_update, timezone, \
-    last_picture_update";
+    last_picture_update, is_bot";
 
 impl User {
     pub(super) fn from_row(r: &Row) -> Self {
@@ -65,7 +68,8 @@ impl User {
             failed_attempts: 0,
             mfa_active: false,
             timezone: r.get("timezone"),
-            is_bot: false,
+            is_bot: r.get("is_bot"),
+            bot_description: r.try_get("bot_description").unwrap_or_default(),
         }
     }
 
@@ -176,9 +180,15 @@ impl Store {
         Ok(User::from_row(&row))
     }
 
+    /// A user, with their bot description if they are a bot.
     pub async fn user(&self, id: &str) -> StoreResult<Option<User>> {
         self.read(async |c| {
-            let row = c.query_opt(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"), &[&id]).await?;
+            let cols = USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT {cols}, b.description AS bot_description FROM users u LEFT JOIN bots b ON b.user_id = u.id \
+                 WHERE u.id = $1"
+            );
+            let row = c.query_opt(&sql, &[&id]).await?;
             Ok(row.as_ref().map(User::from_row))
         })
         .await
