@@ -91,6 +91,19 @@ pub struct ServiceSettings {
     /// when the connection comes from a loopback or private-network address (the proxy).
     #[serde(rename = "TrustedProxyIPHeader")]
     pub trusted_proxy_ip_header: Vec<String>,
+    /// Whether users may create custom slash commands (built-in and plugin commands run anyway).
+    pub enable_commands: bool,
+    /// Whether outgoing webhooks are called.
+    pub enable_outgoing_webhooks: bool,
+    /// Whether an integration's answer may set the post's `override_username`.
+    pub enable_post_username_override: bool,
+    /// Whether an integration's answer may set the post's `override_icon_url`.
+    pub enable_post_icon_override: bool,
+    /// Host names, addresses and CIDRs (space or comma separated) integrations may call although
+    /// they are internal (loopback, private, link-local); see [`crate::outbound`].
+    pub allowed_untrusted_internal_connections: String,
+    /// Seconds a call to a custom slash command or outgoing webhook may take.
+    pub outgoing_integration_requests_timeout: i64,
 }
 
 impl Default for ServiceSettings {
@@ -117,6 +130,12 @@ impl Default for ServiceSettings {
             unique_emoji_reaction_limit_per_post: 50,
             maximum_login_attempts: 10,
             trusted_proxy_ip_header: vec![],
+            enable_commands: true,
+            enable_outgoing_webhooks: true,
+            enable_post_username_override: false,
+            enable_post_icon_override: false,
+            allowed_untrusted_internal_connections: String::new(),
+            outgoing_integration_requests_timeout: 30,
         }
     }
 }

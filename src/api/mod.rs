@@ -86,6 +86,8 @@ pub struct AppState {
     pub hooks: Arc<crate::hooks::Hooks>,
     /// Slash commands extensions and plugins answer.
     pub commands: Arc<crate::commands::Commands>,
+    /// Calls to user-configured URLs (custom commands, outgoing webhooks).
+    pub outbound: crate::outbound::Outbound,
     /// Restarts the node's actors; its counts are exported as metrics.
     pub supervisor: starling_actors::Supervisor,
     pub bus_counters: Arc<starling_actors::event_bus::BusCounters>,
