@@ -6,9 +6,11 @@ mod categories;
 mod channel_edits;
 mod channels;
 pub mod cluster;
+mod command_builtins;
 mod commands;
 mod compat;
 mod config;
+mod custom_commands;
 mod database;
 mod direct;
 mod emoji;
@@ -182,6 +184,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(posts::configure)
             .configure(emoji::configure)
             .configure(commands::configure)
+            .configure(custom_commands::configure)
             .configure(plugins::configure)
             .configure(search::configure)
             .configure(files::configure)

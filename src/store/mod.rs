@@ -3,6 +3,7 @@
 mod categories;
 mod channels;
 pub mod cluster;
+mod commands;
 mod direct;
 mod emoji;
 mod files;
@@ -26,6 +27,7 @@ mod users;
 
 pub use categories::{Category, CategoryError, CategoryUpdate, OrderedCategories};
 pub use channels::{Channel, ChannelMember, NewChannel};
+pub use commands::{Command, CommandFields};
 pub use emoji::{Emoji, EmojiSort};
 pub use files::FileInfo;
 pub use jobs::{CancelResult, FileToDelete, JobRun};
