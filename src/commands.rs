@@ -1,7 +1,9 @@
-//! Slash commands that extensions and plugins register. `POST /api/v4/commands/execute` looks the
-//! trigger up here and asks its owner, within [`COMMAND_DEADLINE`]; the answer is posted in the
-//! channel (`in_channel`) or shown to the caller alone (`ephemeral`, the `ephemeral_message`
-//! event to that user's sessions on every node).
+//! Slash commands. `POST /api/v4/commands/execute` runs, in this order (Mattermost's): a built-in
+//! command ([`BUILT_IN`], answered by the API itself), a command an extension or plugin registered
+//! here (its owner is asked within [`COMMAND_DEADLINE`]), or a team's custom command (its URL is
+//! called through [`crate::outbound`]). The answer is posted in the channel (`in_channel`) or
+//! shown to the caller alone (`ephemeral`, the `ephemeral_message` event to that user's sessions
+//! on every node).
 
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -38,7 +40,34 @@ pub struct CommandArgs {
     pub root_id: String,
 }
 
-/// Mattermost's CommandResponse.
+/// Built-in commands: trigger, description, hint. The API answers them
+/// (`api::command_builtins`); nobody may register these triggers.
+pub const BUILT_IN: &[(&str, &str, &str)] = &[
+    ("away", "Set your status away", ""),
+    ("dnd", "Do not disturb: no desktop or push notifications", ""),
+    ("echo", "Echo back text from your account", "'message'"),
+    ("header", "Edit the channel header", "[text]"),
+    ("invite", "Invite a user to a channel", "@[username] ~[channel]"),
+    ("join", "Join the open channel", "~[channel]"),
+    ("kick", "Remove a member from the channel", "@[username]"),
+    ("leave", "Leave the current channel", ""),
+    ("logout", "Log out", ""),
+    ("me", "Do an action", "[message]"),
+    ("msg", "Send a direct message to a user", "@[username] [message]"),
+    ("mute", "Turn off desktop, email and push notifications for the current channel or the one given", "~[channel]"),
+    ("offline", "Set your status offline", ""),
+    ("online", "Set your status online", ""),
+    ("purpose", "Edit the channel purpose", "[text]"),
+    ("remove", "Remove a member from the channel", "@[username]"),
+    ("shrug", "Adds ¯\\_(ツ)_/¯ to your message", "[message]"),
+];
+
+/// Whether `trigger` names a built-in command.
+pub fn is_built_in(trigger: &str) -> bool {
+    BUILT_IN.iter().any(|(t, _, _)| *t == trigger)
+}
+
+/// Mattermost's CommandResponse, as commands answer it (JSON, snake_case).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommandResponse {
     /// `ephemeral` (the default) or `in_channel`.
@@ -47,15 +76,49 @@ pub struct CommandResponse {
     #[serde(default)]
     pub text: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub channel_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub icon_url: String,
+    /// The post's type (`me` for /me).
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub post_type: String,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub props: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub goto_location: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trigger_id: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_slack_parsing: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_responses: Vec<CommandResponse>,
 }
 
 impl CommandResponse {
     pub fn ephemeral(text: impl Into<String>) -> Self {
-        Self { response_type: "ephemeral".into(), text: text.into(), goto_location: String::new() }
+        Self { response_type: "ephemeral".into(), text: text.into(), ..Default::default() }
     }
     pub fn in_channel(text: impl Into<String>) -> Self {
-        Self { response_type: "in_channel".into(), text: text.into(), goto_location: String::new() }
+        Self { response_type: "in_channel".into(), text: text.into(), ..Default::default() }
+    }
+    /// Only a move to another place (`/join`, `/logout`).
+    pub fn goto(location: impl Into<String>) -> Self {
+        Self { goto_location: location.into(), ..Default::default() }
+    }
+    /// An integration's HTTP answer: a CommandResponse when it is JSON, else the body as the
+    /// text of an ephemeral answer (as Mattermost reads it).
+    pub fn from_http_body(content_type: &str, body: &[u8]) -> Result<Self, String> {
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        if essence.eq_ignore_ascii_case("application/json") {
+            return serde_json::from_slice(body)
+                .map_err(|e| format!("its answer is not a valid command response ({e})"));
+        }
+        let text = std::str::from_utf8(body).map_err(|_| "its answer is not UTF-8 text".to_owned())?;
+        Ok(Self { text: text.to_owned(), ..Default::default() })
     }
     pub fn is_in_channel(&self) -> bool {
         self.response_type == "in_channel"
@@ -96,11 +159,11 @@ pub fn valid_trigger(t: &str) -> bool {
 }
 
 impl Commands {
-    /// Register `spec` for `owner`; false (and nothing changes) if another owner has the trigger
-    /// or it is not valid.
+    /// Register `spec` for `owner`; false (and nothing changes) if another owner has the trigger,
+    /// it is built in, or it is not valid.
     pub fn register(&self, owner: &str, spec: CommandSpec, target: Recipient<ExecuteCommand>) -> bool {
         let trigger = spec.trigger.trim_start_matches('/').to_lowercase();
-        if !valid_trigger(&trigger) {
+        if !valid_trigger(&trigger) || is_built_in(&trigger) {
             return false;
         }
         let mut map = self.by_trigger.write().unwrap_or_else(|p| p.into_inner());

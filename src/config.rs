@@ -97,10 +97,19 @@ pub struct ServiceSettings {
     pub enable_bot_account_creation: bool,
     /// Whether incoming webhooks may be made and posted to (Mattermost's default: on).
     pub enable_incoming_webhooks: bool,
-    /// Whether a webhook may post under another username (`override_username`).
+    /// Whether users may create custom slash commands (built-in and plugin commands run anyway).
+    pub enable_commands: bool,
+    /// Whether outgoing webhooks are called.
+    pub enable_outgoing_webhooks: bool,
+    /// Whether an integration's answer may set the post's `override_username`.
     pub enable_post_username_override: bool,
-    /// Whether a webhook may post with another icon (`override_icon_url`).
+    /// Whether an integration's answer may set the post's `override_icon_url`.
     pub enable_post_icon_override: bool,
+    /// Host names, addresses and CIDRs (space or comma separated) integrations may call although
+    /// they are internal (loopback, private, link-local); see [`crate::outbound`].
+    pub allowed_untrusted_internal_connections: String,
+    /// Seconds a call to a custom slash command or outgoing webhook may take.
+    pub outgoing_integration_requests_timeout: i64,
 }
 
 impl Default for ServiceSettings {
@@ -130,8 +139,12 @@ impl Default for ServiceSettings {
             enable_user_access_tokens: false,
             enable_bot_account_creation: false,
             enable_incoming_webhooks: true,
+            enable_commands: true,
+            enable_outgoing_webhooks: true,
             enable_post_username_override: false,
             enable_post_icon_override: false,
+            allowed_untrusted_internal_connections: String::new(),
+            outgoing_integration_requests_timeout: 30,
         }
     }
 }

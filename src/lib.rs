@@ -12,6 +12,8 @@
 //! - [`events`]: the websocket events the API publishes, and membership changes.
 //! - [`hooks`]: MessageWillBePosted / MessageWillBeUpdated, run before a post is written.
 //! - [`commands`]: slash commands extensions and plugins answer.
+//! - [`outbound`]: every HTTP call to a user-configured URL (timeouts, size and concurrency
+//!   bounds, AllowedUntrustedInternalConnections).
 //! - [`extensions`]: extension actors compiled into a node (`NodeBuilder::extension`).
 //! - [`cluster`]: joining the cluster: key, advertised address, gossip listener, discovery.
 //! - [`jobs`]: the job types, the recurring schedule, and starting leader election and the job server.
@@ -35,6 +37,7 @@ pub mod images;
 pub mod jobs;
 pub mod logging;
 pub mod metrics;
+pub mod outbound;
 pub mod plugins;
 pub mod ratelimit;
 pub mod server;

@@ -309,6 +309,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
     let plugin_host_ctx = actix::Context::<crate::plugins::host::PluginHost>::new();
     use actix::AsyncContext;
     let plugins = crate::plugins::Plugins { host: plugin_host_ctx.address(), shared: Default::default() };
+    let outbound = crate::outbound::Outbound::new(shared_config.clone())?;
     let state = web::Data::new(AppState {
         store: store.clone(),
         config: shared_config,
@@ -329,6 +330,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         metrics: metrics.clone(),
         hooks: crate::hooks::Hooks::new(log.new(o!("component" => "hooks"))),
         commands: Arc::default(),
+        outbound,
         supervisor: supervisor.clone(),
         bus_counters: realtime.bus_counters.clone(),
         node_id: node_id.as_str().to_owned(),

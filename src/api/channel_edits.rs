@@ -46,6 +46,11 @@ async fn may_edit(state: &State, auth: &Auth, ch: &Channel) -> ApiResult<bool> {
 }
 
 async fn apply(state: &State, auth: &Auth, ch: Channel, p: ChannelPatch) -> ApiResult<HttpResponse> {
+    Ok(ok(&patch(state, auth, ch, p).await?))
+}
+
+/// Change a channel as the caller (the API's and `/header`'s and `/purpose`'s rules).
+pub(super) async fn patch(state: &State, auth: &Auth, ch: Channel, p: ChannelPatch) -> ApiResult<Channel> {
     permissions::require(may_edit(state, auth, &ch).await?)?;
     if ch.delete_at != 0 {
         return Err(AppError::bad_request(
@@ -70,7 +75,7 @@ async fn apply(state: &State, auth: &Auth, ch: Channel, p: ChannelPatch) -> ApiR
     match state.store.patch_channel(&ch.id, &p).await {
         Ok(Some(updated)) => {
             state.events.channel_updated(&updated);
-            Ok(ok(&updated))
+            Ok(updated)
         }
         Ok(None) => Err(AppError::not_found("channel")),
         Err(e) if e.unique_violation().is_some() => Err(AppError::bad_request(

@@ -263,6 +263,16 @@ async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web
     let user_id = input.user_id.ok_or_else(|| AppError::invalid_param("user_id"))?;
     id_param("user_id", &user_id)?;
     let ch = state.store.channel(&channel_id).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    Ok(created(&add_to_channel(&state, &auth, &ch, &user_id).await?))
+}
+
+/// Add `user_id` to `ch` as the caller (the API's and `/join`'s and `/invite`'s rules).
+pub(super) async fn add_to_channel(
+    state: &State,
+    auth: &Auth,
+    ch: &Channel,
+    user_id: &str,
+) -> ApiResult<crate::store::ChannelMember> {
     if ch.team_id.is_empty() {
         return Err(AppError::bad_request(
             "api.channel.add_user_to_channel.type.app_error",
@@ -273,8 +283,8 @@ async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web
     // else (or to a private channel) takes the channel's manage-members permission.
     let allowed = (ch.is_open()
         && user_id == auth.user_id()
-        && has_team_permission(&state, &auth, &ch.team_id, "join_public_channels").await?)
-        || has_channel_permission(&state, &auth, &ch, manage_members_permission(&ch)).await?;
+        && has_team_permission(state, auth, &ch.team_id, "join_public_channels").await?)
+        || has_channel_permission(state, auth, ch, manage_members_permission(ch)).await?;
     permissions::require(allowed)?;
     if ch.delete_at != 0 {
         return Err(AppError::bad_request(
@@ -282,16 +292,16 @@ async fn add_member(state: State, auth: Auth, path: web::Path<String>, body: web
             "The channel has been archived.",
         ));
     }
-    state.store.user(&user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
-    if state.store.active_team_member(&ch.team_id, &user_id).await?.is_none() {
+    state.store.user(user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    if state.store.active_team_member(&ch.team_id, user_id).await?.is_none() {
         return Err(AppError::bad_request(
             "api.channel.add_members.user_denied",
             "The user is not a member of the channel's team.",
         ));
     }
-    let m = state.store.add_channel_member(&ch.id, &user_id).await?;
-    state.events.user_added(&ch, &user_id);
-    Ok(created(&m))
+    let m = state.store.add_channel_member(&ch.id, user_id).await?;
+    state.events.user_added(ch, user_id);
+    Ok(m)
 }
 
 async fn members(state: State, auth: Auth, path: web::Path<String>, q: Query<Paging>) -> ApiResult<HttpResponse> {
@@ -312,6 +322,12 @@ async fn remove_member(state: State, auth: Auth, path: web::Path<(String, String
     let (channel_id, user_id) = path.into_inner();
     let ch = channel_with_permission(&state, &auth, &channel_id, "read_channel").await?;
     let user_id = resolve_user_id(&auth, &user_id)?.to_owned();
+    remove_from_channel(&state, &auth, &ch, &user_id).await?;
+    Ok(status_ok())
+}
+
+/// Remove `user_id` from `ch` as the caller (the API's and `/leave`'s and `/kick`'s rules).
+pub(super) async fn remove_from_channel(state: &State, auth: &Auth, ch: &Channel, user_id: &str) -> ApiResult<()> {
     if ch.name == "town-square" {
         return Err(AppError::bad_request(
             "api.channel.remove.default.app_error",
@@ -331,13 +347,13 @@ async fn remove_member(state: State, auth: Auth, path: web::Path<(String, String
         ));
     }
     if user_id != auth.user_id() {
-        permissions::require(has_channel_permission(&state, &auth, &ch, manage_members_permission(&ch)).await?)?;
+        permissions::require(has_channel_permission(state, auth, ch, manage_members_permission(ch)).await?)?;
     }
-    if !state.store.remove_channel_member(&ch.id, &user_id).await? {
+    if !state.store.remove_channel_member(&ch.id, user_id).await? {
         return Err(AppError::not_found("channel member"));
     }
-    state.events.user_removed(&ch.id, &user_id, auth.user_id());
-    Ok(status_ok())
+    state.events.user_removed(&ch.id, user_id, auth.user_id());
+    Ok(())
 }
 
 /// The channel notify props a member may set, and the values each takes.

@@ -7,9 +7,11 @@ mod categories;
 mod channel_edits;
 mod channels;
 pub mod cluster;
+mod command_builtins;
 mod commands;
 mod compat;
 mod config;
+mod custom_commands;
 mod database;
 mod direct;
 mod emoji;
@@ -89,6 +91,8 @@ pub struct AppState {
     pub hooks: Arc<crate::hooks::Hooks>,
     /// Slash commands extensions and plugins answer.
     pub commands: Arc<crate::commands::Commands>,
+    /// Calls to user-configured URLs (custom commands, outgoing webhooks).
+    pub outbound: crate::outbound::Outbound,
     /// Restarts the node's actors; its counts are exported as metrics.
     pub supervisor: starling_actors::Supervisor,
     pub bus_counters: Arc<starling_actors::event_bus::BusCounters>,
@@ -186,6 +190,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(commands::configure)
             .configure(bots::configure)
             .configure(incoming_hooks::configure)
+            .configure(custom_commands::configure)
             .configure(plugins::configure)
             .configure(search::configure)
             .configure(files::configure)

@@ -29,14 +29,15 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 13, name: "failed login attempts", sql: include_str!("sql/0013_failed_attempts.sql") },
     Migration { version: 14, name: "collapsed reply threads", sql: include_str!("sql/0014_threads.sql") },
     Migration {
-        version: 21,
+        version: 15,
         name: "bots, access tokens, incoming webhooks",
-        sql: include_str!("sql/0021_integrations.sql"),
+        sql: include_str!("sql/0015_integrations.sql"),
     },
+    Migration { version: 16, name: "custom slash commands", sql: include_str!("sql/0016_commands.sql") },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: i32 = 15;
+pub const SCHEMA_VERSION: i32 = 16;
 
 pub(super) async fn run(c: &mut deadpool_postgres::Object, node_id: &str, log: &Logger) -> StoreResult<i32> {
     c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
