@@ -34,6 +34,7 @@ mod system;
 mod teams;
 mod threads;
 mod users;
+pub mod upload_form;
 pub mod webapp;
 mod websocket;
 
