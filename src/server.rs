@@ -310,7 +310,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
     let plugins = crate::plugins::Plugins { host: plugin_host_ctx.address(), shared: Default::default() };
     let state = web::Data::new(AppState {
         store: store.clone(),
-        config: shared_config,
+        config: shared_config.clone(),
         config_service,
         config_source,
         files,
@@ -335,6 +335,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         log: log.clone(),
         chat: Default::default(),
         plugins: plugins.clone(),
+        audit: crate::audit::start(shared_config.clone(), store.clone(), log.new(o!("component" => "audit"))),
     });
     crate::plugins::host::start(crate::plugins::host::Start {
         state: state.clone(),

@@ -28,10 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 12, name: "pictures and previews", sql: include_str!("sql/0012_pictures.sql") },
     Migration { version: 13, name: "failed login attempts", sql: include_str!("sql/0013_failed_attempts.sql") },
     Migration { version: 14, name: "collapsed reply threads", sql: include_str!("sql/0014_threads.sql") },
+    Migration { version: 41, name: "audits", sql: include_str!("sql/0041_audits.sql") },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: i32 = 14;
+pub const SCHEMA_VERSION: i32 = 41;
 
 pub(super) async fn run(c: &mut deadpool_postgres::Object, node_id: &str, log: &Logger) -> StoreResult<i32> {
     c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;

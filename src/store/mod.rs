@@ -1,5 +1,6 @@
 //! PostgreSQL: connection, schema migrations under a database lock, and one file per table family.
 
+mod audits;
 mod categories;
 mod channels;
 pub mod cluster;
@@ -24,6 +25,7 @@ mod teams;
 mod threads;
 mod users;
 
+pub use audits::AuditRow;
 pub use categories::{Category, CategoryError, CategoryUpdate, OrderedCategories};
 pub use channels::{Channel, ChannelMember, NewChannel};
 pub use emoji::{Emoji, EmojiSort};
