@@ -44,6 +44,7 @@ pub struct Config {
     pub data_retention_settings: DataRetentionSettings,
     pub plugin_settings: PluginSettings,
     pub rate_limit_settings: RateLimitSettings,
+    pub experimental_audit_settings: crate::audit::ExperimentalAuditSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -682,6 +683,7 @@ impl Config {
         shared.plugin_settings.client_directory.clear();
         shared.metrics_settings.listen_address.clear();
         shared.log_settings.file_location.clear();
+        shared.experimental_audit_settings.file_name.clear();
         let cs = &mut shared.cluster_settings;
         cs.override_hostname.clear();
         cs.network_interface.clear();

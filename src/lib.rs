@@ -7,6 +7,7 @@
 //!   and search replica pools and the routing between them (`store::routing`).
 //! - [`filestore`]: where uploaded bytes live (a local or shared directory, or S3).
 //! - [`api`]: Mattermost's API v4, one file per resource.
+//! - [`audit`]: the audit trail (`audit::record`): the Audits table and each node's audit file.
 //! - [`emoji`]: emoji names (system and custom) and the image checks of custom emoji uploads.
 //! - [`images`]: profile pictures, team icons, generated avatars, file thumbnails and previews.
 //! - [`events`]: the websocket events the API publishes, and membership changes.
@@ -24,6 +25,7 @@
 //! The actors live in the `starling-actors` crate and the wire vocabulary in `starling-protocol`.
 
 pub mod api;
+pub mod audit;
 pub mod cluster;
 pub mod commands;
 pub mod config;

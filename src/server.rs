@@ -312,7 +312,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
     let outbound = crate::outbound::Outbound::new(shared_config.clone())?;
     let state = web::Data::new(AppState {
         store: store.clone(),
-        config: shared_config,
+        config: shared_config.clone(),
         config_service,
         config_source,
         files,
@@ -338,6 +338,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         log: log.clone(),
         chat: Default::default(),
         plugins: plugins.clone(),
+        audit: crate::audit::start(shared_config.clone(), store.clone(), log.new(o!("component" => "audit"))),
     });
     crate::plugins::host::start(crate::plugins::host::Start {
         state: state.clone(),

@@ -69,6 +69,7 @@ pub mod presence;
 pub mod realtime;
 pub mod session_cache;
 pub mod supervisor;
+pub mod ws_action;
 pub mod ws_connection;
 
 pub use db_supervisor::{DbSupervisor, ReplicaMonitor};

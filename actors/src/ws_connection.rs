@@ -12,11 +12,10 @@ use crate::hub::{
 };
 use crate::presence::{GetStatuses, Presence, SetStatus, UserActive, AWAY, ONLINE};
 use crate::session_cache::{GetSession, Session, SessionCache};
+use crate::ws_action::{self, Action, BadJson, Typing};
 use actix::prelude::*;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError};
-use serde::Deserialize;
 use serde_json::{json, Value};
-use starling_protocol::id::is_valid_id;
 use starling_protocol::message::{Request, Response};
 use starling_protocol::{now_ms, Broadcast, ChannelId, ConnectionId, UserId, WsEvent};
 use std::sync::Arc;
@@ -59,14 +58,6 @@ pub struct WsConnection {
     last_heard: Instant,
     /// Requests answered while registration is under way are fine; events come from the hub.
     registering: bool,
-}
-
-#[derive(Deserialize)]
-struct ClientRequest {
-    seq: Option<i64>,
-    action: Option<String>,
-    #[serde(default)]
-    data: Value,
 }
 
 impl WsConnection {
@@ -205,19 +196,17 @@ impl WsConnection {
     }
 
     fn handle_text(&mut self, text: &str, c: &mut Context<Self>) {
-        let req: ClientRequest = match serde_json::from_str(text) {
+        let req = match ws_action::decode(text) {
             Ok(r) => r,
-            Err(_) => {
-                let seq = serde_json::from_str::<Value>(text).ok().and_then(|v| v["seq"].as_i64()).unwrap_or(0);
+            Err(BadJson { seq }) => {
                 self.reply_error(seq, "api.web_socket_router.bad_json.app_error", "The message is not valid JSON.", c);
                 return;
             }
         };
-        let seq = req.seq.unwrap_or(0);
-        let action = req.action.unwrap_or_default();
+        let seq = req.seq;
         if self.session.is_none() {
-            if action == "authentication_challenge" {
-                self.authenticate(seq, &req.data, c);
+            if let Action::AuthenticationChallenge { token } = req.action {
+                self.authenticate(seq, token, c);
             } else {
                 self.reply_error(seq, "api.web_socket_router.not_authenticated.app_error", "Authenticate first.", c);
             }
@@ -225,9 +214,9 @@ impl WsConnection {
         }
         let Some(user_id) = self.user_id() else { return };
         self.ctx.presence.do_send(UserActive { user_id: user_id.clone(), manual: false });
-        match action.as_str() {
-            "authentication_challenge" => self.reply(seq, None, c),
-            "ping" => {
+        match req.action {
+            Action::AuthenticationChallenge { .. } => self.reply(seq, None, c),
+            Action::Ping => {
                 let data = json!({
                     "text": "pong",
                     "version": self.ctx.version,
@@ -236,48 +225,38 @@ impl WsConnection {
                 });
                 self.reply(seq, Some(data), c);
             }
-            "user_typing" => self.typing(seq, user_id, &req.data, c),
-            "get_statuses" => self.statuses(seq, None, c),
-            "get_statuses_by_ids" => {
-                let ids: Option<Vec<String>> =
-                    req.data.get("user_ids").and_then(|v| serde_json::from_value(v.clone()).ok());
-                match ids {
-                    Some(ids) if !ids.is_empty() && ids.iter().all(|i| is_valid_id(i)) => {
-                        self.statuses(seq, Some(ids.into_iter().map(UserId).collect()), c)
-                    }
-                    _ => self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid user_ids.", c),
-                }
+            Action::UserTyping(Some(t)) => self.typing(seq, user_id, t, c),
+            Action::UserTyping(None) => {
+                self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid channel_id.", c)
             }
-            "user_update_active_status" => {
-                let active = req.data.get("user_is_active").and_then(Value::as_bool);
-                let manual = req.data.get("manual").and_then(Value::as_bool).unwrap_or(false);
-                match active {
-                    Some(active) => {
-                        let status = if active { ONLINE } else { AWAY };
-                        self.ctx.presence.do_send(SetStatus { user_id, status: status.into(), manual });
-                        self.reply(seq, None, c);
-                    }
-                    None => self.reply_error(
-                        seq,
-                        "api.websocket_handler.invalid_param.app_error",
-                        "Invalid user_is_active.",
-                        c,
-                    ),
-                }
+            Action::GetStatuses => self.statuses(seq, None, c),
+            Action::GetStatusesByIds(Some(ids)) => self.statuses(seq, Some(ids), c),
+            Action::GetStatusesByIds(None) => {
+                self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid user_ids.", c)
             }
-            "presence" => self.reply(seq, None, c),
-            _ => self.reply_error(seq, "api.web_socket_router.bad_action.app_error", "Unknown action.", c),
+            Action::UpdateActiveStatus { active: Some(active), manual } => {
+                let status = if active { ONLINE } else { AWAY };
+                self.ctx.presence.do_send(SetStatus { user_id, status: status.into(), manual });
+                self.reply(seq, None, c);
+            }
+            Action::UpdateActiveStatus { active: None, .. } => {
+                self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid user_is_active.", c)
+            }
+            Action::Presence => self.reply(seq, None, c),
+            Action::Unknown(_) => {
+                self.reply_error(seq, "api.web_socket_router.bad_action.app_error", "Unknown action.", c)
+            }
         }
     }
 
-    fn authenticate(&mut self, seq: i64, data: &Value, c: &mut Context<Self>) {
-        let Some(token) = data.get("token").and_then(Value::as_str).filter(|t| !t.is_empty() && t.len() <= 64) else {
+    fn authenticate(&mut self, seq: i64, token: Option<String>, c: &mut Context<Self>) {
+        let Some(token) = token else {
             self.reply_error(seq, "api.web_socket_router.no_token.app_error", "No token in the challenge.", c);
             return;
         };
         self.ctx
             .sessions
-            .send(GetSession { token: token.to_owned() })
+            .send(GetSession { token })
             .into_actor(self)
             .then(move |res, act, c| {
                 match res {
@@ -297,13 +276,8 @@ impl WsConnection {
             .wait(c);
     }
 
-    fn typing(&mut self, seq: i64, user_id: UserId, data: &Value, c: &mut Context<Self>) {
-        let channel_id = data.get("channel_id").and_then(Value::as_str).unwrap_or("").to_owned();
-        let parent_id = data.get("parent_id").and_then(Value::as_str).unwrap_or("").to_owned();
-        if !is_valid_id(&channel_id) || !(parent_id.is_empty() || is_valid_id(&parent_id)) {
-            self.reply_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid channel_id.", c);
-            return;
-        }
+    fn typing(&mut self, seq: i64, user_id: UserId, t: Typing, c: &mut Context<Self>) {
+        let Typing { channel_id, parent_id } = t;
         let hub = self.ctx.hubs.hub_for(&user_id).clone();
         hub.send(GetIsChannelMember { user_id: user_id.clone(), channel_id: ChannelId(channel_id.clone()) })
             .into_actor(self)

@@ -143,6 +143,7 @@ async fn patch_config(state: State, auth: Auth, body: web::Payload) -> ApiResult
 async fn save(state: State, auth: Auth, body: web::Payload, patch: bool) -> ApiResult<HttpResponse> {
     auth.require_admin()?;
     let mut body: Value = read_json(&state, body).await?;
+    let sections: Vec<String> = body.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     keep_enable_uploads(&mut body, patch, state.config().plugin_settings.enable_uploads);
     let saved = state.config_service.send(Update { body, patch, internal: false }).await.map_err(AppError::internal)?;
     let config = saved.map_err(|e| match e {
@@ -160,6 +161,13 @@ async fn save(state: State, auth: Auth, body: web::Payload, patch: bool) -> ApiR
         .detail(e.to_string()),
     })?;
     info!(state.log, "config saved"; "user_id" => auth.user_id(), "config_hash" => config.hash());
+    let action = if patch { "patchConfig" } else { "updateConfig" };
+    crate::audit::record(
+        &state,
+        &auth,
+        action,
+        serde_json::json!({"sections": sections, "config_hash": config.hash()}),
+    );
     if let Ok(client) = current_client_config(&state).await {
         state.events.config_changed(client);
     }
@@ -193,7 +201,8 @@ async fn reload(state: State, auth: Auth) -> ApiResult<HttpResponse> {
         .await
         .map_err(AppError::internal)?
         .map_err(|e| invalid_config("api.config.reload_config.app_error", e))?;
-    info!(state.log, "config reloaded"; "config_hash" => hash);
+    info!(state.log, "config reloaded"; "config_hash" => &hash);
+    crate::audit::record(&state, &auth, "reloadConfig", serde_json::json!({"config_hash": hash}));
     if let Ok(client) = current_client_config(&state).await {
         state.events.config_changed(client);
     }

@@ -24,5 +24,6 @@ async fn recycle(state: State, auth: Auth) -> ApiResult<HttpResponse> {
         )
         .detail(e.to_string())
     })?;
+    crate::audit::record(&state, &auth, "recycleDatabaseConnection", serde_json::json!({}));
     Ok(status_ok())
 }

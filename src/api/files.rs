@@ -4,6 +4,7 @@
 //! (`<name>_thumb.jpg`) and preview (`<name>_preview.jpg`) made once, at upload, stored beside
 //! it, so every node serves them; a picture that cannot be made leaves the file without them.
 
+use super::upload_form::{self, clean_name, FormError, Part, MAX_FILES_PER_UPLOAD};
 use super::{created, id_param, ok, readable_channel, writable_channel, Auth, State};
 use crate::error::{ApiResult, AppError};
 use crate::filestore::FileWriter;
@@ -30,39 +31,25 @@ pub fn configure_public(cfg: &mut web::ServiceConfig) {
     cfg.route("/files/{file_id}/public", web::get().to(public_file));
 }
 
-/// The most files one upload request carries.
-const MAX_FILES_PER_UPLOAD: usize = 10;
-/// The most bytes a plain (non-file) form field may hold.
-const MAX_FIELD_BYTES: usize = 1024;
-
 #[derive(Serialize)]
 struct UploadResponse {
     file_infos: Vec<FileInfo>,
     client_ids: Vec<String>,
 }
 
-/// The file name a client sent, reduced to a safe base name.
-fn clean_name(raw: &str) -> String {
-    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
-    let trimmed = cleaned.trim().trim_start_matches('.');
-    trimmed.chars().take(255).collect()
+/// Mattermost's answer for a form that cannot be read.
+fn form_error(e: FormError) -> AppError {
+    let bad = |message: &str| AppError::bad_request("api.file.upload_file.read_form.app_error", message.to_owned());
+    match e {
+        FormError::Parse(detail) => bad("Could not parse the multipart form.").detail(detail),
+        FormError::Read(detail) => bad("Could not read the upload.").detail(detail),
+        FormError::TooLong => bad("A form field is too long."),
+        FormError::NotUtf8 => bad("A form field is not UTF-8."),
+    }
 }
 
 async fn read_text(field: &mut actix_multipart::Field) -> ApiResult<String> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|e| {
-            AppError::bad_request("api.file.upload_file.read_form.app_error", "Could not read the upload.")
-                .detail(e.to_string())
-        })?;
-        if buf.len() + chunk.len() > MAX_FIELD_BYTES {
-            return Err(AppError::bad_request("api.file.upload_file.read_form.app_error", "A form field is too long."));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    String::from_utf8(buf)
-        .map_err(|_| AppError::bad_request("api.file.upload_file.read_form.app_error", "A form field is not UTF-8."))
+    upload_form::read_text(field).await.map_err(form_error)
 }
 
 /// Files stored so far by one request, removed again if the request fails.
@@ -123,23 +110,17 @@ async fn receive(
     let mut checked_channel = false;
     let mut client_ids = Vec::new();
     let mut multipart = Multipart::new(req.headers(), payload.into_inner());
-    while let Some(field) = multipart.next().await {
-        let mut field = field.map_err(|e| {
-            AppError::bad_request("api.file.upload_file.read_form.app_error", "Could not parse the multipart form.")
-                .detail(e.to_string())
-        })?;
-        let cd = field.content_disposition().cloned();
-        let name = cd.as_ref().and_then(|c| c.get_name()).unwrap_or("").to_owned();
-        let filename = cd.as_ref().and_then(|c| c.get_filename()).map(str::to_owned);
-        match (name.as_str(), filename) {
-            ("channel_id", None) => channel_id = Some(read_text(&mut field).await?),
-            ("client_ids", None) => {
+    while let Some(field) = upload_form::next_field(&mut multipart).await {
+        let mut field = field.map_err(form_error)?;
+        match upload_form::classify(&field) {
+            Part::ChannelId => channel_id = Some(read_text(&mut field).await?),
+            Part::ClientId => {
                 client_ids.push(read_text(&mut field).await?);
                 if client_ids.len() > MAX_FILES_PER_UPLOAD {
                     return Err(AppError::invalid_param("client_ids"));
                 }
             }
-            ("files", Some(filename)) => {
+            Part::File { filename } => {
                 let cid = channel_id.clone().ok_or_else(|| AppError::invalid_param("channel_id"))?;
                 if !checked_channel {
                     writable_channel(state, auth, &cid, "upload_file").await?;
@@ -154,7 +135,7 @@ async fn receive(
                 let info = store_one(state, auth, &cid, &filename, &mut field, max_size).await?;
                 stored.infos.push(info);
             }
-            _ => {
+            Part::Other => {
                 // Drain fields we do not know, bounded like text fields.
                 read_text(&mut field).await?;
             }

@@ -1,6 +1,7 @@
 //! Mattermost's API v4, one file per resource. Handlers check permissions themselves, through the
 //! helpers here, and answer every failure with [`AppError`]'s JSON shape.
 
+mod audits;
 mod autocomplete;
 mod bots;
 mod categories;
@@ -38,6 +39,7 @@ mod system;
 mod teams;
 mod threads;
 mod tokens;
+pub mod upload_form;
 mod users;
 pub mod webapp;
 mod websocket;
@@ -103,6 +105,8 @@ pub struct AppState {
     pub chat: ChatState,
     /// The node's plugins (their host actor, and what the API reads of them).
     pub plugins: crate::plugins::Plugins,
+    /// The audit queue ([`crate::audit::record`]).
+    pub audit: crate::audit::Audit,
 }
 
 /// Values the chat API reads from the database once and then keeps for the node's lifetime.
@@ -171,6 +175,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(direct::configure)
             .configure(preferences::configure)
             .configure(read_state::configure)
+            .configure(audits::configure)
             .configure(sessions::configure)
             .configure(passwords::configure)
             .configure(tokens::configure)
@@ -350,6 +355,8 @@ pub fn check_csrf(state: &AppState, req: &HttpRequest, token: &str, at: TokenLoc
 /// An authenticated request: extracting it answers 401 when the token is missing, unknown or expired.
 pub struct Auth {
     pub session: Session,
+    /// The client's address as the node sees it (for the audit trail).
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl Auth {
@@ -380,12 +387,13 @@ impl FromRequest for Auth {
             (Some((t, at)), Some(s)) => check_csrf(s, req, t, *at),
             _ => Ok(()),
         };
+        let client_ip = state.as_ref().and_then(|s| crate::audit::client_ip(&s.config, req));
         Box::pin(async move {
             let (token, _) = token.ok_or_else(AppError::unauthorized)?;
             let state = state.ok_or_else(|| AppError::internal("no state"))?;
             let session = authenticate(&state, token).await?;
             csrf?;
-            Ok(Auth { session })
+            Ok(Auth { session, client_ip })
         })
     }
 }

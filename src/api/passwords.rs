@@ -149,6 +149,7 @@ async fn update_password(
         return Err(AppError::not_found("user"));
     }
     slog::info!(state.log, "password updated"; "user_id" => &user_id, "by" => auth.user_id());
+    crate::audit::record(&state, &auth, "updatePassword", serde_json::json!({"user_id": user_id}));
     Ok(status_ok())
 }
 

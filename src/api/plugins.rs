@@ -126,6 +126,12 @@ async fn upload(state: State, auth: Auth, req: HttpRequest, payload: web::Payloa
     let manifest =
         state.plugins.host.send(Upload { bundle, force }).await.map_err(AppError::internal)?.map_err(plugin_error)?;
     slog::info!(state.log, "plugin uploaded"; "plugin_id" => &manifest.id, "version" => &manifest.version, "user_id" => auth.user_id());
+    crate::audit::record(
+        &state,
+        &auth,
+        "uploadPlugin",
+        json!({"plugin_id": manifest.id, "version": manifest.version, "force": force}),
+    );
     Ok(HttpResponse::Created().json(manifest))
 }
 
@@ -202,6 +208,12 @@ async fn toggle(state: State, auth: Auth, path: web::Path<String>, enable: bool)
     }
     set_enabled(&state, &id, enable).await?;
     slog::info!(state.log, "plugin state set"; "plugin_id" => &id, "enable" => enable, "user_id" => auth.user_id());
+    crate::audit::record(
+        &state,
+        &auth,
+        if enable { "enablePlugin" } else { "disablePlugin" },
+        json!({"plugin_id": id}),
+    );
     Ok(status_ok())
 }
 
@@ -215,6 +227,7 @@ async fn remove(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<
     }
     state.plugins.host.send(Remove { id: id.clone() }).await.map_err(AppError::internal)?.map_err(plugin_error)?;
     slog::info!(state.log, "plugin removed"; "plugin_id" => &id, "user_id" => auth.user_id());
+    crate::audit::record(&state, &auth, "removePlugin", json!({"plugin_id": id}));
     Ok(status_ok())
 }
 

@@ -184,6 +184,7 @@ async fn update_user_roles(
     super::sessions::refresh_user_sessions(&state, &user_id).await?;
     state.events.user_role_updated(&user.id, &user.roles);
     slog::info!(state.log, "user roles updated"; "user_id" => &user_id, "by" => auth.user_id());
+    crate::audit::record(&state, &auth, "updateUserRoles", serde_json::json!({"user_id": user_id, "roles": roles}));
     Ok(super::status_ok())
 }
 
@@ -220,13 +221,25 @@ async fn team_roles_target(state: &State, auth: &Auth, team_id: &str, user_id: &
     Ok(user_id)
 }
 
-async fn set_team_roles(state: &State, team_id: &str, user_id: &str, roles: MemberRoles) -> ApiResult<HttpResponse> {
+async fn set_team_roles(
+    state: &State,
+    auth: &Auth,
+    team_id: &str,
+    user_id: &str,
+    roles: MemberRoles,
+) -> ApiResult<HttpResponse> {
     let m = state
         .store
         .set_team_member_roles(team_id, user_id, &roles)
         .await?
         .ok_or_else(|| AppError::not_found("team member"))?;
     state.events.team_member_role_updated(&m);
+    crate::audit::record(
+        state,
+        auth,
+        "updateTeamMemberRoles",
+        serde_json::json!({"team_id": team_id, "user_id": user_id, "roles": m.roles}),
+    );
     Ok(super::status_ok())
 }
 
@@ -240,7 +253,7 @@ async fn update_team_member_roles(
     let input: NewRoles = read_json(&state, body).await?;
     let user_id = team_roles_target(&state, &auth, &team_id, &user_id).await?;
     let roles = parse_member_roles(&input.roles.ok_or_else(|| AppError::invalid_param("roles"))?, "team")?;
-    set_team_roles(&state, &team_id, &user_id, roles).await
+    set_team_roles(&state, &auth, &team_id, &user_id, roles).await
 }
 
 async fn update_team_member_scheme_roles(
@@ -257,7 +270,7 @@ async fn update_team_member_scheme_roles(
         state.store.active_team_member(&team_id, &user_id).await?.ok_or_else(|| AppError::not_found("team member"))?;
     let explicit = explicit_of(&current.roles, "team");
     let roles = MemberRoles { scheme_guest: guest, scheme_user: user, scheme_admin: admin, explicit };
-    set_team_roles(&state, &team_id, &user_id, roles).await
+    set_team_roles(&state, &auth, &team_id, &user_id, roles).await
 }
 
 /// The explicit (non-scheme) roles of a member's roles string.
@@ -283,6 +296,7 @@ async fn channel_roles_target(
 
 async fn set_channel_roles(
     state: &State,
+    auth: &Auth,
     channel_id: &str,
     user_id: &str,
     roles: MemberRoles,
@@ -293,6 +307,12 @@ async fn set_channel_roles(
         .await?
         .ok_or_else(|| AppError::not_found("channel member"))?;
     state.events.channel_member_updated(&m);
+    crate::audit::record(
+        state,
+        auth,
+        "updateChannelMemberRoles",
+        serde_json::json!({"channel_id": channel_id, "user_id": user_id, "roles": m.roles}),
+    );
     Ok(super::status_ok())
 }
 
@@ -306,7 +326,7 @@ async fn update_channel_member_roles(
     let input: NewRoles = read_json(&state, body).await?;
     let (channel, user_id) = channel_roles_target(&state, &auth, &channel_id, &user_id).await?;
     let roles = parse_member_roles(&input.roles.ok_or_else(|| AppError::invalid_param("roles"))?, "channel")?;
-    set_channel_roles(&state, &channel.id, &user_id, roles).await
+    set_channel_roles(&state, &auth, &channel.id, &user_id, roles).await
 }
 
 async fn update_channel_member_scheme_roles(
@@ -326,7 +346,7 @@ async fn update_channel_member_scheme_roles(
         .ok_or_else(|| AppError::not_found("channel member"))?;
     let explicit = explicit_of(&current.roles, "channel");
     let roles = MemberRoles { scheme_guest: guest, scheme_user: user, scheme_admin: admin, explicit };
-    set_channel_roles(&state, &channel.id, &user_id, roles).await
+    set_channel_roles(&state, &auth, &channel.id, &user_id, roles).await
 }
 
 #[cfg(test)]

@@ -152,6 +152,7 @@ async fn revoke_one(state: State, auth: Auth, path: web::Path<String>, body: web
     })?;
     revoke(&state, Revoked::Tokens(vec![token])).await?;
     slog::info!(state.log, "session revoked"; "user_id" => &id);
+    crate::audit::record(&state, &auth, "revokeSession", serde_json::json!({"user_id": id, "session_id": session_id}));
     Ok(status_ok())
 }
 
@@ -160,6 +161,7 @@ async fn revoke_all(state: State, auth: Auth, path: web::Path<String>) -> ApiRes
     state.store.delete_sessions_for_user(&id).await?;
     revoke(&state, Revoked::User(id.clone())).await?;
     slog::info!(state.log, "all sessions revoked"; "user_id" => &id);
+    crate::audit::record(&state, &auth, "revokeAllSessionsForUser", serde_json::json!({"user_id": id}));
     Ok(status_ok())
 }
 
@@ -169,6 +171,7 @@ async fn change_active(state: &State, auth: &Auth, id: &str, active: bool) -> Ap
         return Err(AppError::forbidden("You do not have the appropriate permissions."));
     }
     state.store.set_user_active(id, active).await?.ok_or_else(|| AppError::not_found("user"))?;
+    crate::audit::record(state, auth, "updateUserActive", serde_json::json!({"user_id": id, "active": active}));
     if !active {
         state.store.delete_sessions_for_user(id).await?;
         revoke(state, Revoked::User(id.to_owned())).await?;

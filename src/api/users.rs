@@ -4,6 +4,7 @@ use super::Query;
 use super::{
     authenticate, created, id_param, ok, read_json, resolve_user_id, self_or_admin, status_ok, Auth, Paging, State,
 };
+use crate::audit;
 use crate::error::{ApiResult, AppError};
 use crate::store::{now_ms, NewSession, NewUser, UserPatch};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie};
@@ -11,7 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users", web::post().to(create_user))
@@ -190,7 +191,8 @@ struct Login {
     device_id: Option<String>,
 }
 
-async fn login(state: State, body: web::Payload) -> ApiResult<HttpResponse> {
+async fn login(state: State, req: HttpRequest, body: web::Payload) -> ApiResult<HttpResponse> {
+    let who = audit::Who::from_request(&state, &req);
     let input: Login = read_json(&state, body).await?;
     let login_id = input.login_id.unwrap_or_default();
     let password = input.password.unwrap_or_default();
@@ -211,11 +213,15 @@ async fn login(state: State, body: web::Payload) -> ApiResult<HttpResponse> {
     let Some((user, hash)) = found else {
         // Spend the same time as a real check so timing does not reveal which names exist.
         let _ = hashing(move || verify_password(&password, DUMMY_HASH)).await;
+        audit::record(&state, who, "login", json!({"status": "fail", "login_id": login_id, "reason": "unknown"}));
         return Err(invalid());
     };
     // Counted in the database before the check: MaximumLoginAttempts holds across nodes.
-    let good = super::passwords::attempt_password(&state, &user.id, password, hash).await?;
+    let attempt = super::passwords::attempt_password(&state, &user.id, password, hash).await;
+    let good = attempt.inspect_err(|e| audit::login_refused(&state, &who, &user.id, &login_id, e.id))?;
     if !good || user.delete_at != 0 {
+        let reason = if good { "deactivated" } else { "password" };
+        audit::login_refused(&state, &who, &user.id, &login_id, reason);
         return Err(invalid());
     }
     let hours = state.config().service_settings.session_length_web_in_hours;
@@ -229,6 +235,12 @@ async fn login(state: State, body: web::Payload) -> ApiResult<HttpResponse> {
         })
         .await?;
     slog::info!(state.log, "user logged in"; "user_id" => &user.id);
+    audit::record(
+        &state,
+        who.user(&user.id).session(session.id.as_str()),
+        "login",
+        json!({"status": "success", "login_id": login_id}),
+    );
     let max_age = CookieDuration::hours(hours);
     Ok(HttpResponse::Ok()
         .insert_header(("Token", session.token.as_str()))
@@ -250,6 +262,9 @@ async fn logout(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
             let delete = async { state.store.delete_session(session.id.as_str()).await.map_err(AppError::from) };
             super::sessions::revoke_tokens_with(&state, vec![token], delete).await?;
             slog::info!(state.log, "user logged out"; "user_id" => session.user_id.as_str());
+            let who =
+                audit::Who::from_request(&state, &req).user(session.user_id.as_str()).session(session.id.as_str());
+            audit::record(&state, who, "logout", json!({}));
         }
     }
     let mut resp = status_ok();

@@ -34,10 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0015_integrations.sql"),
     },
     Migration { version: 16, name: "custom slash commands", sql: include_str!("sql/0016_commands.sql") },
+    Migration { version: 17, name: "audits", sql: include_str!("sql/0017_audits.sql") },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: i32 = 16;
+pub const SCHEMA_VERSION: i32 = 17;
 
 pub(super) async fn run(c: &mut deadpool_postgres::Object, node_id: &str, log: &Logger) -> StoreResult<i32> {
     c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;

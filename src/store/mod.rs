@@ -1,5 +1,6 @@
 //! PostgreSQL: connection, schema migrations under a database lock, and one file per table family.
 
+mod audits;
 mod bots;
 mod categories;
 mod channels;
@@ -28,6 +29,7 @@ mod threads;
 mod tokens;
 mod users;
 
+pub use audits::AuditRow;
 pub use bots::{Bot, BotFilter, BotPatch};
 pub use categories::{Category, CategoryError, CategoryUpdate, OrderedCategories};
 pub use channels::{Channel, ChannelMember, NewChannel};
