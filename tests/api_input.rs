@@ -104,3 +104,35 @@ async fn a_server_error_shows_no_internal_text() {
     assert_eq!(r.body["detailed_error"], json!(""), "no internal detail: {}", r.body);
     assert_no_internal_text(&r, "a 500");
 }
+
+/// A multipart boundary shorter than 4 bytes made actix-multipart panic on a short line (found by
+/// the `upload_form` fuzz target): every multipart endpoint refuses it with a 400 first.
+#[actix_web::test]
+async fn a_too_short_multipart_boundary_is_refused_on_every_upload() {
+    let server = TestServer::start_with(|c| {
+        c.service_settings.enable_custom_emoji = true;
+        c.plugin_settings.enable = true;
+        c.plugin_settings.enable_uploads = true;
+    })
+    .await;
+    let (alice, alice_id) = server.client().new_user("alice").await;
+    let body = b"\x00.0\n--0\r\n".to_vec();
+    for path in ["/files", "/emoji", &format!("/users/{alice_id}/image"), "/plugins"] {
+        for boundary in ["0", "ab", "\"abc\""] {
+            let ct = format!("multipart/form-data; boundary={boundary}");
+            let r = alice.raw(Method::POST, path, Some(body.clone()), &ct).await;
+            assert_eq!(r.status.as_u16(), 400, "{path} with boundary {boundary}: {:?}", String::from_utf8_lossy(&r.bytes));
+        }
+    }
+    // The node is still up, and a real upload with a normal boundary works.
+    let form = reqwest::multipart::Form::new().text("x", "y");
+    let ok = alice
+        .http
+        .post(format!("{}/api/v4/users/{alice_id}/image", alice.base))
+        .bearer_auth(alice.token.as_deref().unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .expect("the node answers");
+    assert_eq!(ok.status(), 400, "no image in the form, but parsed");
+}

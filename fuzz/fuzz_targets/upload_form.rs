@@ -21,6 +21,9 @@ const FILE_READ_MAX: usize = 64 << 10;
 
 async fn walk(headers: HeaderMap, chunks: Vec<Bytes>) {
     let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, actix_web::error::PayloadError>));
+    if !upload_form::boundary_ok(&headers) {
+        return; // the server answers 400 before parsing
+    }
     let mut form = actix_multipart::Multipart::new(&headers, stream);
     let mut fields = 0;
     while let Some(field) = next_field(&mut form).await {

@@ -9,7 +9,6 @@ use super::{id_param, ok, read_json, status_ok, Auth, Paging, State};
 use crate::emoji::{is_system_emoji, is_valid_name, sniff_image, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE};
 use crate::error::{ApiResult, AppError};
 use crate::store::{Emoji, EmojiSort};
-use actix_multipart::Multipart;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -110,7 +109,7 @@ async fn create_emoji(state: State, auth: Auth, req: HttpRequest, payload: web::
     }
     super::permissions::require(auth.has_permission("create_emojis"))?;
     let (mut input, mut image) = (None, None);
-    let mut form = Multipart::new(req.headers(), payload.into_inner());
+    let mut form = super::multipart_form(&req, payload)?;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(form_error)?;
         let name = field.content_disposition().and_then(|c| c.get_name()).unwrap_or("").to_owned();

@@ -9,7 +9,6 @@ use super::{created, id_param, ok, readable_channel, writable_channel, Auth, Sta
 use crate::error::{ApiResult, AppError};
 use crate::filestore::FileWriter;
 use crate::store::{now_ms, FileInfo};
-use actix_multipart::Multipart;
 use actix_web::http::header::{self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -109,7 +108,7 @@ async fn receive(
     let mut channel_id: Option<String> = query.get("channel_id").filter(|c| !c.is_empty()).cloned();
     let mut checked_channel = false;
     let mut client_ids = Vec::new();
-    let mut multipart = Multipart::new(req.headers(), payload.into_inner());
+    let mut multipart = super::multipart_form(&req, payload)?;
     while let Some(field) = upload_form::next_field(&mut multipart).await {
         let mut field = field.map_err(form_error)?;
         match upload_form::classify(&field) {

@@ -11,7 +11,6 @@ use crate::error::{ApiResult, AppError};
 use crate::filestore::{read_all, write_all, FileStoreError};
 use crate::images::{self, PictureError};
 use crate::store::now_ms;
-use actix_multipart::Multipart;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -107,7 +106,7 @@ async fn receive_picture(
         AppError::bad_request(ids.parse, "Could not parse the multipart form.").detail(e.to_string())
     };
     let mut image: Option<Vec<u8>> = None;
-    let mut form = Multipart::new(req.headers(), payload.into_inner());
+    let mut form = super::multipart_form(req, payload)?;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| parse_error(&e))?;
         let is_image = field.content_disposition().and_then(|c| c.get_name()) == Some("image");

@@ -17,7 +17,6 @@ use crate::error::{ApiResult, AppError};
 use crate::plugins::bundle::MAX_BUNDLE_BYTES;
 use crate::plugins::host::{cluster_statuses, PluginError, Remove, Upload};
 use crate::plugins::process::Call;
-use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
@@ -94,7 +93,7 @@ async fn upload(state: State, auth: Auth, req: HttpRequest, payload: web::Payloa
     auth.require_admin()?;
     let mut bundle: Option<Vec<u8>> = None;
     let mut force = false;
-    let mut form = Multipart::new(req.headers(), payload.into_inner());
+    let mut form = super::multipart_form(&req, payload)?;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| {
             AppError::bad_request("api.plugin.upload.file.app_error", "Could not parse the multipart form.")
