@@ -243,3 +243,54 @@ async fn audit_paging_is_read_the_way_mattermost_reads_it() {
     let r = check(s.admin.get("/users/not-an-id/audits").await, 400, "a malformed user id");
     assert_eq!(r.body["id"], "api.context.invalid_url_param.app_error");
 }
+
+/// Integration changes are audited too, and a token's secret never is.
+#[actix_web::test]
+async fn personal_access_tokens_bots_and_webhooks_are_audited_without_their_secrets() {
+    let audit_file = temp_dir("audit").join("audit.log");
+    let file = audit_file.to_string_lossy().into_owned();
+    let server = TestServer::start_with(move |c| {
+        c.experimental_audit_settings.file_enabled = true;
+        c.experimental_audit_settings.file_name = file;
+        c.service_settings.enable_user_access_tokens = true;
+        c.service_settings.enable_bot_account_creation = true;
+    })
+    .await;
+    let (admin, admin_id) = server.client().new_user("admin").await;
+    let team = admin.create_team(true).await;
+    let channel = admin.create_channel(&team, true).await;
+    let token = admin.post(&format!("/users/{admin_id}/tokens"), json!({"description": "ci"})).await.expect(200).body;
+    let secret = token["token"].as_str().expect("the token, shown once").to_owned();
+    admin.post("/users/tokens/revoke", json!({"token_id": token["id"]})).await.expect(200);
+    let bot = admin.post("/bots", json!({"username": "deploybot"})).await.expect(201).body;
+    let bot_id = bot["user_id"].as_str().unwrap().to_owned();
+    admin.post(&format!("/bots/{bot_id}/disable"), json!({})).await.expect(200);
+    let hook = admin.post("/hooks/incoming", json!({"channel_id": channel})).await.expect(201).body;
+    admin.delete(&format!("/hooks/incoming/{}", hook["id"].as_str().unwrap())).await.expect(200);
+
+    let want = [
+        "createUserAccessToken",
+        "revokeUserAccessToken",
+        "createBot",
+        "disableBot",
+        "createIncomingHook",
+        "deleteIncomingHook",
+    ];
+    let done = wait_until(Duration::from_secs(20), || async {
+        let list = audits(&admin, "/audits?per_page=200").await;
+        want.iter().all(|a| find(&list, a, &admin_id, "success").is_some())
+    })
+    .await;
+    let list = audits(&admin, "/audits?per_page=200").await;
+    assert!(done, "missing integration audits: {list:?}");
+    let revoked = find(&list, "revokeUserAccessToken", &admin_id, "success").unwrap();
+    assert!(revoked["extra_info"].as_str().unwrap().contains(token["id"].as_str().unwrap()), "{revoked}");
+    assert!(find(&list, "disableBot", &admin_id, "success").unwrap()["extra_info"].as_str().unwrap().contains(&bot_id));
+    assert!(!Value::Array(list).to_string().contains(&secret), "GET /audits holds a token");
+    let written = wait_until(Duration::from_secs(20), || async {
+        std::fs::read_to_string(&audit_file).unwrap_or_default().contains("deleteIncomingHook")
+    })
+    .await;
+    assert!(written);
+    assert!(!std::fs::read_to_string(&audit_file).unwrap().contains(&secret), "the audit file holds a token");
+}

@@ -81,6 +81,7 @@ async fn create(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpR
         .await
         .map_err(|e| username_taken(&e).unwrap_or_else(|| e.into()))?;
     slog::info!(state.log, "bot created"; "user_id" => &bot.user_id);
+    crate::audit::record(&state, &auth, "createBot", serde_json::json!({"user_id": bot.user_id}));
     Ok(created(&bot))
 }
 
@@ -174,12 +175,14 @@ async fn disable(state: State, auth: Auth, path: web::Path<String>) -> ApiResult
     state.store.delete_sessions_for_user(&bot.user_id).await?;
     super::sessions::revoke(&state, super::sessions::Revoked::User(bot.user_id.clone())).await?;
     slog::info!(state.log, "bot disabled"; "user_id" => &bot.user_id);
+    crate::audit::record(&state, &auth, "disableBot", serde_json::json!({"user_id": bot.user_id}));
     Ok(ok(&bot))
 }
 
 async fn enable(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let bot = managed_bot(&state, &auth, &path).await?;
     let bot = state.store.set_bot_active(&bot.user_id, true).await?.ok_or_else(|| AppError::not_found("bot"))?;
+    crate::audit::record(&state, &auth, "enableBot", serde_json::json!({"user_id": bot.user_id}));
     Ok(ok(&bot))
 }
 
@@ -197,5 +200,6 @@ async fn assign(state: State, auth: Auth, path: web::Path<(String, String)>) -> 
         return Err(AppError::bad_request("api.bot.assign_bot.bot_owner.app_error", "A bot cannot own a bot."));
     }
     let bot = state.store.assign_bot(&bot.user_id, &owner.id).await?.ok_or_else(|| AppError::not_found("bot"))?;
+    crate::audit::record(&state, &auth, "assignBot", serde_json::json!({"user_id": bot.user_id, "owner_id": owner.id}));
     Ok(ok(&bot))
 }

@@ -152,6 +152,7 @@ async fn create_command(state: State, auth: Auth, body: web::Payload) -> ApiResu
     let fields = checked_fields(input)?;
     let cmd = state.store.create_command(auth.user_id(), &team_id, &fields).await?.ok_or_else(taken)?;
     slog::info!(state.log, "slash command created"; "command_id" => &cmd.id, "team_id" => &cmd.team_id, "user_id" => auth.user_id());
+    crate::audit::record(&state, &auth, "createCommand", json!({"id": cmd.id, "team_id": cmd.team_id}));
     Ok(created(&cmd))
 }
 
@@ -242,6 +243,7 @@ async fn delete_command(state: State, auth: Auth, path: web::Path<String>) -> Ap
         return Err(not_found());
     }
     slog::info!(state.log, "slash command deleted"; "command_id" => &cmd.id, "user_id" => auth.user_id());
+    crate::audit::record(&state, &auth, "deleteCommand", json!({"id": cmd.id, "team_id": cmd.team_id}));
     Ok(status_ok())
 }
 
@@ -249,6 +251,7 @@ async fn regen_token(state: State, auth: Auth, path: web::Path<String>) -> ApiRe
     enabled(&state)?;
     let cmd = managed(&state, &auth, &path).await?;
     let cmd = state.store.regen_command_token(&cmd.id).await?.ok_or_else(not_found)?;
+    crate::audit::record(&state, &auth, "regenCommandToken", json!({"id": cmd.id}));
     Ok(ok(&json!({"token": cmd.token})))
 }
 

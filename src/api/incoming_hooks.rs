@@ -127,6 +127,12 @@ async fn create(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpR
     };
     let hook = state.store.create_incoming_hook(&owner, &input.checked(&channel)?).await?;
     slog::info!(state.log, "incoming webhook created"; "user_id" => auth.user_id(), "channel_id" => &hook.channel_id);
+    crate::audit::record(
+        &state,
+        &auth,
+        "createIncomingHook",
+        serde_json::json!({"id": hook.id, "channel_id": hook.channel_id}),
+    );
     Ok(created(&hook))
 }
 
@@ -214,6 +220,12 @@ async fn delete(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<
     let hook = managed_hook(&state, &auth, &path).await?;
     state.store.delete_incoming_hook(&hook.id).await?;
     slog::info!(state.log, "incoming webhook deleted"; "user_id" => auth.user_id(), "channel_id" => &hook.channel_id);
+    crate::audit::record(
+        &state,
+        &auth,
+        "deleteIncomingHook",
+        serde_json::json!({"id": hook.id, "channel_id": hook.channel_id}),
+    );
     Ok(status_ok())
 }
 

@@ -83,6 +83,12 @@ async fn create(state: State, auth: Auth, path: web::Path<String>, body: web::Pa
     }
     let token = state.store.create_access_token(&user_id, &description).await?;
     slog::info!(state.log, "user access token created"; "user_id" => &user_id, "token_id" => &token.id);
+    crate::audit::record(
+        &state,
+        &auth,
+        "createUserAccessToken",
+        serde_json::json!({"user_id": user_id, "id": token.id}),
+    );
     Ok(ok(&token))
 }
 
@@ -142,6 +148,12 @@ async fn revoke(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpR
     state.store.delete_access_token(&token.id).await?;
     refuse_everywhere(&state, &token.user_id).await?;
     slog::info!(state.log, "user access token revoked"; "user_id" => &token.user_id, "token_id" => &token.id);
+    crate::audit::record(
+        &state,
+        &auth,
+        "revokeUserAccessToken",
+        serde_json::json!({"user_id": token.user_id, "id": token.id}),
+    );
     Ok(status_ok())
 }
 
@@ -152,6 +164,12 @@ async fn disable(state: State, auth: Auth, body: web::Payload) -> ApiResult<Http
     state.store.set_access_token_active(&token.id, false).await?;
     refuse_everywhere(&state, &token.user_id).await?;
     slog::info!(state.log, "user access token disabled"; "user_id" => &token.user_id, "token_id" => &token.id);
+    crate::audit::record(
+        &state,
+        &auth,
+        "disableUserAccessToken",
+        serde_json::json!({"user_id": token.user_id, "id": token.id}),
+    );
     Ok(status_ok())
 }
 
@@ -161,6 +179,12 @@ async fn enable(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpR
     let token_id = token_id_from(&state, body).await?;
     let token = token_for(&state, &auth, &token_id, "create_user_access_token").await?;
     state.store.set_access_token_active(&token.id, true).await?;
+    crate::audit::record(
+        &state,
+        &auth,
+        "enableUserAccessToken",
+        serde_json::json!({"user_id": token.user_id, "id": token.id}),
+    );
     Ok(status_ok())
 }
 

@@ -4,6 +4,7 @@
 // the main views go to the directory printed first. The last line is
 //   browser: N passed, N failed, N skipped
 import path from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { Cluster, sleep } from './cluster.mjs';
 import { artifactsDir, launch, openUser, PASSWORD, openChannel, post, postsWith, sidebarLink, signUp, waitForPost, waitUntil, wsNode } from './harness.mjs';
 
@@ -16,6 +17,27 @@ const cluster = new Cluster();
 let browser;
 const users = [];
 const world = {};
+
+/** A real PNG of one colour. */
+function solidPng(w, h, [r, g, bl]) {
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])));
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  const row = Buffer.alloc(1 + 3 * w);
+  for (let x = 0; x < w; x++) row.set([r, g, bl], 1 + 3 * x);
+  const raw = Buffer.concat(Array.from({ length: h }, () => row));
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
 
 async function shot(user, name) {
   await user.page.screenshot({ path: path.join(shots, `${name}.png`) });
@@ -58,6 +80,7 @@ const T = {
   unread: 'a post in another channel makes it bold and a mention adds a badge, live; the counts are the server\'s, seen in a second browser and cleared there when read in the first',
   dm: 'a direct message reaches the other user live',
   thread: 'a reply written in the thread pane reaches the other user',
+  threads: 'a thread I started shows its new reply under Threads, and opening it there reads it; a profile picture one user uploads replaces their initials in the other browser',
   edit: 'editing and deleting my own post show in the other browser',
   react: 'a reaction, a pin and a saved post made in one browser show live in the other; the saved mark survives a reload; the pinned and saved lists show them',
   upload: 'an uploaded image is previewed and reaches the other user',
@@ -241,6 +264,39 @@ async function main() {
       await a.page.getByRole('button', { name: 'Close thread' }).click();
     },
     { needs: [T.live] },
+  );
+
+  await test(
+    T.threads,
+    async () => {
+      // Bob started the thread, so he follows it; Alice's reply is unread for him.
+      const button = b.page.getByTestId('threads-button');
+      await button.getByLabel('1 unread thread').waitFor({ timeout: 10_000 });
+      await button.click();
+      const pane = b.page.getByTestId('threads-pane');
+      const item = pane.locator('.threads-item--unread').filter({ hasText: 'Ready for the' });
+      await item.getByText('1 new').waitFor();
+      await shot(b, '06b-threads');
+      await item.click();
+      await waitForPost(b.page, 'replying in the thread', 10_000, 'thread-pane');
+      await waitUntil('the unread thread count to clear', async () => (await button.getByLabel(/unread thread/).count()) === 0);
+      await b.page.getByRole('button', { name: 'Close thread' }).click();
+      await pane.locator('.threads-item').filter({ hasText: 'Ready for the' }).waitFor();
+      if (await pane.locator('.threads-item--unread').count()) throw new Error('the thread is still unread in the list');
+      await b.page.getByRole('button', { name: 'Close threads' }).click();
+
+      // Alice's picture: uploaded in her browser, shown in Bob's in place of her initials.
+      await a.page.getByLabel('Choose a profile picture').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: solidPng(96, 96, [230, 120, 20]) });
+      await a.page.getByText('Profile picture updated.').waitFor();
+      await waitUntil("Alice's new picture in Bob's browser", async () =>
+        b.page.evaluate((name) => [...document.querySelectorAll('img.avatar__img')].some((i) => /[?&]_=[1-9]/.test(i.src) && i.complete && i.naturalWidth > 0 && i.closest('[data-testid=post]')?.textContent?.includes(name)), world.alice),
+      ).catch(async (e) => {
+        await shot(b, '06c-picture-missing');
+        throw e;
+      });
+      await shot(b, '06c-picture');
+    },
+    { needs: [T.thread] },
   );
 
   await test(

@@ -48,7 +48,7 @@ export function Sidebar(props: { team: Team; onNavigate?: () => void; onThreads?
         </div>
       </header>
       {props.onThreads ? (
-        <button type="button" class="sidebar-channel sidebar__threads" onClick={props.onThreads} data-testid="threads-button">
+        <button type="button" class={`sidebar-channel sidebar__threads${threadCounts?.threads ? ' sidebar-channel--unread' : ''}`} onClick={props.onThreads} data-testid="threads-button">
           <span class="sidebar-channel__name">Threads</span>
           {threadCounts?.mentions ? (
             <span class="badge" aria-label={`${threadCounts.mentions} thread mention${threadCounts.mentions > 1 ? 's' : ''}`}>
