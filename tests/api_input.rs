@@ -121,7 +121,12 @@ async fn a_too_short_multipart_boundary_is_refused_on_every_upload() {
         for boundary in ["0", "ab", "\"abc\""] {
             let ct = format!("multipart/form-data; boundary={boundary}");
             let r = alice.raw(Method::POST, path, Some(body.clone()), &ct).await;
-            assert_eq!(r.status.as_u16(), 400, "{path} with boundary {boundary}: {:?}", String::from_utf8_lossy(&r.bytes));
+            assert_eq!(
+                r.status.as_u16(),
+                400,
+                "{path} with boundary {boundary}: {:?}",
+                String::from_utf8_lossy(&r.bytes)
+            );
         }
     }
     // The node is still up, and a real upload with a normal boundary works.
