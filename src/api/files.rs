@@ -108,7 +108,7 @@ async fn receive(
     let mut channel_id: Option<String> = query.get("channel_id").filter(|c| !c.is_empty()).cloned();
     let mut checked_channel = false;
     let mut client_ids = Vec::new();
-    let mut multipart = super::multipart_form(&req, payload)?;
+    let mut multipart = super::multipart_form(req, payload)?;
     while let Some(field) = upload_form::next_field(&mut multipart).await {
         let mut field = field.map_err(form_error)?;
         match upload_form::classify(&field) {

@@ -667,6 +667,18 @@ pub fn resolve_user_id<'a>(auth: &'a Auth, id: &'a str) -> ApiResult<&'a str> {
     }
 }
 
+/// A multipart form of the request, refused (400) when its boundary is one the parser cannot
+/// take safely (see [`upload_form::boundary_ok`]). Every multipart endpoint reads through it.
+pub(crate) fn multipart_form(req: &HttpRequest, payload: web::Payload) -> ApiResult<actix_multipart::Multipart> {
+    if !upload_form::boundary_ok(req.headers()) {
+        return Err(AppError::bad_request(
+            "api.context.invalid_body_param.app_error",
+            "Invalid multipart boundary: it must be at least 4 characters long.",
+        ));
+    }
+    Ok(actix_multipart::Multipart::new(req.headers(), payload.into_inner()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -702,16 +714,4 @@ mod tests {
         assert_eq!(url_input_error("/api/v4/users", "term=a%00").map(|e| e.status.as_u16()), Some(400));
         assert!(url_input_error("/api/v4/users/username/a%20b", "term=%2000").is_none());
     }
-}
-
-/// A multipart form of the request, refused (400) when its boundary is one the parser cannot
-/// take safely (see [`upload_form::boundary_ok`]). Every multipart endpoint reads through it.
-pub(crate) fn multipart_form(req: &HttpRequest, payload: web::Payload) -> ApiResult<actix_multipart::Multipart> {
-    if !upload_form::boundary_ok(req.headers()) {
-        return Err(AppError::bad_request(
-            "api.context.invalid_body_param.app_error",
-            "Invalid multipart boundary: it must be at least 4 characters long.",
-        ));
-    }
-    Ok(actix_multipart::Multipart::new(req.headers(), payload.into_inner()))
 }
