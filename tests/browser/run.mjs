@@ -82,6 +82,7 @@ const T = {
   thread: 'a reply written in the thread pane reaches the other user',
   threads: 'a thread I started shows its new reply under Threads, and opening it there reads it; a profile picture one user uploads replaces their initials in the other browser',
   edit: 'editing and deleting my own post show in the other browser',
+  commands: 'slash commands run from the message box: /shrug posts for everyone, /away answers only me, an unknown command says so',
   react: 'a reaction, a pin and a saved post made in one browser show live in the other; the saved mark survives a reload; the pinned and saved lists show them',
   upload: 'an uploaded image is previewed and reaches the other user',
   search: 'search finds a message and opens its thread',
@@ -297,6 +298,28 @@ async function main() {
       await shot(b, '06c-picture');
     },
     { needs: [T.thread] },
+  );
+
+  await test(
+    T.commands,
+    async () => {
+      await backTo(a);
+      await backTo(b);
+      await post(a.page, '/shrug shipping on Friday');
+      await waitForPost(b.page, 'shipping on Friday ¯\\_(ツ)_/¯');
+      await waitForPost(a.page, 'shipping on Friday ¯\\_(ツ)_/¯');
+      await post(a.page, '/away');
+      const answer = postsWith(a.page, 'You are now away.');
+      await answer.getByTestId('ephemeral').waitFor();
+      await post(a.page, '/online');
+      await postsWith(a.page, 'You are now online.').first().waitFor();
+      await post(a.page, '/nosuchcommand');
+      await a.page.locator('.toast').filter({ hasText: '/nosuchcommand' }).waitFor();
+      await sleep(500);
+      if (await postsWith(b.page, 'You are now away.').count()) throw new Error('an ephemeral answer reached the other user');
+      await shot(a, '06d-commands');
+    },
+    { needs: [T.live] },
   );
 
   await test(

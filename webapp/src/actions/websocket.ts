@@ -106,6 +106,12 @@ function onMessage(msg: WebSocketMessage): void {
       clearTyping(typingKey(post.channel_id, post.root_id), post.user_id);
       return;
     }
+    case 'ephemeral_message': {
+      // Only this user sees it (a command's answer or refusal); it is not stored on the server.
+      const post = parse<Post>(data.post);
+      if (post) receivePosts([{ ...post, type: 'system_ephemeral' } as Post]);
+      return;
+    }
     case 'post_edited': {
       const post = parse<Post>(data.post);
       if (post) receivePosts([post]);

@@ -1,4 +1,5 @@
 import type { FileInfo } from '@mattermost/types/files';
+import { isCommand, runCommand } from '../actions/commands';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { sendPost } from '../actions/posts';
 import { uploadFiles } from '../actions/files';
@@ -65,7 +66,8 @@ export function PostBox(props: { channelId: string; rootId?: string; teamId: str
   const submit = () => {
     const message = text.trim();
     if (!message && files.length === 0) return;
-    sendPost(props.channelId, rootId, message, files.map((f) => f.id));
+    if (isCommand(message) && files.length === 0) void runCommand(props.channelId, rootId, message);
+    else sendPost(props.channelId, rootId, message, files.map((f) => f.id));
     resetTyping(props.channelId, rootId);
     setText('');
     setFiles([]);

@@ -36,6 +36,8 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
   const [editing, setEditing] = useState(false);
   const [picking, setPicking] = useState(false);
   const [draft, setDraft] = useState(p.message);
+  // A command's answer only this user sees: not on the server, so nothing to act on.
+  const ephemeral = p.type === 'system_ephemeral';
   const mine = me?.id === p.user_id;
   const html = renderMarkdown(p.message, me?.username ?? '');
   const save = async (e: Event) => {
@@ -68,6 +70,7 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
         {props.continuation ? null : (
           <header class="post__header">
             <span class="post__author">{user?.username ?? '…'}</span>
+            {ephemeral ? <span class="post__flag" data-testid="ephemeral">Only visible to you</span> : null}
             {p.is_pinned ? <span class="post__flag" data-testid="pinned">Pinned</span> : null}
             {saved ? <span class="post__flag" data-testid="saved">Saved</span> : null}
             <time class="post__time" dateTime={new Date(p.create_at).toISOString()}>
@@ -126,7 +129,7 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
           </button>
         ) : null}
       </div>
-      {props.pendingState ? null : (
+      {props.pendingState || ephemeral ? null : (
         <div class="post__actions" role="group" aria-label="Message actions">
           {!props.inThread ? (
             <button type="button" aria-label="Reply" title="Reply" onClick={() => update(() => ({ openThreadId: p.root_id || p.id }))}>
