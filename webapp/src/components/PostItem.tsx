@@ -57,6 +57,14 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
       toast(errorText(err));
     }
   };
+  // Shown in the header, or on their own line for a post that continues its author's previous one.
+  const flags = (
+    <>
+      {ephemeral ? <span class="post__flag" data-testid="ephemeral">Only visible to you</span> : null}
+      {p.is_pinned ? <span class="post__flag" data-testid="pinned">Pinned</span> : null}
+      {saved ? <span class="post__flag" data-testid="saved">Saved</span> : null}
+    </>
+  );
   const act = (f: () => Promise<void>) => () => void f().catch((err) => toast(errorText(err)));
   return (
     <article
@@ -67,12 +75,11 @@ export function PostItem(props: { post: Post; continuation?: boolean; inThread?:
     >
       <div class="post__avatar">{props.continuation ? null : <Avatar user={user} size={36} />}</div>
       <div class="post__body">
+        {props.continuation && (ephemeral || p.is_pinned || saved) ? <div class="post__flags">{flags}</div> : null}
         {props.continuation ? null : (
           <header class="post__header">
             <span class="post__author">{user?.username ?? '…'}</span>
-            {ephemeral ? <span class="post__flag" data-testid="ephemeral">Only visible to you</span> : null}
-            {p.is_pinned ? <span class="post__flag" data-testid="pinned">Pinned</span> : null}
-            {saved ? <span class="post__flag" data-testid="saved">Saved</span> : null}
+            {flags}
             <time class="post__time" dateTime={new Date(p.create_at).toISOString()}>
               {time(p.create_at)}
             </time>
