@@ -115,11 +115,17 @@ async fn client_config_and_license_need_the_old_format_and_hide_secrets() {
     let server = TestServer::start_with(|c| {
         c.password_settings.minimum_length = 9;
         c.team_settings.enable_open_server = false;
+        c.service_settings.enable_user_access_tokens = true;
+        c.service_settings.enable_commands = false;
     })
     .await;
     let anon = server.client();
     let cfg = anon.get("/config/client?format=old").await.expect(200).body;
     assert_eq!(cfg["PasswordMinimumLength"], json!("9"), "{cfg}");
+    // The integrations' switches are the running config's.
+    assert_eq!((&cfg["EnableUserAccessTokens"], &cfg["EnableCommands"]), (&json!("true"), &json!("false")), "{cfg}");
+    assert_eq!((&cfg["EnableIncomingWebhooks"], &cfg["EnableBotAccountCreation"]), (&json!("true"), &json!("false")));
+    assert_eq!(cfg["EnableOutgoingWebhooks"], json!("false"), "not built yet: off");
     assert_eq!(cfg["EnableOpenServer"], json!("false"));
     assert!(cfg.as_object().unwrap().values().all(Value::is_string), "every value a string: {cfg}");
     assert!(!cfg.to_string().contains("postgres://"));
