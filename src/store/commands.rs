@@ -41,6 +41,29 @@ pub struct CommandFields {
     pub url: String,
 }
 
+/// A statement parameter.
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+impl CommandFields {
+    /// The fields as statement parameters, in the order the insert and the update name them
+    /// (trigger, method, username, icon_url, auto_complete, auto_complete_desc,
+    /// auto_complete_hint, display_name, description, url).
+    fn params(&self) -> [Param<'_>; 10] {
+        [
+            &self.trigger,
+            &self.method,
+            &self.username,
+            &self.icon_url,
+            &self.auto_complete,
+            &self.auto_complete_desc,
+            &self.auto_complete_hint,
+            &self.display_name,
+            &self.description,
+            &self.url,
+        ]
+    }
+}
+
 const COMMAND_COLS: &str = "id, token, create_at, update_at, delete_at, creator_id, team_id, trigger, method, \
     username, icon_url, auto_complete, auto_complete_desc, auto_complete_hint, display_name, description, url";
 
@@ -86,23 +109,7 @@ impl Store {
                      description, url) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                      ON CONFLICT (team_id, trigger) WHERE delete_at = 0 DO NOTHING RETURNING {COMMAND_COLS}"
                 ),
-                &[
-                    &id,
-                    &token,
-                    &now,
-                    &creator_id,
-                    &team_id,
-                    &f.trigger,
-                    &f.method,
-                    &f.username,
-                    &f.icon_url,
-                    &f.auto_complete,
-                    &f.auto_complete_desc,
-                    &f.auto_complete_hint,
-                    &f.display_name,
-                    &f.description,
-                    &f.url,
-                ],
+                &[[&id as Param, &token, &now, &creator_id, &team_id].as_slice(), &f.params()].concat(),
             )
             .await?;
         Ok(row.as_ref().map(Command::from_row))
@@ -160,20 +167,7 @@ impl Store {
                      auto_complete = $7, auto_complete_desc = $8, auto_complete_hint = $9, display_name = $10, \
                      description = $11, url = $12 WHERE id = $1 AND delete_at = 0 RETURNING {COMMAND_COLS}"
                 ),
-                &[
-                    &id,
-                    &now_ms(),
-                    &f.trigger,
-                    &f.method,
-                    &f.username,
-                    &f.icon_url,
-                    &f.auto_complete,
-                    &f.auto_complete_desc,
-                    &f.auto_complete_hint,
-                    &f.display_name,
-                    &f.description,
-                    &f.url,
-                ],
+                &[[&id as Param, &now_ms()].as_slice(), &f.params()].concat(),
             )
             .await?;
         Ok(row.as_ref().map(Command::from_row))

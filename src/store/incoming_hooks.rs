@@ -34,6 +34,25 @@ pub struct IncomingHookPatch {
     pub channel_locked: bool,
 }
 
+/// A statement parameter.
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+impl IncomingHookPatch {
+    /// The fields as statement parameters, in the order the insert and the update name them
+    /// (channel_id, team_id, display_name, description, username, icon_url, channel_locked).
+    fn params(&self) -> [Param<'_>; 7] {
+        [
+            &self.channel_id,
+            &self.team_id,
+            &self.display_name,
+            &self.description,
+            &self.username,
+            &self.icon_url,
+            &self.channel_locked,
+        ]
+    }
+}
+
 const HOOK_COLS: &str =
     "id, create_at, update_at, delete_at, user_id, channel_id, team_id, display_name, description, \
     username, icon_url, channel_locked";
@@ -67,18 +86,7 @@ impl Store {
                      description, username, icon_url, channel_locked) VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                      RETURNING {HOOK_COLS}"
                 ),
-                &[
-                    &new_id(),
-                    &now_ms(),
-                    &user_id,
-                    &h.channel_id,
-                    &h.team_id,
-                    &h.display_name,
-                    &h.description,
-                    &h.username,
-                    &h.icon_url,
-                    &h.channel_locked,
-                ],
+                &[[&new_id() as Param, &now_ms(), &user_id].as_slice(), &h.params()].concat(),
             )
             .await?;
         Ok(IncomingHook::from_row(&row))
@@ -124,17 +132,7 @@ impl Store {
                      description = $6, username = $7, icon_url = $8, channel_locked = $9 \
                      WHERE id = $1 AND delete_at = 0 RETURNING {HOOK_COLS}"
                 ),
-                &[
-                    &id,
-                    &now_ms(),
-                    &h.channel_id,
-                    &h.team_id,
-                    &h.display_name,
-                    &h.description,
-                    &h.username,
-                    &h.icon_url,
-                    &h.channel_locked,
-                ],
+                &[[&id as Param, &now_ms()].as_slice(), &h.params()].concat(),
             )
             .await?;
         Ok(row.as_ref().map(IncomingHook::from_row))
