@@ -4,7 +4,7 @@
 // the main views go to the directory printed first. The last line is
 //   browser: N passed, N failed, N skipped
 import path from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
+import { solidPng } from '../lib/png.mjs';
 import { Cluster, sleep } from './cluster.mjs';
 import { artifactsDir, launch, openUser, PASSWORD, openChannel, post, postsWith, sidebarLink, signUp, waitForPost, waitUntil, wsNode } from './harness.mjs';
 
@@ -17,27 +17,6 @@ const cluster = new Cluster();
 let browser;
 const users = [];
 const world = {};
-
-/** A real PNG of one colour. */
-function solidPng(w, h, [r, g, bl]) {
-  const chunk = (type, data) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])));
-    return Buffer.concat([head, data, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  const row = Buffer.alloc(1 + 3 * w);
-  for (let x = 0; x < w; x++) row.set([r, g, bl], 1 + 3 * x);
-  const raw = Buffer.concat(Array.from({ length: h }, () => row));
-  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 async function shot(user, name) {
   await user.page.screenshot({ path: path.join(shots, `${name}.png`) });

@@ -6,7 +6,6 @@
 
 import assert from 'node:assert/strict';
 import {after, before, describe, it} from 'node:test';
-import {crc32, deflateSync} from 'node:zlib';
 
 import clientPkg from '@mattermost/client';
 import reduxClient from 'mattermost-redux/client';
@@ -17,41 +16,12 @@ import threadsActions from 'mattermost-redux/actions/threads';
 import generalActions from 'mattermost-redux/actions/general';
 import teamsActions from 'mattermost-redux/actions/teams';
 
+import {solidPng} from '../../lib/png.mjs';
 import {TEST, browserLogin, requests, signUp, socket, unique, waitFor, useAsBrowser, URLS} from './harness.mjs';
 
 const {Client4: Client4Class} = clientPkg;
 const {Client4} = reduxClient;
 const configureStore = storePkg.default;
-
-/** A real PNG of `w` by `h` pixels, all of one RGB colour. */
-function png(w, h, [r, g, b]) {
-    const chunk = (type, data) => {
-        const head = Buffer.alloc(8);
-        head.writeUInt32BE(data.length, 0);
-        head.write(type, 4, 'latin1');
-        const crc = Buffer.alloc(4);
-        crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])));
-        return Buffer.concat([head, data, crc]);
-    };
-    const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(w, 0);
-    ihdr.writeUInt32BE(h, 4);
-    ihdr[8] = 8; // bit depth
-    ihdr[9] = 2; // RGB
-    const row = Buffer.alloc(1 + 3 * w);
-    for (let x = 0; x < w; x++) {
-        row[1 + 3 * x] = r;
-        row[2 + 3 * x] = g;
-        row[3 + 3 * x] = b;
-    }
-    const raw = Buffer.concat(Array.from({length: h}, () => row));
-    return Buffer.concat([
-        Buffer.from('89504e470d0a1a0a', 'hex'),
-        chunk('IHDR', ihdr),
-        chunk('IDAT', deflateSync(raw)),
-        chunk('IEND', Buffer.alloc(0)),
-    ]);
-}
 
 describe('avatars and collapsed reply threads through mattermost-redux on two nodes', {concurrency: false}, () => {
     let node1;
@@ -107,7 +77,7 @@ describe('avatars and collapsed reply threads through mattermost-redux on two no
         assert.equal(before.status, 200);
         const initials = Buffer.from(await before.arrayBuffer());
 
-        await alice.client.uploadProfileImage(alice.user.id, new Blob([png(64, 48, [200, 30, 30])], {type: 'image/png'}));
+        await alice.client.uploadProfileImage(alice.user.id, new Blob([solidPng(64, 48, [200, 30, 30])], {type: 'image/png'}));
         const ev = await bobWs.next('user_updated', (e) => e.data.user?.id === alice.user.id);
         assert.ok(ev.data.user.last_picture_update > 0, JSON.stringify(ev.data.user));
 
