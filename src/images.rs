@@ -88,12 +88,17 @@ pub fn profile_png(bytes: &[u8], max_pixels: u64) -> Result<Vec<u8>, PictureErro
 /// Mattermost's custom emoji box: larger emoji are scaled down to fit in it.
 pub const EMOJI_SIDE: u32 = 128;
 
+/// Whether a custom emoji's image is stored as uploaded (no decoding needed).
+pub fn emoji_kept_as_is(info: &ImageInfo) -> bool {
+    (info.width <= EMOJI_SIDE && info.height <= EMOJI_SIDE) || info.mime == "image/gif"
+}
+
 /// A custom emoji's image as stored: unchanged when it fits in [`EMOJI_SIDE`] square or is a GIF
 /// (kept whole, so an animated emoji stays animated; GIFs are bounded by the upload limit),
 /// otherwise scaled down to fit, keeping its proportions, as PNG.
 pub fn emoji_image(bytes: Vec<u8>, max_pixels: u64) -> Result<Vec<u8>, PictureError> {
     let info = check(&bytes, max_pixels)?;
-    if (info.width <= EMOJI_SIDE && info.height <= EMOJI_SIDE) || info.mime == "image/gif" {
+    if emoji_kept_as_is(&info) {
         return Ok(bytes);
     }
     let img = decode(&bytes, max_pixels)?;

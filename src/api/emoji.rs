@@ -160,7 +160,10 @@ async fn create_emoji(state: State, auth: Auth, req: HttpRequest, payload: web::
     }
     let max_pixels = state.config().file_settings.max_image_resolution as u64;
     let decoding = crate::images::decoding(state.config().file_settings.max_image_decoder_concurrency);
-    let image = {
+    // Only an image that must be scaled is decoded, under the node's decoder limit.
+    let image = if crate::images::emoji_kept_as_is(&info) {
+        image
+    } else {
         let _permit = decoding.acquire().await.map_err(AppError::internal)?;
         web::block(move || crate::images::emoji_image(image, max_pixels)).await.map_err(AppError::internal)?.map_err(
             |e| {
