@@ -468,6 +468,14 @@ async function main() {
       if (world.newNodeA === world.nodeA) throw new Error(`still on the killed node ${world.nodeA}`);
       console.log(`  (Alice moved from ${world.nodeA} to ${world.newNodeA}; every post on screen ${allShownMs} ms after the kill)`);
       await shot(a, '09-after-failover');
+      // A request NGINX had already sent to the killed node answers 502 (NGINX does not repeat a
+      // POST); the browser logs it, and the client sends the post again with its pending_post_id,
+      // which the checks above prove (delivered once). That one expected error is forgiven here.
+      for (const u of users) {
+        const forgiven = u.errors.filter((e) => /status of 502 \(Bad Gateway\)/.test(e)).length;
+        if (forgiven) console.log(`  (${u.name}: ${forgiven} 502 from the killed node, retried by the client)`);
+        u.errors = u.errors.filter((e) => !/status of 502 \(Bad Gateway\)/.test(e));
+      }
     },
     { needs: [T.reload] },
   );
