@@ -70,7 +70,20 @@ const T = {
   console: 'the system console shows the cluster (killed node red), makes and unmakes an admin, deactivates a user, and shows the config read-only',
   phone: 'at phone width the channel list opens from the menu and a message can be sent',
   keyboard: 'the app can be used from the keyboard: autocomplete with arrows and Enter, dialogs close with Escape',
+  leave: 'leaving a channel from its header takes it out of the sidebar and the membership, and the channel browser offers it again',
+  group: 'a group message started with two people reaches both live, named by the others, and its link opens it on reload',
+  scroll: 'scrolling up through a long channel loads all of its history, in order, each message once',
+  teams: 'a second team: its town square opens from the team switcher, a mention there badges the team in the other browser, and switching back keeps the first team\'s place',
+  notify: 'a mention in a channel not on screen raises a desktop notification once the user has allowed them, and clicking it opens the channel',
 };
+
+/** A call to the API as Alice (system admin), from here rather than from a page. */
+async function api(method, route, body) {
+  const r = await fetch(`${cluster.url}/api/v4${route}`, { method, headers: { Authorization: `Bearer ${world.tokenA}`, 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${route}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
 
 /** Put a user back in a channel (after a test that may have left them elsewhere). */
 async function backTo(user, channel = 'launch-plans') {
@@ -568,6 +581,189 @@ async function main() {
       await a.page.getByRole('dialog', { name: 'Browse channels' }).waitFor();
       await a.page.keyboard.press('Escape');
       await a.page.getByRole('dialog').waitFor({ state: 'detached' });
+    },
+    { needs: [T.live] },
+  );
+
+  await test(
+    T.leave,
+    async () => {
+      await backTo(a);
+      await backTo(b);
+      const team = await api('GET', '/teams/name/blue-birds');
+      const room = await api('POST', '/channels', { team_id: team.id, name: 'side-room', display_name: 'Side Room', type: 'O' });
+      await b.page.getByRole('button', { name: 'Browse channels' }).click();
+      const dialog = b.page.getByRole('dialog', { name: 'Browse channels' });
+      await dialog.getByRole('listitem').filter({ hasText: 'Side Room' }).getByRole('button', { name: 'Join' }).click();
+      await b.page.waitForURL('**/blue-birds/channels/side-room');
+      await sidebarLink(b.page, 'side-room').waitFor();
+      const bob = await api('GET', `/users/username/${world.bob}`);
+      await api('GET', `/channels/${room.id}/members/${bob.id}`); // a member now
+      await b.page.getByRole('button', { name: 'Leave', exact: true }).click();
+      await b.page.waitForURL('**/blue-birds/channels/town-square');
+      await waitUntil('Side Room to leave the sidebar', async () => (await sidebarLink(b.page, 'side-room').count()) === 0);
+      const r = await fetch(`${cluster.url}/api/v4/channels/${room.id}/members/${bob.id}`, { headers: { Authorization: `Bearer ${world.tokenA}` } });
+      if (r.status !== 404) throw new Error(`Bob is still a member after leaving (${r.status})`);
+      await b.page.getByRole('button', { name: 'Browse channels' }).click();
+      await dialog.getByRole('listitem').filter({ hasText: 'Side Room' }).getByRole('button', { name: 'Join' }).waitFor();
+      await b.page.keyboard.press('Escape');
+      // Town Square cannot be left, as in Mattermost.
+      if (await b.page.getByRole('button', { name: 'Leave', exact: true }).count()) throw new Error('Town Square offers Leave');
+    },
+    { needs: [T.channel] },
+  );
+
+  await test(
+    T.group,
+    async () => {
+      await backTo(a);
+      await backTo(b);
+      const team = await api('GET', '/teams/name/blue-birds');
+      world.dave = `dave${Date.now().toString(36).slice(-4)}`;
+      const dave = await api('POST', '/users', { email: `${world.dave}@example.com`, username: world.dave, password: PASSWORD });
+      await api('POST', `/teams/${team.id}/members`, { team_id: team.id, user_id: dave.id });
+      await a.page.getByRole('button', { name: 'Write a direct message' }).click();
+      const dialog = a.page.getByRole('dialog', { name: 'Direct message' });
+      for (const name of [world.bob, world.dave]) {
+        await dialog.getByLabel('Find a person').fill(name);
+        await dialog.getByRole('checkbox', { name: `Add @${name} to a group message` }).check();
+      }
+      await dialog.getByRole('button', { name: 'Start group message' }).click();
+      await a.page.waitForURL('**/blue-birds/messages/*');
+      const gmPath = new URL(a.page.url()).pathname;
+      if (gmPath.includes('@')) throw new Error(`a group message opened as ${gmPath}`);
+      const names = [world.bob, world.dave].sort().join(', ');
+      await a.page.getByTestId('channel-title').filter({ hasText: names }).waitFor();
+      await post(a.page, 'Hello both of you, in a group');
+      // Bob's sidebar gains it live (group_added), named by the two others.
+      const others = [world.alice, world.dave].sort().join(', ');
+      const link = b.page.getByRole('navigation', { name: 'Channels' }).getByRole('link', { name: others });
+      await link.waitFor({ timeout: 10_000 });
+      await link.click();
+      await waitForPost(b.page, 'Hello both of you, in a group');
+      await post(b.page, 'Bob answers the group');
+      await waitForPost(a.page, 'Bob answers the group');
+      // Dave, over the API, sees both.
+      const login = await fetch(`${cluster.url}/api/v4/users/login`, { method: 'POST', body: JSON.stringify({ login_id: world.dave, password: PASSWORD }) });
+      const channelName = decodeURIComponent(gmPath.split('/').pop());
+      const gm = (await (await fetch(`${cluster.url}/api/v4/users/me/teams/${team.id}/channels`, { headers: { Authorization: `Bearer ${login.headers.get('token')}` } })).json()).find((c) => c.name === channelName);
+      if (gm?.type !== 'G') throw new Error(`Dave has no group channel ${channelName}`);
+      const list = await (await fetch(`${cluster.url}/api/v4/channels/${gm.id}/posts`, { headers: { Authorization: `Bearer ${login.headers.get('token')}` } })).json();
+      const texts = Object.values(list.posts).map((p) => p.message);
+      for (const t of ['Hello both of you, in a group', 'Bob answers the group']) if (!texts.includes(t)) throw new Error(`Dave does not see "${t}"`);
+      await shot(b, '14-group-message');
+      await a.page.reload();
+      await a.page.getByTestId('channel-title').filter({ hasText: names }).waitFor();
+      await waitForPost(a.page, 'Bob answers the group');
+    },
+    { needs: [T.live] },
+  );
+
+  await test(
+    T.scroll,
+    async () => {
+      const team = await api('GET', '/teams/name/blue-birds');
+      const ch = await api('POST', '/channels', { team_id: team.id, name: 'long-history', display_name: 'Long History', type: 'O' });
+      const total = 95; // three pages of 30 and a bit
+      for (let i = 1; i <= total; i++) await api('POST', '/posts', { channel_id: ch.id, message: `history line ${String(i).padStart(3, '0')}` });
+      await a.page.goto('/blue-birds/channels/long-history');
+      await waitForPost(a.page, `history line ${String(total).padStart(3, '0')}`);
+      const shown = async () => a.page.getByTestId('post-list').getByTestId('post').allInnerTexts();
+      if ((await shown()).some((t) => t.includes('history line 001'))) throw new Error('the whole history was loaded at once');
+      const list = a.page.getByTestId('post-list');
+      await waitUntil('the first line after scrolling up', async () => {
+        await list.evaluate((el) => {
+          el.scrollTop = 0;
+          el.dispatchEvent(new Event('scroll'));
+        });
+        return (await postsWith(a.page, 'history line 001').count()) === 1;
+      }, 20_000, 300);
+      const lines = (await shown()).map((t) => t.match(/history line (\d{3})/)?.[1]).filter(Boolean).map(Number);
+      const expected = Array.from({ length: total }, (_, i) => i + 1);
+      if (JSON.stringify(lines) !== JSON.stringify(expected)) throw new Error(`history shown as ${lines.join(',')}`);
+      await shot(a, '15-history');
+    },
+    { needs: [T.signup] },
+  );
+
+  await test(
+    T.teams,
+    async () => {
+      await backTo(a);
+      await backTo(b);
+      await a.page.getByRole('button', { name: 'Create or join a team' }).click();
+      await a.page.waitForURL('**/select_team');
+      await a.page.getByLabel('Team name').fill('Red Foxes');
+      await a.page.getByRole('button', { name: 'Create team' }).click();
+      await a.page.waitForURL('**/red-foxes/channels/town-square');
+      await a.page.getByTestId('channel-title').filter({ hasText: 'Town Square' }).waitFor();
+      const foxes = await api('GET', '/teams/name/red-foxes');
+      const bob = await api('GET', `/users/username/${world.bob}`);
+      await api('POST', `/teams/${foxes.id}/members`, { team_id: foxes.id, user_id: bob.id });
+      // Bob's team switcher gains the team live; a mention there badges it.
+      const foxesButton = b.page.getByRole('navigation', { name: 'Teams' }).getByRole('button', { name: /^Red Foxes/ });
+      await foxesButton.waitFor({ timeout: 10_000 });
+      await post(a.page, `@${world.bob} welcome to the foxes`);
+      await b.page.getByRole('navigation', { name: 'Teams' }).getByRole('button', { name: 'Red Foxes, 1 mentions' }).waitFor({ timeout: 10_000 });
+      await shot(b, '16-team-badge');
+      await foxesButton.click();
+      await b.page.waitForURL('**/red-foxes/channels/town-square');
+      await waitForPost(b.page, 'welcome to the foxes');
+      await waitUntil('the team badge to clear', async () => (await foxesButton.getAttribute('aria-label')) === 'Red Foxes');
+      // Back to Blue Birds: the sidebar is that team's again.
+      await b.page.getByRole('navigation', { name: 'Teams' }).getByRole('button', { name: /^Blue Birds/ }).click();
+      await b.page.waitForURL('**/blue-birds/channels/town-square');
+      await sidebarLink(b.page, 'launch-plans').waitFor();
+      await a.page.getByRole('navigation', { name: 'Teams' }).getByRole('button', { name: /^Blue Birds/ }).click();
+      await a.page.waitForURL('**/blue-birds/channels/town-square');
+      await sidebarLink(a.page, 'launch-plans').waitFor();
+      if (await sidebarLink(a.page, 'town-square').count() !== 1) throw new Error('two town squares in one team\'s sidebar');
+    },
+    { needs: [T.live] },
+  );
+
+  await test(
+    T.notify,
+    async () => {
+      // Bob allows notifications (the browser's permission granted, then the app's button); every
+      // Notification the page makes is recorded.
+      await b.context.grantPermissions(['notifications'], { origin: cluster.url });
+      await b.page.addInitScript(() => {
+        window.__notes = [];
+        const Real = window.Notification;
+        class Recorded extends Real {
+          constructor(title, options) {
+            super(title, options);
+            window.__notes.push({ title, body: options?.body ?? '' });
+            window.__lastNote = this;
+          }
+        }
+        Recorded.requestPermission = Real.requestPermission.bind(Real);
+        Object.defineProperty(Recorded, 'permission', { get: () => Real.permission });
+        window.Notification = Recorded;
+      });
+      await b.page.goto('/blue-birds/channels/town-square');
+      await b.page.getByTestId('post-box').waitFor();
+      const turnOn = b.page.getByRole('button', { name: 'Turn on desktop notifications' });
+      if (await turnOn.count()) await turnOn.click();
+      await waitUntil('the button to go', async () => (await turnOn.count()) === 0);
+      await openChannel(a.page, 'Launch Plans');
+      await post(a.page, `@${world.bob} a notification for you`);
+      await post(a.page, 'no mention in this one');
+      await waitUntil('a notification in Bob\'s browser', async () => (await b.page.evaluate(() => window.__notes.length)) >= 1);
+      await sleep(500);
+      const notes = await b.page.evaluate(() => window.__notes);
+      if (notes.length !== 1) throw new Error(`${notes.length} notifications: ${JSON.stringify(notes)}`);
+      if (!notes[0].body.includes('a notification for you') || !notes[0].title.includes(world.alice)) throw new Error(`notification ${JSON.stringify(notes[0])}`);
+      await b.page.evaluate(() => window.__lastNote.onclick());
+      await b.page.waitForURL('**/blue-birds/channels/launch-plans');
+      await waitForPost(b.page, 'a notification for you');
+      // A mention in the channel on screen raises none.
+      await post(a.page, `@${world.bob} seen on screen`);
+      await waitForPost(b.page, 'seen on screen');
+      await sleep(500);
+      const after = await b.page.evaluate(() => window.__notes.length);
+      if (after !== 1) throw new Error(`${after} notifications after a mention on screen (expected the one from before)`);
     },
     { needs: [T.live] },
   );

@@ -1,6 +1,7 @@
 // Paths as Mattermost's web app spells them, so links and bookmarks mean the same thing:
 //   /login, /signup_user_complete, /select_team, /create_team
-//   /{team}/channels/{channel}, /{team}/messages/@{username}, /{team}/pl/{post_id}
+//   /{team}/channels/{channel}, /{team}/messages/@{username}, /{team}/messages/{group channel name},
+//   /{team}/pl/{post_id}
 //   /admin_console/{section}/{page}
 import { update } from './store';
 
@@ -27,6 +28,8 @@ export function parseRoute(path: string): Route {
   if (parts.length >= 3 && parts[1] === 'messages' && parts[2].startsWith('@')) {
     return { kind: 'dm', team: parts[0], username: parts[2].slice(1) };
   }
+  // a group message, by its channel name
+  if (parts.length >= 3 && parts[1] === 'messages') return { kind: 'channel', team: parts[0], channel: parts[2] };
   return { kind: 'team', team: parts[0] };
 }
 

@@ -31,6 +31,11 @@ export function channelDisplayName(s: State, c: Channel | undefined): string {
     const other = s.users[dmTeammateId(c, s.me.id)];
     return other ? other.username : c.display_name || 'Direct message';
   }
+  if (c.type === 'G' && s.me) {
+    // The server's name lists every member; the app shows the others, as Mattermost's does.
+    const me = s.me.username;
+    return c.display_name.split(', ').filter((n) => n !== me).join(', ') || c.display_name;
+  }
   return c.display_name || c.name;
 }
 
@@ -40,6 +45,7 @@ export function channelUrl(s: State, teamName: string, c: Channel): string {
     const other = s.users[dmTeammateId(c, s.me.id)];
     if (other) return `/${encodeURIComponent(teamName)}/messages/@${encodeURIComponent(other.username)}`;
   }
+  if (c.type === 'G') return `/${encodeURIComponent(teamName)}/messages/${encodeURIComponent(c.name)}`;
   return `/${encodeURIComponent(teamName)}/channels/${encodeURIComponent(c.name)}`;
 }
 

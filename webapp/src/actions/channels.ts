@@ -110,6 +110,15 @@ export async function openDirectChannel(teamName: string, user: UserProfile): Pr
   navigate(`/${encodeURIComponent(teamName)}/messages/@${encodeURIComponent(user.username)}`);
 }
 
+/** Open (creating if needed) the group message of me and `users` (2 to 7 others). */
+export async function openGroupChannel(teamName: string, users: UserProfile[]): Promise<void> {
+  const me = getState().me;
+  if (!me) return;
+  const channel = await client.createGroupChannel([me.id, ...users.map((u) => u.id)]);
+  receiveChannels([channel], true);
+  navigate(`/${encodeURIComponent(teamName)}/messages/${encodeURIComponent(channel.name)}`);
+}
+
 export async function resolveDirectChannel(username: string): Promise<Channel | undefined> {
   const s = getState();
   const me = s.me;

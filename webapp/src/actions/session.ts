@@ -70,6 +70,9 @@ function startSession(me: UserProfile): void {
   connectWebSocket();
   void loadStatuses([me.id]);
   void loadSavedPosts().catch(() => undefined);
+  // Every team's channels and counts, for the team switcher's badges (the team on screen is
+  // already loading; the others queue behind it).
+  for (const id of getState().myTeamIds) void ensureMyChannels(id).catch(() => undefined);
 }
 
 export async function login(loginId: string, password: string): Promise<void> {

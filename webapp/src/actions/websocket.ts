@@ -15,7 +15,7 @@ import { receivePosts, removePost, loadSince } from './posts';
 import { clearUnread, countNewPost } from './unreads';
 import { setStatus, ensureUsers, receiveUsers } from './users';
 import { refreshThreadCounts } from './threads';
-import { loadMyChannels, forgetChannel, receiveChannels } from './channels';
+import { ensureMyChannels, loadMyChannels, forgetChannel, receiveChannels } from './channels';
 import { loadMyTeams } from './teams';
 import { flushOutbox } from './outbox';
 import { notifyMention } from './notifications';
@@ -176,7 +176,9 @@ function onMessage(msg: WebSocketMessage): void {
       return;
     case 'added_to_team':
     case 'leave_team':
-      void loadMyTeams();
+      void loadMyTeams()
+        .then((teams) => Promise.all(teams.map((t) => ensureMyChannels(t.id))))
+        .catch(() => undefined);
       return;
     case 'multiple_channels_viewed':
       // this user read channels in another session (the server also sends `channel_viewed`, for

@@ -22,7 +22,7 @@ export function ChannelHeader(props: { channel: Channel; team: Team; lists: Post
       </button>
       <div class="channel-header__title">
         <h2 data-testid="channel-title">
-          {c.type === 'D' ? '@' : c.type === 'P' ? <Icon name="lock" size={15} /> : '# '}
+          {c.type === 'D' ? '@' : c.type === 'G' ? '' : c.type === 'P' ? <Icon name="lock" size={15} /> : '# '}
           {name}
         </h2>
         {c.purpose || c.header ? <p class="channel-header__purpose">{c.header || c.purpose}</p> : null}

@@ -19,7 +19,7 @@ export function ChannelView(props: { channel: Channel; team: Team; lists: PostLi
       {member ? (
         <>
           <PostList channelId={props.channel.id} />
-          <PostBox channelId={props.channel.id} teamId={props.team.id} placeholder={`Write to ${props.channel.type === 'D' ? '@' : '~'}${name}`} />
+          <PostBox channelId={props.channel.id} teamId={props.team.id} placeholder={`Write to ${props.channel.type === 'D' ? '@' : props.channel.type === 'G' ? '' : '~'}${name}`} />
         </>
       ) : (
         <div class="channel-view__join">

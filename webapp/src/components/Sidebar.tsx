@@ -104,7 +104,7 @@ export function Sidebar(props: { team: Team; onNavigate?: () => void; onThreads?
                         }}
                       >
                         <span class="sidebar-channel__icon" aria-hidden="true">
-                          {c.type === 'D' ? <PresenceDot status={state.statuses[teammate] ?? 'offline'} /> : c.type === 'P' ? <Icon name="lock" size={13} /> : '#'}
+                          {c.type === 'D' ? <PresenceDot status={state.statuses[teammate] ?? 'offline'} /> : c.type === 'G' ? c.display_name.split(', ').length - 1 : c.type === 'P' ? <Icon name="lock" size={13} /> : '#'}
                         </span>
                         <span class="sidebar-channel__name">{name}</span>
                         {u.mentions && !current ? (
