@@ -111,6 +111,10 @@ pub struct ServiceSettings {
     pub allowed_untrusted_internal_connections: String,
     /// Seconds a call to a custom slash command or outgoing webhook may take.
     pub outgoing_integration_requests_timeout: i64,
+    /// Serve the administration API without a session on a Unix socket (see [`crate::api::local`]).
+    pub enable_local_mode: bool,
+    /// Where that socket is made.
+    pub local_mode_socket_location: String,
 }
 
 impl Default for ServiceSettings {
@@ -146,6 +150,8 @@ impl Default for ServiceSettings {
             enable_post_icon_override: false,
             allowed_untrusted_internal_connections: String::new(),
             outgoing_integration_requests_timeout: 30,
+            enable_local_mode: false,
+            local_mode_socket_location: "/var/tmp/mattermost_local.socket".into(),
         }
     }
 }

@@ -194,6 +194,13 @@ impl Events {
         self.publish("update_team", json!({ "team": team_json }), to_team(&team.id));
     }
 
+    /// A team was archived: `delete_team` to its members (`team` as a JSON string).
+    pub fn team_deleted(&self, team: &Team) {
+        let sanitized = Team { email: String::new(), invite_id: String::new(), ..team.clone() };
+        let team_json = serde_json::to_string(&sanitized).unwrap_or_default();
+        self.publish("delete_team", json!({ "team": team_json }), to_team(&team.id));
+    }
+
     /// A user's system roles changed.
     pub fn user_role_updated(&self, user_id: &str, roles: &str) {
         self.publish("user_role_updated", json!({"user_id": user_id, "roles": roles}), to_user(user_id));

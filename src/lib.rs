@@ -21,9 +21,11 @@
 //! - [`error`]: the API's error type in Mattermost's JSON shape.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`server`]: assembling a node from its parts and shutting it down in order.
+//! - [`admin`]: `starling admin`, the operator's CLI over the API (or local mode's socket).
 //!
 //! The actors live in the `starling-actors` crate and the wire vocabulary in `starling-protocol`.
 
+pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod cluster;

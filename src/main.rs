@@ -32,6 +32,8 @@ enum Command {
         #[arg(long, short = 'c', env = "MM_CONFIG", default_value = "config.json")]
         config: String,
     },
+    /// Administer a running cluster through its API (mmctl's commands): `starling admin --help`.
+    Admin(starling::admin::AdminArgs),
     /// Config operations.
     Config {
         #[command(subcommand)]
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve(ConfigSource::parse(&config)),
+        Command::Admin(args) => starling::admin::run(args),
         Command::CheckConfig { config } => block_on(async move {
             match load_at_start(&ConfigSource::parse(&config)).await {
                 Ok(loaded) => {

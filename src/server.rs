@@ -165,6 +165,8 @@ pub struct Node {
     pub supervisor: Supervisor,
     http: ServerHandle,
     metrics: Option<ServerHandle>,
+    /// Local mode's server and its socket's path (removed at stop).
+    local: Option<(ServerHandle, std::path::PathBuf)>,
     tasks: Vec<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
     pub cluster: Option<crate::cluster::ClusterHandle>,
     parts: Vec<Box<dyn NodePart>>,
@@ -404,78 +406,84 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
     let limiter = Arc::new(crate::ratelimit::RateLimiter::new());
     let request_metrics = metrics.clone();
     let request_log = log.new(o!("component" => "http"));
-    let server = HttpServer::new(move || {
+    // One app for the TCP listener and, in local mode, one for the Unix socket (`local`: every
+    // request is the local administrator's, on the administration routes only).
+    let make_app = move |local: bool| {
         let m = request_metrics.clone();
         let ryw = read_your_writes.clone();
         let log = request_log.clone();
         let limiter = limiter.clone();
         let limit_config = app_state.config.clone();
-        App::new()
-            .app_data(app_state.clone())
-            .wrap_fn(move |req, srv| {
-                let started = Instant::now();
-                let method = req.method().to_string();
-                // Over RateLimitSettings' allowance: 429 before anything else runs.
-                let rate = crate::ratelimit::check_request(&limiter, &limit_config, &req);
-                let refused = if rate.is_some_and(|d| !d.allowed) {
-                    m.http_rate_limited.inc();
-                    Some(crate::ratelimit::refusal())
-                } else {
-                    // Input no handler should see (a NUL in the URL) is answered here.
-                    api::url_input_error(req.uri().path(), req.query_string())
-                };
-                // Which source this request's plain reads use (store::routing has the rules).
-                let is_read = store::routing::is_read_request(req.method().as_str(), req.path());
-                let route = ryw.route(is_read, api::request_token(req.request()).as_deref());
-                let fut = match refused {
-                    Some(e) => {
-                        let (req, _) = req.into_parts();
-                        let res = actix_web::ResponseError::error_response(&e);
-                        futures_util::future::Either::Left(std::future::ready(Ok(
-                            actix_web::dev::ServiceResponse::new(req, res),
-                        )))
+        let app = App::new().app_data(app_state.clone());
+        let app = if local { app.app_data(api::local::LocalMode) } else { app };
+        app.wrap_fn(move |req, srv| {
+            let started = Instant::now();
+            let method = req.method().to_string();
+            // Over RateLimitSettings' allowance: 429 before anything else runs.
+            let rate = if local { None } else { crate::ratelimit::check_request(&limiter, &limit_config, &req) };
+            let refused = if rate.is_some_and(|d| !d.allowed) {
+                m.http_rate_limited.inc();
+                Some(crate::ratelimit::refusal())
+            } else if local && !api::local::allows(req.method(), req.path()) {
+                Some(api::local::refusal())
+            } else {
+                // Input no handler should see (a NUL in the URL) is answered here.
+                api::url_input_error(req.uri().path(), req.query_string())
+            };
+            // Which source this request's plain reads use (store::routing has the rules).
+            let is_read = store::routing::is_read_request(req.method().as_str(), req.path());
+            let route = ryw.route(is_read, api::request_token(req.request()).as_deref());
+            let fut = match refused {
+                Some(e) => {
+                    let (req, _) = req.into_parts();
+                    let res = actix_web::ResponseError::error_response(&e);
+                    futures_util::future::Either::Left(std::future::ready(Ok(actix_web::dev::ServiceResponse::new(
+                        req, res,
+                    ))))
+                }
+                None => futures_util::future::Either::Right(store::routing::sync_read_route(route, || srv.call(req))),
+            };
+            let m = m.clone();
+            let log = log.clone();
+            async move {
+                let mut res = store::routing::with_read_route(route, fut).await?;
+                if let Some(d) = &rate {
+                    crate::ratelimit::add_headers(res.headers_mut(), d);
+                }
+                let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                let status = res.status().as_u16();
+                m.observe(&route, &method, status, started.elapsed().as_secs_f64());
+                let rid = HeaderName::from_static("x-request-id");
+                if !res.headers().contains_key(&rid) {
+                    if let Ok(v) = HeaderValue::from_str(&starling_protocol::new_id()) {
+                        res.headers_mut().insert(rid.clone(), v);
                     }
-                    None => {
-                        futures_util::future::Either::Right(store::routing::sync_read_route(route, || srv.call(req)))
-                    }
-                };
-                let m = m.clone();
-                let log = log.clone();
-                async move {
-                    let mut res = store::routing::with_read_route(route, fut).await?;
-                    if let Some(d) = &rate {
-                        crate::ratelimit::add_headers(res.headers_mut(), d);
-                    }
-                    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-                    let status = res.status().as_u16();
-                    m.observe(&route, &method, status, started.elapsed().as_secs_f64());
-                    let rid = HeaderName::from_static("x-request-id");
-                    if !res.headers().contains_key(&rid) {
-                        if let Ok(v) = HeaderValue::from_str(&starling_protocol::new_id()) {
-                            res.headers_mut().insert(rid.clone(), v);
-                        }
-                    }
-                    if res.status().is_server_error() {
-                        let request_id = res.headers().get(&rid).and_then(|v| v.to_str().ok()).unwrap_or("");
-                        let hidden = res.response().extensions().get::<crate::error::HiddenError>().cloned();
-                        let (error_id, error) = hidden.map(|h| (h.id, h.detail)).unwrap_or_default();
-                        slog::error!(log, "request failed";
+                }
+                if res.status().is_server_error() {
+                    let request_id = res.headers().get(&rid).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    let hidden = res.response().extensions().get::<crate::error::HiddenError>().cloned();
+                    let (error_id, error) = hidden.map(|h| (h.id, h.detail)).unwrap_or_default();
+                    slog::error!(log, "request failed";
                             "request_id" => request_id, "route" => &route, "method" => &method, "status" => status,
                             "error_id" => error_id, "error" => error);
-                    }
-                    Ok(res)
                 }
-            })
-            .configure(api::configure)
-            .configure(|cfg| {
-                for group in &routes {
-                    group(cfg);
-                }
-            })
-            // After the extensions' routes, so theirs win: every other /plugins/{id}/... goes to a plugin.
-            .configure(api::plugins::configure_proxy)
-            // The web client's pages for browser GETs; JSON 404 for everything else.
-            .default_service(web::to(api::webapp::fallback))
+                Ok(res)
+            }
+        })
+        .configure(api::configure)
+        .configure(|cfg| {
+            for group in &routes {
+                group(cfg);
+            }
+        })
+        // After the extensions' routes, so theirs win: every other /plugins/{id}/... goes to a plugin.
+        .configure(api::plugins::configure_proxy)
+        // The web client's pages for browser GETs; JSON 404 for everything else.
+        .default_service(web::to(api::webapp::fallback))
+    };
+    let server = HttpServer::new({
+        let make_app = make_app.clone();
+        move || make_app(false)
     })
     .workers(worker_count())
     // Websocket events go out as small frames, often back to back: without TCP_NODELAY, Nagle
@@ -492,6 +500,23 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
     let server = server.run();
     let http = server.handle();
     let mut tasks = vec![actix_web::rt::spawn(server)];
+
+    let local = if cfg.service_settings.enable_local_mode {
+        let path = std::path::PathBuf::from(&cfg.service_settings.local_mode_socket_location);
+        let what = || format!("ServiceSettings.LocalModeSocketLocation: cannot listen on {}", path.display());
+        clear_local_socket(&path).with_context(what)?;
+        let server =
+            HttpServer::new(move || make_app(true)).workers(1).disable_signals().bind_uds(&path).with_context(what)?;
+        // Only the node's own user may open it (whoever can is an administrator).
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).with_context(what)?;
+        let server = server.run();
+        info!(log, "local mode: the administration API answers on a Unix socket"; "socket" => %path.display());
+        let handle = server.handle();
+        tasks.push(actix_web::rt::spawn(server));
+        Some((handle, path))
+    } else {
+        None
+    };
 
     let (metrics_handle, metrics_addr) = if let Some(metrics_listener) = metrics_listener {
         let metrics_state = state.clone();
@@ -520,12 +545,24 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         supervisor,
         http,
         metrics: metrics_handle,
+        local,
         tasks,
         cluster,
         parts,
         db_supervisor,
         log,
     })
+}
+
+/// Make way for local mode's socket at `path`: a socket file left by a node that died is
+/// removed; anything else there is an error.
+fn clear_local_socket(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path).context("cannot remove the old socket"),
+        Ok(_) => anyhow::bail!("the path exists and is not a socket"),
+        Err(_) => Ok(()),
+    }
 }
 
 /// How long shutdown waits for running jobs to stop before handing them back anyway.
@@ -556,6 +593,10 @@ impl Node {
         self.state.jobs.drain(JOB_DRAIN_TIMEOUT).await;
         if let Some(m) = &self.metrics {
             m.stop(true).await;
+        }
+        if let Some((server, path)) = self.local.take() {
+            server.stop(true).await;
+            let _ = std::fs::remove_file(path); // gone already: fine
         }
         for t in self.tasks.drain(..) {
             let _ = t.await; // a server task that failed has logged why

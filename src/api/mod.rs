@@ -19,6 +19,7 @@ mod emoji;
 mod files;
 mod incoming_hooks;
 mod jobs;
+pub mod local;
 mod mentions;
 mod my_channels;
 mod passwords;
@@ -381,6 +382,9 @@ impl FromRequest for Auth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if req.app_data::<local::LocalMode>().is_some() {
+            return Box::pin(std::future::ready(Ok(Auth { session: local::local_session(), client_ip: None })));
+        }
         let token = request_token_at(req);
         let state = req.app_data::<State>().cloned();
         let csrf = match (&token, &state) {

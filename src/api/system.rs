@@ -20,7 +20,9 @@ struct PingQuery {
 /// trip. Anything unhealthy answers 500 with the failing part marked (and `filestore_error` saying why
 /// the file store failed).
 async fn ping(state: State, q: Query<PingQuery>) -> HttpResponse {
-    let mut body = json!({"status": "OK", "version": crate::VERSION, "node_id": state.node_id});
+    // Which node answered: its id and hostname (behind a load balancer the operator cannot tell).
+    let mut body = json!({"status": "OK", "version": crate::VERSION, "node_id": state.node_id,
+                          "hostname": state.cluster.as_ref().map(|c| c.me.hostname.clone()).unwrap_or_else(crate::server::hostname)});
     let mut healthy = true;
     if q.get_server_status.as_deref() == Some("true") {
         let db = state.store.check_writable(&state.node_id).await;

@@ -15,6 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/teams", web::get().to(list_teams))
         .route("/teams/name/{name}", web::get().to(team_by_name))
         .route("/teams/{team_id}", web::get().to(get_team))
+        .route("/teams/{team_id}", web::delete().to(archive_team))
         .route("/teams/{team_id}/members", web::post().to(add_member))
         .route("/teams/{team_id}/members", web::get().to(members))
         .route("/teams/{team_id}/members/{user_id}", web::get().to(member))
@@ -125,6 +126,39 @@ async fn get_team(state: State, auth: Auth, path: web::Path<String>) -> ApiResul
     id_param("team_id", &path)?;
     let team = state.store.team(&path).await?.ok_or_else(|| AppError::not_found("team"))?;
     visible_team(&state, &auth, team).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ArchiveQuery {
+    permanent: Option<String>,
+}
+
+/// `DELETE /teams/{id}`: archive the team (`manage_team`); its channels and posts are kept.
+/// `?permanent=true` needs `ServiceSettings.EnableAPITeamDeletion`, which Starling does not offer.
+async fn archive_team(
+    state: State,
+    auth: Auth,
+    path: web::Path<String>,
+    q: Query<ArchiveQuery>,
+) -> ApiResult<HttpResponse> {
+    id_param("team_id", &path)?;
+    let team = state.store.team(&path).await?.ok_or_else(|| AppError::not_found("team"))?;
+    permissions::require(has_team_permission(&state, &auth, &team.id, "manage_team").await?)?;
+    if q.permanent.as_deref() == Some("true") {
+        return Err(AppError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "api.user.delete_team.not_enabled.app_error",
+            "Permanent team deletion is not enabled (ServiceSettings.EnableAPITeamDeletion).",
+        ));
+    }
+    let archived = state.store.archive_team(&team.id).await?.ok_or_else(|| {
+        AppError::bad_request("api.team.delete_team.deleted.app_error", "The team is already archived.")
+    })?;
+    state.events.team_deleted(&archived);
+    slog::info!(state.log, "team archived"; "team_id" => &team.id, "user_id" => auth.user_id());
+    crate::audit::record(&state, &auth, "deleteTeam", serde_json::json!({"team_id": team.id}));
+    Ok(super::status_ok())
 }
 
 async fn team_by_name(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {

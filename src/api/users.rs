@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/ids", web::post().to(users_by_ids))
         .route("/users/usernames", web::post().to(users_by_usernames))
         .route("/users/username/{username}", web::get().to(user_by_username))
+        .route("/users/email/{email}", web::get().to(user_by_email))
         .route("/users/{user_id}", web::get().to(get_user))
         .route("/users/{user_id}/patch", web::put().to(patch_user));
 }
@@ -343,6 +344,20 @@ async fn user_by_username(state: State, _auth: Auth, path: web::Path<String>) ->
     super::name_param(super::PathName::Username, &path)?;
     let name = path.into_inner().to_lowercase();
     let user = state.store.user_by_username(&name).await?.ok_or_else(|| AppError::not_found("user"))?;
+    Ok(ok(&user))
+}
+
+/// `GET /users/email/{email}`: for system admins and for the user themself (Starling keeps
+/// emails private, as Mattermost does with PrivacySettings.ShowEmailAddress off).
+async fn user_by_email(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let email = path.into_inner();
+    if email.is_empty() || email.len() > 128 || !email.contains('@') {
+        return Err(AppError::invalid_param("email"));
+    }
+    let user = state.store.user_by_email(&email).await?.ok_or_else(|| AppError::not_found("user"))?;
+    if user.id != auth.user_id() && !auth.is_admin() {
+        return Err(AppError::not_found("user"));
+    }
     Ok(ok(&user))
 }
 

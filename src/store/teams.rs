@@ -179,6 +179,19 @@ impl Store {
         .await
     }
 
+    /// Archive a team (Mattermost's soft delete); `None` when there is no such live team.
+    pub async fn archive_team(&self, team_id: &str) -> StoreResult<Option<Team>> {
+        let c = self.master.get().await?;
+        let now = super::now_ms();
+        let row = c
+            .query_opt(
+                "UPDATE teams SET delete_at = $2, update_at = $2 WHERE id = $1 AND delete_at = 0 RETURNING *",
+                &[&team_id, &now],
+            )
+            .await?;
+        Ok(row.as_ref().map(Team::from_row))
+    }
+
     /// Record that a team's icon changed at `at` (0: removed); the team as it now is.
     pub async fn set_team_icon_update(&self, team_id: &str, at: i64) -> StoreResult<Option<Team>> {
         let c = self.master.get().await?;

@@ -202,6 +202,16 @@ impl Store {
         .await
     }
 
+    /// A user by email, case-insensitively (emails are stored lowercase).
+    pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let email = email.to_lowercase();
+        self.read(async |c| {
+            let row = c.query_opt(&format!("SELECT {USER_COLS} FROM users WHERE email = $1"), &[&email]).await?;
+            Ok(row.as_ref().map(User::from_row))
+        })
+        .await
+    }
+
     pub async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<User>> {
         self.read(async |c| {
             let rows = c

@@ -176,6 +176,7 @@ function onMessage(msg: WebSocketMessage): void {
       return;
     case 'added_to_team':
     case 'leave_team':
+    case 'delete_team':
       void loadMyTeams()
         .then((teams) => Promise.all(teams.map((t) => ensureMyChannels(t.id))))
         .catch(() => undefined);
