@@ -340,6 +340,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         plugins: plugins.clone(),
         audit: crate::audit::start(shared_config.clone(), store.clone(), log.new(o!("component" => "audit"))),
     });
+    crate::outgoing_hooks::start(&state, &supervisor);
     crate::plugins::host::start(crate::plugins::host::Start {
         state: state.clone(),
         ctx: plugin_host_ctx,
