@@ -9,6 +9,7 @@ mod channel_edits;
 mod channels;
 pub mod cluster;
 mod command_builtins;
+mod command_webhooks;
 mod commands;
 mod compat;
 mod config;
@@ -209,6 +210,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(unmatched)),
     )
     .configure(files::configure_public)
+    .configure(command_webhooks::configure_public)
     .configure(incoming_hooks::configure_public)
     .configure(webapp::configure);
 }
