@@ -270,13 +270,19 @@ async fn failing_callbacks_post_nothing() {
     })
     .await;
     let forbidden = format!("http://127.0.0.2:{}/x", server.port);
-    for (word, url) in
-        [("hang", server.url("/hang")), ("garbage", server.url("/garbage")), ("status", server.url("/s")), ("no", forbidden)]
-    {
+    for (word, url) in [
+        ("hang", server.url("/hang")),
+        ("garbage", server.url("/garbage")),
+        ("status", server.url("/s")),
+        ("no", forbidden),
+    ] {
         s.alice.post("/hooks/outgoing", hook(&s.team, "", &[word], &[&url])).await.expect(201);
         s.bob.create_post(&s.channel, &format!("{word} please")).await;
     }
-    assert!(wait_until(Duration::from_secs(10), || async { calls(&s, "failed") == 3 }).await, "hang, status, forbidden");
+    assert!(
+        wait_until(Duration::from_secs(10), || async { calls(&s, "failed") == 3 }).await,
+        "hang, status, forbidden"
+    );
     assert_eq!(calls(&s, "answered"), 1, "garbage");
     assert_eq!(server.count(), 3, "the forbidden address was never called");
     assert_eq!(posts(&s.alice, &s.channel).await.len(), 4, "only the four posts");

@@ -38,16 +38,15 @@ async fn answers_reach_every_node_once_and_a_call_cut_by_a_crash_is_never_made_a
         _ => Answer::json(json!({"text": "late reply"})),
     })
     .await;
-    let mut c = ClusterProcs::start(2, &[("MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS", "127.0.0.1")]).await;
+    let mut c =
+        ClusterProcs::start(2, &[("MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS", "127.0.0.1")]).await;
     let n1 = c.client(0);
     let (admin, _) = n1.new_user("admin").await;
     assert!(c.all_green(&admin).await, "the nodes see each other");
     let on_n2 = admin.clone_to(&c.nodes[1].url());
     let team = admin.create_team(true).await;
     let channel = admin.create_channel(&team, false).await;
-    let hook = |word: &str, path: &str| {
-        json!({"team_id": team, "trigger_words": [word], "callback_urls": [server.url(path)], "display_name": word})
-    };
+    let hook = |word: &str, path: &str| json!({"team_id": team, "trigger_words": [word], "callback_urls": [server.url(path)], "display_name": word});
     admin.post("/hooks/outgoing", hook("deploy", "/reply")).await.expect(201);
     let slow = admin.post("/hooks/outgoing", hook("slow", "/slow")).await.expect(201).id();
 

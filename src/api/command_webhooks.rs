@@ -83,6 +83,9 @@ async fn execute(
 mod tests {
     #[test]
     fn response_urls_are_under_the_site() {
-        assert_eq!(super::response_url("https://chat.example.com/", "abc"), "https://chat.example.com/hooks/commands/abc");
+        assert_eq!(
+            super::response_url("https://chat.example.com/", "abc"),
+            "https://chat.example.com/hooks/commands/abc"
+        );
     }
 }

@@ -70,26 +70,21 @@ async fn execute(state: State, auth: Auth, req: HttpRequest, body: web::Payload)
         team_id: team_id.clone(),
         root_id: root_id.clone(),
     };
+    let site = super::site_url(&state, &req);
     let (response, answerer) = match state.commands.execute(call.clone()).await {
         Ok(r) => (r, Answerer::Node),
-        Err(CommandError::NotFound) => match super::custom_commands::execute(
-            &state,
-            &auth,
-            &channel,
-            &call,
-            &super::site_url(&state, &req),
-        )
-        .await?
-        {
-            Some(r) => (r, Answerer::Integration),
-            None => {
-                return Err(AppError::new(
-                    StatusCode::NOT_FOUND,
-                    "api.command.execute_command.not_found.app_error",
-                    format!("Command with a trigger of '/{trigger}' not found."),
-                ))
+        Err(CommandError::NotFound) => {
+            match super::custom_commands::execute(&state, &auth, &channel, &call, &site).await? {
+                Some(r) => (r, Answerer::Integration),
+                None => {
+                    return Err(AppError::new(
+                        StatusCode::NOT_FOUND,
+                        "api.command.execute_command.not_found.app_error",
+                        format!("Command with a trigger of '/{trigger}' not found."),
+                    ))
+                }
             }
-        },
+        }
         Err(CommandError::Failed(why)) => {
             return Err(AppError::internal(why).with_message(format!("Command with a trigger of '/{trigger}' failed.")))
         }

@@ -40,11 +40,11 @@ pub use files::FileInfo;
 pub use incoming_hooks::{IncomingHook, IncomingHookPatch};
 pub use jobs::{CancelResult, FileToDelete, JobRun};
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
+pub use my_channels::{ChannelFilter, ChannelPatch, ChannelStats, MemberWithTeam, TeamUnread};
 pub use outgoing_hooks::{
     CommandWebhook, CommandWebhookRefusal, OutgoingHook, OutgoingHookFields, OutgoingHookFilter,
     COMMAND_WEBHOOK_LIFETIME_MS, COMMAND_WEBHOOK_MAX_USES,
 };
-pub use my_channels::{ChannelFilter, ChannelPatch, ChannelStats, MemberWithTeam, TeamUnread};
 pub use posts::{emoji_names_in, NewPost, Post, PostMentions, PostPage, PostQuery};
 pub use preferences::Preference;
 pub use reactions::{Reaction, SaveReaction};
