@@ -186,22 +186,46 @@ impl Payload {
 }
 
 /// A callback's answer (Mattermost's OutgoingWebhookResponse).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default, PartialEq)]
 struct HookAnswer {
-    text: Option<String>,
+    text: String,
     username: String,
     icon_url: String,
     props: Map<String, Value>,
     attachments: Vec<Value>,
-    #[serde(rename = "type")]
     post_type: String,
     response_type: String,
 }
 
 impl HookAnswer {
+    /// Read an answer from a JSON object, whatever its content type says (as Mattermost does).
+    /// A field of the wrong type (or `null`) counts as absent; what is not a JSON object is no
+    /// answer at all.
+    fn from_body(body: &[u8]) -> Option<Self> {
+        let Value::Object(mut m) = serde_json::from_slice(body).ok()? else { return None };
+        let mut string = |k: &str| match m.remove(k) {
+            Some(Value::String(s)) => s,
+            _ => String::new(),
+        };
+        Some(Self {
+            text: string("text"),
+            username: string("username"),
+            icon_url: string("icon_url"),
+            post_type: string("type"),
+            response_type: string("response_type"),
+            props: match m.remove("props") {
+                Some(Value::Object(p)) => p,
+                _ => Map::new(),
+            },
+            attachments: match m.remove("attachments") {
+                Some(Value::Array(a)) => a,
+                _ => Vec::new(),
+            },
+        })
+    }
+
     fn is_empty(&self) -> bool {
-        self.text.as_deref().is_none_or(|t| t.trim().is_empty()) && self.attachments.is_empty()
+        self.text.trim().is_empty() && self.attachments.is_empty()
     }
 }
 
@@ -254,7 +278,8 @@ starling_actors::restartable!(OutgoingHooks);
 impl Handler<Published> for OutgoingHooks {
     type Result = ();
     fn handle(&mut self, msg: Published, _ctx: &mut Self::Context) {
-        if !self.state.config().service_settings.enable_outgoing_webhooks {
+        let on = self.state.config.read().map(|c| c.service_settings.enable_outgoing_webhooks).unwrap_or(false);
+        if !on {
             return;
         }
         let Some(trigger) = trigger_of(&msg.event) else { return };
@@ -376,7 +401,7 @@ async fn call(state: &AppState, hook: &OutgoingHook, url: &str, payload: &Payloa
     if !(200..300).contains(&reply.status) {
         return Outcome::Failed(format!("the callback answered with status {}", reply.status));
     }
-    let Ok(answer) = serde_json::from_slice::<HookAnswer>(&reply.body) else { return Outcome::NothingToPost };
+    let Some(answer) = HookAnswer::from_body(&reply.body) else { return Outcome::NothingToPost };
     if answer.is_empty() {
         return Outcome::NothingToPost;
     }
@@ -421,7 +446,7 @@ async fn post_answer(state: &AppState, hook: &OutgoingHook, post: &PostedPost, a
         user_id: creator.id,
         channel,
         root_id,
-        message: a.text.unwrap_or_default(),
+        message: a.text,
         props: Value::Object(props),
         file_ids: vec![],
         post_type: a.post_type,
@@ -496,6 +521,18 @@ mod tests {
         let mut blank = p;
         blank["message"] = json!("   ");
         assert!(trigger_of(&posted("O", blank)).is_none(), "no words");
+    }
+
+    #[test]
+    fn answers_are_read_leniently() {
+        let a =
+            HookAnswer::from_body(br#"{"text":"hi","props":null,"attachments":[{"text":"a"}],"type":"x"}"#).unwrap();
+        assert_eq!((a.text.as_str(), a.post_type.as_str(), a.attachments.len()), ("hi", "x", 1));
+        assert!(a.props.is_empty() && !a.is_empty());
+        assert!(HookAnswer::from_body(br#"{"text":5,"username":null}"#).unwrap().is_empty(), "no text");
+        assert!(HookAnswer::from_body(br#"{"text":"  "}"#).unwrap().is_empty());
+        assert_eq!(HookAnswer::from_body(b"[1]"), None);
+        assert_eq!(HookAnswer::from_body(b"plain text"), None);
     }
 
     #[test]
