@@ -45,7 +45,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 
-/// Posts waiting for their hooks to be looked up and called, per node.
+/// Posts waiting for their hooks to be looked up and called, per node (tests may set fewer
+/// through `NodeBuilder::outgoing_hook_queue`).
 pub const QUEUE_CAPACITY: usize = 1000;
 /// Calls to callback URLs one node makes at once.
 pub const MAX_CALLS_IN_FLIGHT: usize = 16;
@@ -233,17 +234,20 @@ impl HookAnswer {
 pub struct OutgoingHooks {
     state: web::Data<AppState>,
     queue: mpsc::Sender<Trigger>,
+    capacity: usize,
     permits: Arc<Semaphore>,
     log: slog::Logger,
 }
 
-/// Start the actor under `supervisor` and subscribe it to this node's new posts.
-pub fn start(state: &web::Data<AppState>, supervisor: &Supervisor) -> Addr<OutgoingHooks> {
+/// Start the actor under `supervisor` with a queue of `capacity` posts ([`QUEUE_CAPACITY`]) and
+/// subscribe it to this node's new posts.
+pub fn start(state: &web::Data<AppState>, supervisor: &Supervisor, capacity: usize) -> Addr<OutgoingHooks> {
     let log = state.log.new(slog::o!("component" => "outgoing_webhooks"));
     let permits = Arc::new(Semaphore::new(MAX_CALLS_IN_FLIGHT));
-    let queue = spawn_worker(state.clone(), permits.clone(), log.clone());
+    let queue = spawn_worker(state.clone(), capacity, permits.clone(), log.clone());
     let s = state.clone();
-    let addr = supervisor.start("outgoing_webhooks", move |_| OutgoingHooks { state: s, queue, permits, log });
+    let addr =
+        supervisor.start("outgoing_webhooks", move |_| OutgoingHooks { state: s, queue, capacity, permits, log });
     state.events.bus().do_send(Subscribe {
         subscriber: addr.clone().recipient::<Published>(),
         filter: crate::extensions::local_posts(),
@@ -290,7 +294,7 @@ impl Handler<Published> for OutgoingHooks {
         };
         // The worker stopped (it panicked): a new one takes the queue from here.
         slog::warn!(self.log, "outgoing webhook worker restarted");
-        self.queue = spawn_worker(self.state.clone(), self.permits.clone(), self.log.clone());
+        self.queue = spawn_worker(self.state.clone(), self.capacity, self.permits.clone(), self.log.clone());
         if self.queue.try_send(trigger).is_err() {
             self.dropped("the worker is not running");
         }
@@ -300,12 +304,17 @@ impl Handler<Published> for OutgoingHooks {
 impl OutgoingHooks {
     fn dropped(&self, why: &str) {
         self.state.metrics.outgoing_webhooks_dropped.inc();
-        slog::warn!(self.log, "outgoing webhook post dropped"; "reason" => why, "capacity" => QUEUE_CAPACITY);
+        slog::warn!(self.log, "outgoing webhook post dropped"; "reason" => why, "capacity" => self.capacity);
     }
 }
 
-fn spawn_worker(state: web::Data<AppState>, permits: Arc<Semaphore>, log: slog::Logger) -> mpsc::Sender<Trigger> {
-    let (tx, mut rx) = mpsc::channel::<Trigger>(QUEUE_CAPACITY);
+fn spawn_worker(
+    state: web::Data<AppState>,
+    capacity: usize,
+    permits: Arc<Semaphore>,
+    log: slog::Logger,
+) -> mpsc::Sender<Trigger> {
+    let (tx, mut rx) = mpsc::channel::<Trigger>(capacity.max(1));
     actix::spawn(async move {
         while let Some(t) = rx.recv().await {
             if let Err(e) = dispatch(&state, &permits, t, &log).await {

@@ -287,3 +287,43 @@ async fn failing_callbacks_post_nothing() {
     assert_eq!(server.count(), 3, "the forbidden address was never called");
     assert_eq!(posts(&s.alice, &s.channel).await.len(), 4, "only the four posts");
 }
+
+#[actix_web::test]
+async fn at_most_16_calls_are_in_flight_and_a_full_queue_drops_posts() {
+    use starling::config::source::ConfigSource;
+    use starling::config::LoadedConfig;
+    let db = TestDb::new().await;
+    let mut config = test_config(&db);
+    config.service_settings.allowed_untrusted_internal_connections = "127.0.0.1".into();
+    config.service_settings.outgoing_integration_requests_timeout = 3600; // the calls hang for the whole test
+    let path = temp_dir("config").join("config.json");
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let loaded = LoadedConfig::from_config(config, ConfigSource::File(path));
+    let node = starling::server::NodeBuilder::new(loaded, test_logger()).outgoing_hook_queue(2).start().await.unwrap();
+    let (alice, _) = Client::new(&format!("http://{}", node.http_addr)).new_user("alice").await;
+    let team = alice.create_team(true).await;
+    let channel = alice.create_channel(&team, false).await;
+    let server = Callback::start(|_: &Received| Answer::Hang).await;
+    alice.post("/hooks/outgoing", hook(&team, &channel, &[], &[&server.url("/hang")])).await.expect(201);
+    let claims = || async { count_in(&db, "SELECT count(*) FROM outgoing_webhook_calls").await };
+    let dropped = || node.state.metrics.outgoing_webhooks_dropped.get();
+
+    // Sixteen calls hang, one post at a time so none waits in the queue.
+    for i in 1..=16 {
+        alice.create_post(&channel, &format!("post {i}")).await;
+        assert!(wait_until(Duration::from_secs(10), || async { server.count() == i }).await, "call {i}");
+    }
+    // The 17th is claimed and waits for a free slot; two more fill the queue; the rest are dropped.
+    alice.create_post(&channel, "post 17").await;
+    assert!(wait_until(Duration::from_secs(10), || async { claims().await == 17 }).await);
+    for i in 18..=24 {
+        alice.create_post(&channel, &format!("post {i}")).await;
+    }
+    assert!(wait_until(Duration::from_secs(10), || async { dropped() == 5 }).await, "posts 20 to 24 dropped");
+    assert_eq!(server.count(), 16, "no 17th call while 16 are in flight");
+    assert_eq!(claims().await, 17, "the queued posts are not claimed yet, the dropped never");
+}
+
+async fn count_in(db: &TestDb, sql: &str) -> i64 {
+    db.client().await.query_one(sql, &[]).await.expect(sql).get(0)
+}
