@@ -41,11 +41,7 @@ async fn execute(
     body: web::Payload,
 ) -> ApiResult<HttpResponse> {
     if !state.config().service_settings.enable_commands {
-        return Err(AppError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "api.command.disabled.app_error",
-            "Commands have been disabled by the system admin.",
-        ));
+        return Err(super::custom_commands::disabled());
     }
     let body = super::incoming_hooks::read_body(&state, body).await?;
     if !starling_protocol::id::is_valid_id(&path) {

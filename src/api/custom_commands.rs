@@ -28,7 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/commands/{command_id}/move", web::post().to(move_command));
 }
 
-fn disabled() -> AppError {
+pub(super) fn disabled() -> AppError {
     AppError::new(
         StatusCode::NOT_IMPLEMENTED,
         "api.command.disabled.app_error",

@@ -114,6 +114,9 @@ fn db_detail(e: &tokio_postgres::Error) -> String {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A statement parameter (for building parameter lists from parts).
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
 /// What an actor hears of a store error: whether to retry, and the store's words (for its log).
 impl From<StoreError> for starling_actors::StoreError {
     fn from(e: StoreError) -> Self {

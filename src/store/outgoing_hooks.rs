@@ -1,7 +1,7 @@
 //! Outgoing webhooks (Mattermost's OutgoingWebhook), the claims that make each of their calls
 //! happen at most once in the cluster, and slash commands' response URLs (CommandWebhook).
 
-use super::{now_ms, Store, StoreResult};
+use super::{now_ms, Param, Store, StoreResult};
 use serde::Serialize;
 use starling_protocol::new_id;
 use tokio_postgres::Row;
@@ -41,9 +41,6 @@ pub struct OutgoingHookFields {
     pub username: String,
     pub icon_url: String,
 }
-
-/// A statement parameter.
-type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 
 impl OutgoingHookFields {
     /// The fields as statement parameters, in the order the insert and the update name them
