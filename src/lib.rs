@@ -15,6 +15,8 @@
 //! - [`commands`]: slash commands extensions and plugins answer.
 //! - [`outbound`]: every HTTP call to a user-configured URL (timeouts, size and concurrency
 //!   bounds, AllowedUntrustedInternalConnections).
+//! - [`outgoing_hooks`]: calling outgoing webhooks on new posts (bounded queue, bounded calls,
+//!   each call claimed once in the cluster).
 //! - [`extensions`]: extension actors compiled into a node (`NodeBuilder::extension`).
 //! - [`cluster`]: joining the cluster: key, advertised address, gossip listener, discovery.
 //! - [`jobs`]: the job types, the recurring schedule, and starting leader election and the job server.
@@ -42,6 +44,7 @@ pub mod jobs;
 pub mod logging;
 pub mod metrics;
 pub mod outbound;
+pub mod outgoing_hooks;
 pub mod plugins;
 pub mod ratelimit;
 pub mod server;

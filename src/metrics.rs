@@ -23,6 +23,10 @@ pub struct Metrics {
     pub db_replica_lag_abs: GaugeVec,
     pub db_replica_lag_time: GaugeVec,
     pub jobs_active: IntGaugeVec,
+    /// Posts whose outgoing webhook calls were dropped because the queue was full.
+    pub outgoing_webhooks_dropped: IntCounter,
+    /// Outgoing webhook calls by result (`posted`, `answered` with nothing to post, `failed`).
+    pub outgoing_webhook_calls: IntCounterVec,
 }
 
 impl Metrics {
@@ -78,6 +82,16 @@ impl Metrics {
         let jobs_active =
             IntGaugeVec::new(Opts::new("mattermost_jobs_active", "Jobs running on this node, by type."), &["type"])
                 .expect("static metric definition");
+        let outgoing_webhooks_dropped = IntCounter::new(
+            "starling_outgoing_webhook_dropped_total",
+            "Posts whose outgoing webhook calls were dropped: the node's queue was full.",
+        )
+        .expect("static metric definition");
+        let outgoing_webhook_calls = IntCounterVec::new(
+            Opts::new("starling_outgoing_webhook_calls_total", "Outgoing webhook calls made by this node, by result."),
+            &["result"],
+        )
+        .expect("static metric definition");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_requests_total.clone()),
@@ -91,6 +105,8 @@ impl Metrics {
             Box::new(db_replica_lag_abs.clone()),
             Box::new(db_replica_lag_time.clone()),
             Box::new(jobs_active.clone()),
+            Box::new(outgoing_webhooks_dropped.clone()),
+            Box::new(outgoing_webhook_calls.clone()),
         ] {
             registry.register(c).expect("metrics are registered once");
         }
@@ -108,6 +124,8 @@ impl Metrics {
             db_replica_lag_abs,
             db_replica_lag_time,
             jobs_active,
+            outgoing_webhooks_dropped,
+            outgoing_webhook_calls,
         }
     }
 

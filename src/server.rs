@@ -96,6 +96,7 @@ pub struct NodeBuilder {
     parts: Vec<MakePart>,
     extensions: Vec<Box<dyn crate::extensions::Extension>>,
     force_leader: bool,
+    outgoing_hook_queue: usize,
 }
 
 impl NodeBuilder {
@@ -109,6 +110,7 @@ impl NodeBuilder {
             parts: Vec::new(),
             extensions: Vec::new(),
             force_leader: false,
+            outgoing_hook_queue: crate::outgoing_hooks::QUEUE_CAPACITY,
         }
     }
 
@@ -139,6 +141,12 @@ impl NodeBuilder {
     /// Test-only: lead whatever the cluster says (to test two leaders at once).
     pub fn force_leader(mut self, on: bool) -> Self {
         self.force_leader = on;
+        self
+    }
+
+    /// Test-only: how many posts wait for outgoing webhooks (to fill the queue with a few).
+    pub fn outgoing_hook_queue(mut self, capacity: usize) -> Self {
+        self.outgoing_hook_queue = capacity.max(1);
         self
     }
 
@@ -186,7 +194,16 @@ pub async fn start(loaded: LoadedConfig, log: Logger) -> anyhow::Result<Node> {
 }
 
 async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
-    let NodeBuilder { loaded, log, job_types, mut routes, parts: parts_to_make, extensions, force_leader } = b;
+    let NodeBuilder {
+        loaded,
+        log,
+        job_types,
+        mut routes,
+        parts: parts_to_make,
+        extensions,
+        force_leader,
+        outgoing_hook_queue,
+    } = b;
     let cfg = loaded.config.clone();
     let node_id = NodeId::new();
     let log = log.new(o!("node_id" => node_id.as_str().to_owned()));
@@ -342,6 +359,7 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
         plugins: plugins.clone(),
         audit: crate::audit::start(shared_config.clone(), store.clone(), log.new(o!("component" => "audit"))),
     });
+    crate::outgoing_hooks::start(&state, &supervisor, outgoing_hook_queue);
     crate::plugins::host::start(crate::plugins::host::Start {
         state: state.clone(),
         ctx: plugin_host_ctx,

@@ -117,6 +117,7 @@ async fn client_config_and_license_need_the_old_format_and_hide_secrets() {
         c.team_settings.enable_open_server = false;
         c.service_settings.enable_user_access_tokens = true;
         c.service_settings.enable_commands = false;
+        c.service_settings.enable_outgoing_webhooks = false;
     })
     .await;
     let anon = server.client();
@@ -125,7 +126,7 @@ async fn client_config_and_license_need_the_old_format_and_hide_secrets() {
     // The integrations' switches are the running config's.
     assert_eq!((&cfg["EnableUserAccessTokens"], &cfg["EnableCommands"]), (&json!("true"), &json!("false")), "{cfg}");
     assert_eq!((&cfg["EnableIncomingWebhooks"], &cfg["EnableBotAccountCreation"]), (&json!("true"), &json!("false")));
-    assert_eq!(cfg["EnableOutgoingWebhooks"], json!("false"), "not built yet: off");
+    assert_eq!(cfg["EnableOutgoingWebhooks"], json!("false"), "the running config's, off here");
     assert_eq!(cfg["EnableOpenServer"], json!("false"));
     assert!(cfg.as_object().unwrap().values().all(Value::is_string), "every value a string: {cfg}");
     assert!(!cfg.to_string().contains("postgres://"));

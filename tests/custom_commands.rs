@@ -200,3 +200,51 @@ async fn failing_callbacks_are_clear_errors_and_post_nothing() {
     }
     assert_eq!(server.count(), 3, "the forbidden address was never called");
 }
+
+#[actix_web::test]
+async fn a_response_url_posts_later_a_few_times_and_refuses_bad_tokens() {
+    let s = setup().await;
+    let server = Callback::start(|_: &Received| Answer::json(json!({"text": "working on it"}))).await;
+    s.alice.post("/commands", command(&s.team, "later", &server.url("/later"), "P")).await.expect(201);
+    run(&s.bob, &s.channel, "/later build").await.expect(200);
+    let url = server.received()[0].form()["response_url"].clone();
+    assert!(url.starts_with(&format!("{}/hooks/commands/", s.server.url())), "{url}");
+    let http = reqwest::Client::new();
+    let send = |url: String, body: Value| {
+        let http = http.clone();
+        async move { Client::finish(http.post(url).json(&body).send().await.unwrap()).await }
+    };
+
+    // In the channel, as the user who ran it, from an integration.
+    let r = send(url.clone(), json!({"response_type": "in_channel", "text": "built later", "username": "ci"})).await;
+    assert_eq!((r.status.as_u16(), r.bytes.as_slice()), (200, &b"ok"[..]));
+    let list = s.bob.get(&format!("/channels/{}/posts", s.channel)).await.expect(200).body;
+    let newest = &list["posts"][list["order"][0].as_str().unwrap()];
+    assert_eq!(newest["message"], "built later");
+    let bob_id = s.bob.get("/users/me").await.expect(200).body["id"].clone();
+    assert_eq!(newest["user_id"], bob_id, "the runner's post, not the command creator's");
+    assert_eq!(newest["props"]["from_webhook"], "true");
+    assert_eq!(newest["props"]["override_username"], "ci");
+
+    // Ephemeral (the default): to the runner alone.
+    let before = post_count(&s).await;
+    let mut ws = Ws::connect(&s.server.url(), s.bob.token.as_deref().unwrap()).await;
+    send(url.clone(), json!({"text": "only for you"})).await;
+    let (ev, _) = ws.until_event("ephemeral_message").await;
+    assert!(ev["data"]["post"].as_str().unwrap().contains("only for you"));
+    assert_eq!(post_count(&s).await, before);
+
+    // Five uses in all; then, and for unknown tokens, a JSON error.
+    for _ in 0..3 {
+        assert_eq!(send(url.clone(), json!({"text": "again"})).await.status.as_u16(), 200);
+    }
+    let used_up = send(url.clone(), json!({"text": "one too many"})).await;
+    assert_eq!(used_up.status.as_u16(), 400);
+    assert_error_shape(&used_up.body, 400);
+    let base = s.server.url();
+    for bad in [format!("{base}/hooks/commands/{}", starling_protocol::new_id()), format!("{base}/hooks/commands/x")] {
+        let r = send(bad, json!({"text": "nope"})).await;
+        assert_eq!(r.status.as_u16(), 404);
+        assert_error_shape(&r.body, 404);
+    }
+}

@@ -35,6 +35,8 @@
 //! ├── Leader (S)         the bully rule over the Cluster's view: Subscribe -> LeaderChanged, GetLeader
 //! ├── JobScheduler (S)   while leading, creates recurring jobs (a JobStore): hears LeaderChanged
 //! ├── JobWorker (S)      claims pending jobs, runs them through a JobRunner: PollNow, DrainJobs
+//! ├── OutgoingHooks (S)  src/outgoing_hooks.rs: a bus subscriber (this node's new posts) that
+//! │       calls matching outgoing webhooks; hears Published; its queue and call slots are bounded
 //! └── parts (S)          what a binary adds through the NodeBuilder (extension actors)
 //! ```
 //!

@@ -9,7 +9,7 @@ use crate::commands::{is_built_in, parse, CommandArgs, CommandError, CommandResp
 use crate::error::{ApiResult, AppError};
 use crate::store::Channel;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -40,7 +40,7 @@ pub(super) enum Answerer {
     Integration,
 }
 
-async fn execute(state: State, auth: Auth, body: web::Payload) -> ApiResult<HttpResponse> {
+async fn execute(state: State, auth: Auth, req: HttpRequest, body: web::Payload) -> ApiResult<HttpResponse> {
     let input: Execute = read_json(&state, body).await?;
     let command = input.command.filter(|c| !c.trim().is_empty()).ok_or_else(|| AppError::invalid_param("command"))?;
     let channel_id = input.channel_id.ok_or_else(|| AppError::invalid_param("channel_id"))?;
@@ -58,7 +58,7 @@ async fn execute(state: State, auth: Auth, body: web::Payload) -> ApiResult<Http
     if is_built_in(&trigger) {
         let at = Place { channel: &channel, team_id: &team_id, root_id: &root_id };
         let response = command_builtins::run(&state, &auth, &at, &trigger, &args).await?;
-        respond(&state, &auth, &channel, &root_id, &response, Answerer::Node).await?;
+        respond(&state, Caller::Session(&auth), &channel, &root_id, &response, Answerer::Node).await?;
         return Ok(ok(&response));
     }
     let call = CommandArgs {
@@ -70,24 +70,62 @@ async fn execute(state: State, auth: Auth, body: web::Payload) -> ApiResult<Http
         team_id: team_id.clone(),
         root_id: root_id.clone(),
     };
+    let site = super::site_url(&state, &req);
     let (response, answerer) = match state.commands.execute(call.clone()).await {
         Ok(r) => (r, Answerer::Node),
-        Err(CommandError::NotFound) => match super::custom_commands::execute(&state, &auth, &channel, &call).await? {
-            Some(r) => (r, Answerer::Integration),
-            None => {
-                return Err(AppError::new(
-                    StatusCode::NOT_FOUND,
-                    "api.command.execute_command.not_found.app_error",
-                    format!("Command with a trigger of '/{trigger}' not found."),
-                ))
+        Err(CommandError::NotFound) => {
+            match super::custom_commands::execute(&state, &auth, &channel, &call, &site).await? {
+                Some(r) => (r, Answerer::Integration),
+                None => {
+                    return Err(AppError::new(
+                        StatusCode::NOT_FOUND,
+                        "api.command.execute_command.not_found.app_error",
+                        format!("Command with a trigger of '/{trigger}' not found."),
+                    ))
+                }
             }
-        },
+        }
         Err(CommandError::Failed(why)) => {
             return Err(AppError::internal(why).with_message(format!("Command with a trigger of '/{trigger}' failed.")))
         }
     };
-    respond(&state, &auth, &channel, &root_id, &response, answerer).await?;
+    respond(&state, Caller::Session(&auth), &channel, &root_id, &response, answerer).await?;
     Ok(ok(&response))
+}
+
+/// Who ran a command: the request's session, or (for a `response_url`, answered later without
+/// one) the user alone.
+#[derive(Clone, Copy)]
+pub(super) enum Caller<'a> {
+    Session(&'a Auth),
+    User(&'a str),
+}
+
+impl Caller<'_> {
+    fn user_id(&self) -> &str {
+        match self {
+            Caller::Session(auth) => auth.user_id(),
+            Caller::User(id) => id,
+        }
+    }
+
+    /// Another channel an answer names, if the caller may post there.
+    async fn postable(&self, state: &State, channel_id: &str) -> ApiResult<Channel> {
+        match self {
+            Caller::Session(auth) => postable_channel(state, auth, channel_id).await,
+            Caller::User(user_id) => {
+                super::id_param("channel_id", channel_id)?;
+                let (channel, roles) = state
+                    .store
+                    .channel_with_membership(channel_id, user_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("channel"))?;
+                let may = roles.as_deref().is_some_and(|r| super::permissions::roles_grant(r, "create_post"));
+                super::permissions::require(may && channel.delete_at == 0)?;
+                Ok(channel)
+            }
+        }
+    }
 }
 
 /// Show a command's answer, and each of its `extra_responses`: posted in the channel
@@ -95,7 +133,7 @@ async fn execute(state: State, auth: Auth, body: web::Payload) -> ApiResult<Http
 /// the caller alone (`ephemeral`, the default).
 pub(super) async fn respond(
     state: &State,
-    auth: &Auth,
+    caller: Caller<'_>,
     channel: &Channel,
     root_id: &str,
     response: &CommandResponse,
@@ -108,15 +146,15 @@ pub(super) async fn respond(
         let target = if r.channel_id.is_empty() || r.channel_id == channel.id {
             channel.clone()
         } else {
-            postable_channel(state, auth, &r.channel_id).await?
+            caller.postable(state, &r.channel_id).await?
         };
         let root_id = if target.id == channel.id { root_id } else { "" };
         if !r.is_in_channel() {
-            state.events.ephemeral_message(auth.user_id(), &target.id, root_id, &r.text);
+            state.events.ephemeral_message(caller.user_id(), &target.id, root_id, &r.text);
             continue;
         }
         let draft = NewDraft {
-            user_id: auth.user_id().to_owned(),
+            user_id: caller.user_id().to_owned(),
             props: Value::Object(answer_props(state, r, answerer)),
             channel: target,
             root_id: root_id.to_owned(),

@@ -99,11 +99,11 @@ pub fn client_config_map(c: &Config, diagnostic_id: &str) -> Value {
         ("EnableBotAccountCreation", b(svc.enable_bot_account_creation)),
         ("EnableIncomingWebhooks", b(svc.enable_incoming_webhooks)),
         ("EnableCommands", b(svc.enable_commands)),
+        ("EnableOutgoingWebhooks", b(svc.enable_outgoing_webhooks)),
         ("EnablePostUsernameOverride", b(svc.enable_post_username_override)),
         ("EnablePostIconOverride", b(svc.enable_post_icon_override)),
         ("EnablePublicLink", b(c.file_settings.enable_public_link)),
         // Features Starling does not have yet: off, so the clients never call their routes.
-        ("EnableOutgoingWebhooks", b(false)),
         ("EnableLinkPreviews", b(false)),
         ("ExperimentalTimezone", b(false)),
         ("ExperimentalGroupUnreadChannels", s("disabled")),

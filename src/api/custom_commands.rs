@@ -1,6 +1,7 @@
 //! Custom slash commands (`ServiceSettings.EnableCommands`): `/commands` to create, list, read,
 //! change, delete, move them and renew their tokens, and [`execute`], which calls a command's URL
-//! through [`crate::outbound`] with Mattermost's fields.
+//! through [`crate::outbound`] with Mattermost's fields (its `response_url` is answered by
+//! `command_webhooks`).
 //!
 //! Permissions, as Mattermost: `manage_own_slash_commands` (or the older `manage_slash_commands`)
 //! in the command's team for one's own commands, and `manage_others_slash_commands` too for
@@ -27,7 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/commands/{command_id}/move", web::post().to(move_command));
 }
 
-fn disabled() -> AppError {
+pub(super) fn disabled() -> AppError {
     AppError::new(
         StatusCode::NOT_IMPLEMENTED,
         "api.command.disabled.app_error",
@@ -293,11 +294,13 @@ fn call_failed(trigger: &str, why: impl std::fmt::Display) -> AppError {
 /// Run the team's custom command `args.trigger`, if it has one (and custom commands are on):
 /// call its URL with Mattermost's fields and read its answer. Its username and icon, when set,
 /// win over the answer's.
+/// `site_url` is where the node is reached (the command's `response_url` is under it).
 pub(super) async fn execute(
     state: &State,
     auth: &Auth,
     channel: &Channel,
     args: &CommandArgs,
+    site_url: &str,
 ) -> ApiResult<Option<CommandResponse>> {
     if !state.config().service_settings.enable_commands || args.team_id.is_empty() {
         return Ok(None);
@@ -305,6 +308,9 @@ pub(super) async fn execute(
     let Some(cmd) = state.store.command_by_trigger(&args.team_id, &args.trigger).await? else { return Ok(None) };
     let team = state.store.team(&cmd.team_id).await?.ok_or_else(|| AppError::not_found("team"))?;
     let user = state.store.user(auth.user_id()).await?.ok_or_else(|| AppError::not_found("user"))?;
+    // Where the integration may answer later (a few times, for a while): see command_webhooks.
+    let later = state.store.create_command_webhook(&cmd.id, &user.id, &channel.id, &args.root_id).await?;
+    let response_url = super::command_webhooks::response_url(site_url, &later.id);
     let fields: Vec<(String, String)> = [
         ("token", cmd.token.as_str()),
         ("team_id", team.id.as_str()),
@@ -316,7 +322,7 @@ pub(super) async fn execute(
         ("command", &format!("/{}", args.trigger)),
         ("text", args.args.as_str()),
         ("trigger_id", &starling_protocol::new_id()),
-        ("response_url", ""),
+        ("response_url", response_url.as_str()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

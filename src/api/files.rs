@@ -449,13 +449,7 @@ async fn public_link(state: State, auth: Auth, req: HttpRequest, path: web::Path
         ));
     }
     let hash = link_hash(&public_link_key(&state).await?, &info.id)?;
-    let site = cfg.service_settings.site_url.trim_end_matches('/').to_owned();
-    let site = if site.is_empty() {
-        let conn = req.connection_info();
-        format!("{}://{}", conn.scheme(), conn.host())
-    } else {
-        site
-    };
+    let site = super::site_url(&state, &req);
     Ok(ok(&serde_json::json!({ "link": format!("{site}/files/{}/public?h={hash}", info.id) })))
 }
 

@@ -304,7 +304,7 @@ fn read_payload(req: &HttpRequest, body: &[u8]) -> ApiResult<Payload> {
 }
 
 /// Read the body, at most ServiceSettings.MaximumPayloadSizeBytes (413 past it).
-async fn read_body(state: &State, mut payload: web::Payload) -> ApiResult<web::BytesMut> {
+pub(super) async fn read_body(state: &State, mut payload: web::Payload) -> ApiResult<web::BytesMut> {
     let limit = state.config().service_settings.maximum_payload_size_bytes.max(0) as usize;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {

@@ -9,6 +9,7 @@ mod channel_edits;
 mod channels;
 pub mod cluster;
 mod command_builtins;
+mod command_webhooks;
 mod commands;
 mod compat;
 mod config;
@@ -22,6 +23,7 @@ mod jobs;
 pub mod local;
 mod mentions;
 mod my_channels;
+pub(crate) mod outgoing_hooks;
 mod passwords;
 pub mod permissions;
 mod pictures;
@@ -196,6 +198,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(commands::configure)
             .configure(bots::configure)
             .configure(incoming_hooks::configure)
+            .configure(outgoing_hooks::configure)
             .configure(custom_commands::configure)
             .configure(plugins::configure)
             .configure(search::configure)
@@ -208,6 +211,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(unmatched)),
     )
     .configure(files::configure_public)
+    .configure(command_webhooks::configure_public)
     .configure(incoming_hooks::configure_public)
     .configure(webapp::configure);
 }
@@ -276,6 +280,19 @@ pub fn name_param(kind: PathName, value: &str) -> ApiResult<()> {
 /// string on every node, so the web app never thinks the server changed under it.
 pub fn version_id() -> String {
     format!("{}.{}.0.false", crate::MATTERMOST_VERSION, crate::VERSION)
+}
+
+/// Where clients reach the node, without a trailing slash: `ServiceSettings.SiteURL`, or without
+/// one the scheme and host the request came to (as Mattermost's `GetSiteURLHeader`).
+pub fn site_url(state: &AppState, req: &HttpRequest) -> String {
+    let site = state.config.read().map(|c| c.service_settings.site_url.clone()).unwrap_or_default();
+    let site = site.trim_end_matches('/');
+    if site.is_empty() {
+        let conn = req.connection_info();
+        format!("{}://{}", conn.scheme(), conn.host())
+    } else {
+        site.to_owned()
+    }
 }
 
 /// Where a request's token came from: cookie-authenticated writes need a CSRF token.

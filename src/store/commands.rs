@@ -1,6 +1,6 @@
 //! Custom slash commands (Mattermost's `Command`).
 
-use super::{now_ms, Store, StoreResult};
+use super::{now_ms, Param, Store, StoreResult};
 use serde::Serialize;
 use tokio_postgres::Row;
 
@@ -40,9 +40,6 @@ pub struct CommandFields {
     pub description: String,
     pub url: String,
 }
-
-/// A statement parameter.
-type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 
 impl CommandFields {
     /// The fields as statement parameters, in the order the insert and the update name them

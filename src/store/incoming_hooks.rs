@@ -1,6 +1,6 @@
 //! Incoming webhooks: a secret id that posts into a channel as the user who made it.
 
-use super::{now_ms, Store, StoreResult};
+use super::{now_ms, Param, Store, StoreResult};
 use serde::Serialize;
 use starling_protocol::new_id;
 use tokio_postgres::Row;
@@ -33,9 +33,6 @@ pub struct IncomingHookPatch {
     pub icon_url: String,
     pub channel_locked: bool,
 }
-
-/// A statement parameter.
-type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 
 impl IncomingHookPatch {
     /// The fields as statement parameters, in the order the insert and the update name them

@@ -35,10 +35,15 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 16, name: "custom slash commands", sql: include_str!("sql/0016_commands.sql") },
     Migration { version: 17, name: "audits", sql: include_str!("sql/0017_audits.sql") },
+    Migration {
+        version: 18,
+        name: "outgoing webhooks, their calls, command response urls",
+        sql: include_str!("sql/0018_outgoing_webhooks.sql"),
+    },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: i32 = 17;
+pub const SCHEMA_VERSION: i32 = 18;
 
 pub(super) async fn run(c: &mut deadpool_postgres::Object, node_id: &str, log: &Logger) -> StoreResult<i32> {
     c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;

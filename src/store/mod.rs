@@ -13,6 +13,7 @@ mod incoming_hooks;
 mod jobs;
 mod migrations;
 mod my_channels;
+mod outgoing_hooks;
 pub mod plugin_kv;
 mod posts;
 mod preferences;
@@ -40,6 +41,10 @@ pub use incoming_hooks::{IncomingHook, IncomingHookPatch};
 pub use jobs::{CancelResult, FileToDelete, JobRun};
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
 pub use my_channels::{ChannelFilter, ChannelPatch, ChannelStats, MemberWithTeam, TeamUnread};
+pub use outgoing_hooks::{
+    CommandWebhook, CommandWebhookRefusal, OutgoingHook, OutgoingHookFields, OutgoingHookFilter,
+    COMMAND_WEBHOOK_LIFETIME_MS, COMMAND_WEBHOOK_MAX_USES,
+};
 pub use posts::{emoji_names_in, NewPost, Post, PostMentions, PostPage, PostQuery};
 pub use preferences::Preference;
 pub use reactions::{Reaction, SaveReaction};
@@ -108,6 +113,9 @@ fn db_detail(e: &tokio_postgres::Error) -> String {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A statement parameter (for building parameter lists from parts).
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 
 /// What an actor hears of a store error: whether to retry, and the store's words (for its log).
 impl From<StoreError> for starling_actors::StoreError {
