@@ -225,16 +225,19 @@ mod tests {
         let leader = Leader::new(id("m"), Mode::Clustered, log()).start();
         leader.send(Subscribe { subscriber: probe.recipient() }).await.unwrap();
         // Peers known but not reached yet: no decision.
-        leader.send(ClusterViewChanged { up: vec![], all_up: false }).await.unwrap();
+        leader.send(ClusterViewChanged { up: vec![], all_up: false, all_answering: false }).await.unwrap();
         assert_eq!(leader.send(GetLeader).await.unwrap(), LeaderState { leader: None, is_leader: false });
         // Every peer reached: the lowest id leads.
-        leader.send(ClusterViewChanged { up: vec!["c".into(), "z".into()], all_up: true }).await.unwrap();
+        leader
+            .send(ClusterViewChanged { up: vec!["c".into(), "z".into()], all_up: true, all_answering: true })
+            .await
+            .unwrap();
         assert_eq!(leader.send(GetLeader).await.unwrap(), LeaderState { leader: Some(id("c")), is_leader: false });
         // The leader dies: this node is next.
-        leader.send(ClusterViewChanged { up: vec!["z".into()], all_up: false }).await.unwrap();
+        leader.send(ClusterViewChanged { up: vec!["z".into()], all_up: false, all_answering: false }).await.unwrap();
         assert_eq!(leader.send(GetLeader).await.unwrap(), LeaderState { leader: Some(id("m")), is_leader: true });
         // The same view again changes nothing.
-        leader.send(ClusterViewChanged { up: vec!["z".into()], all_up: false }).await.unwrap();
+        leader.send(ClusterViewChanged { up: vec!["z".into()], all_up: false, all_answering: false }).await.unwrap();
         settle().await;
         assert_eq!(
             *seen.lock().unwrap(),
@@ -258,7 +261,7 @@ mod tests {
     #[actix::test]
     async fn a_forced_node_leads_whatever_the_view() {
         let leader = Leader::new(id("m"), Mode::Forced, log()).start();
-        leader.send(ClusterViewChanged { up: vec!["a".into()], all_up: true }).await.unwrap();
+        leader.send(ClusterViewChanged { up: vec!["a".into()], all_up: true, all_answering: true }).await.unwrap();
         assert_eq!(leader.send(GetLeader).await.unwrap(), LeaderState { leader: Some(id("m")), is_leader: true });
     }
 
@@ -266,7 +269,7 @@ mod tests {
     async fn settling_times_out() {
         tokio::time::pause(); // timers advance as soon as every task waits
         let leader = Leader::new(id("m"), Mode::Clustered, log()).with_settle(Duration::from_millis(50)).start();
-        leader.send(ClusterViewChanged { up: vec![], all_up: false }).await.unwrap();
+        leader.send(ClusterViewChanged { up: vec![], all_up: false, all_answering: false }).await.unwrap();
         assert_eq!(leader.send(GetLeader).await.unwrap().leader, None);
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert_eq!(leader.send(GetLeader).await.unwrap(), LeaderState { leader: Some(id("m")), is_leader: true });

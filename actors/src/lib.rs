@@ -13,7 +13,7 @@
 //! ├── DbSupervisor (S)   replicas' health and lag every ReplicaMonitorIntervalSeconds (a ReplicaMonitor)
 //! ├── SessionCache (S)   token -> session (a SessionStore); restarts empty
 //! │       GetSession, InvalidateSession, RevokeSession, InvalidateUserSessions, ClearSessions;
-//! │       hears ClusterViewChanged (out of contact: trust nothing cached)
+//! │       hears ClusterViewChanged (a peer suspect or down: trust nothing cached)
 //! ├── EventBus (S)       every BusEvent of the node, local or a peer's        mailbox BUS_MAILBOX
 //! │       Publish { event, origin }, Subscribe { subscriber, filter } -> Published,
 //! │       CloseWebsockets, TakeQueueInOrder

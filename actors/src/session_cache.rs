@@ -103,8 +103,8 @@ pub struct SessionCache {
     generation: u64,
     /// Revoked tokens, refused until the instant given.
     revoked: HashMap<String, Instant>,
-    /// False while this node has lost contact with a peer: a revocation it sent could not reach us,
-    /// so every lookup goes to the database until contact is back (then the cache starts empty).
+    /// False while a peer is not answering (suspect or down): a revocation it sent may not reach
+    /// us, so every lookup goes to the database until contact is back (then the cache starts empty).
     trusted: bool,
 }
 
@@ -275,13 +275,16 @@ impl Handler<ClearSessions> for SessionCache {
 impl Handler<crate::cluster::ClusterViewChanged> for SessionCache {
     type Result = ();
     fn handle(&mut self, msg: crate::cluster::ClusterViewChanged, _ctx: &mut Self::Context) {
-        if msg.all_up && !self.trusted {
+        // A peer merely suspect is enough to stop trusting: it is the first sign of a partition,
+        // and it comes before the other side gives up on a revocation it sent us (see
+        // `cluster::TRUST_MARGINS_HOLD`).
+        if msg.all_answering && !self.trusted {
             // Back in contact: whatever was missed meanwhile is forgotten with the cache.
             self.generation += 1;
             self.entries.clear();
             self.by_user.clear();
         }
-        self.trusted = msg.all_up;
+        self.trusted = msg.all_answering;
     }
 }
 

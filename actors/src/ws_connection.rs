@@ -321,6 +321,51 @@ impl WsConnection {
     }
 }
 
+/// What the node's upgrade puts in the socket's byte stream when a client frame declares more
+/// than [`MAX_CLIENT_FRAME`]: actix-ws would buffer such a frame whole before checking its size,
+/// so the node reads each frame's header as the bytes pass and stops the stream at once.
+#[derive(Debug, thiserror::Error)]
+#[error("a websocket frame declares more than the size limit")]
+pub struct FrameTooLarge;
+
+/// Whether `e` carries [`FrameTooLarge`] somewhere down its chain (actix-ws wraps the stream's
+/// error in an io::Error of its own).
+fn is_frame_too_large(e: &std::io::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|e| e as _);
+    while let Some(err) = next {
+        if err.is::<FrameTooLarge>() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.get_ref().is_some_and(|inner| inner.is::<FrameTooLarge>()) {
+                return true;
+            }
+        }
+        next = err.source();
+    }
+    false
+}
+
+/// The close code (RFC 6455 section 7.4.1) for a frame the client should not have sent.
+fn close_for(e: &ProtocolError) -> (u16, &'static str) {
+    match e {
+        // A frame past MAX_CLIENT_FRAME: refused from its header alone, or once read.
+        ProtocolError::Overflow => (1009, "frame too large"),
+        ProtocolError::Io(io) if is_frame_too_large(io) => (1009, "frame too large"),
+        // Continuations adding up past MAX_CLIENT_FRAME (actix-ws's own words for it).
+        ProtocolError::Io(io) if io.to_string().contains("continuation size") => (1009, "message too large"),
+        // A text message that is not UTF-8 (actix-ws reports the UTF-8 error as InvalidData; reserved
+        // bits set are InvalidData too, and a protocol error).
+        ProtocolError::Io(io)
+            if io.kind() == std::io::ErrorKind::InvalidData && io.to_string().to_lowercase().contains("utf-8") =>
+        {
+            (1007, "text frame is not UTF-8")
+        }
+        // Unmasked frames, reserved bits or opcodes, stray continuations, broken reads.
+        _ => (1002, "protocol error"),
+    }
+}
+
 async fn write_socket(mut ws: actix_ws::Session, mut rx: mpsc::Receiver<Outgoing>) {
     while let Some(out) = rx.recv().await {
         let sent = match out {
@@ -383,7 +428,8 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsConnection {
             Ok(AggregatedMessage::Close(_)) => c.stop(),
             Err(e) => {
                 slog::debug!(self.ctx.log, "websocket protocol error"; "error" => %e);
-                self.close(1009, "invalid or oversize frame", c);
+                let (code, reason) = close_for(&e);
+                self.close(code, reason, c);
             }
         }
     }

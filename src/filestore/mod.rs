@@ -25,11 +25,16 @@ pub enum FileStoreError {
 
 impl From<std::io::Error> for FileStoreError {
     fn from(e: std::io::Error) -> Self {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            FileStoreError::NotFound
-        } else {
-            FileStoreError::Io(e.to_string())
-        }
+        use std::io::ErrorKind;
+        // The failures an operator fixes on the store itself, in words of ours (ping shows them).
+        let said = match e.kind() {
+            ErrorKind::NotFound => return FileStoreError::NotFound,
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => "no space left in the directory",
+            ErrorKind::ReadOnlyFilesystem => "the directory is read-only",
+            ErrorKind::PermissionDenied => "the node may not write to the directory",
+            _ => return FileStoreError::Io(e.to_string()),
+        };
+        FileStoreError::Io(said.to_owned())
     }
 }
 

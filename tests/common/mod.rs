@@ -335,3 +335,35 @@ pub async fn upload_emoji(c: &Client, emoji: Value, image: Option<Vec<u8>>) -> R
     }
     Client::finish(rb.send().await.expect("request reaches the node")).await
 }
+
+/// `POST /files`: a multipart form with `channel_id` and one `files` part per (name, bytes).
+pub async fn upload_files(c: &Client, channel: &str, files: &[(&str, &[u8])]) -> Resp {
+    use reqwest::multipart::{Form, Part};
+    let mut form = Form::new().text("channel_id", channel.to_owned());
+    for (name, bytes) in files {
+        form = form.part("files", Part::bytes(bytes.to_vec()).file_name(name.to_string()));
+    }
+    let mut rb = c.http.post(format!("{}/api/v4/files", c.base)).multipart(form);
+    if let Some(t) = &c.token {
+        rb = rb.bearer_auth(t);
+    }
+    Client::finish(rb.send().await.expect("request reaches the node")).await
+}
+
+/// Every regular file under `dir`, relative to it, sorted.
+pub fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file() {
+                out.push(e.path().strip_prefix(dir).unwrap_or(&e.path()).to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -75,6 +75,17 @@ fn check(out: Output, what: &str) -> Output {
 impl PgPair {
     /// initdb a primary, base-backup a replica from it, start both and wait until the replica streams.
     pub async fn start() -> PgPair {
+        Self::start_with(false).await
+    }
+
+    /// [`PgPair::start`] with the replica as a synchronous standby (`synchronous_standby_names`):
+    /// a commit is acknowledged only once the replica has it, so a crashed primary loses nothing
+    /// a client was told is written.
+    pub async fn start_synchronous() -> PgPair {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(synchronous: bool) -> PgPair {
         let dir = std::env::temp_dir().join(format!("starling-pgpair-{}", starling_protocol::new_id()));
         std::fs::create_dir_all(&dir).expect("pair dir");
         check(
@@ -106,6 +117,9 @@ impl PgPair {
             pair.dir.to_string_lossy()
         );
         append_as_postgres(&primary.join("postgresql.conf"), &conf);
+        if synchronous {
+            append_as_postgres(&primary.join("postgresql.conf"), "synchronous_standby_names = '*'\n");
+        }
         append_as_postgres(
             &primary.join("pg_hba.conf"),
             "\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n",
@@ -130,7 +144,12 @@ impl PgPair {
             ]),
             "pg_basebackup",
         );
-        append_as_postgres(&replica.join("postgresql.conf"), &format!("\nport = {}\n", pair.replica_port));
+        // The copy has the primary's settings; promoted, with no standby of its own, it must not
+        // wait for one.
+        append_as_postgres(
+            &replica.join("postgresql.conf"),
+            &format!("\nport = {}\nsynchronous_standby_names = ''\n", pair.replica_port),
+        );
         pair.pg_ctl_start(&replica);
         // The replica streams once the primary shows it in pg_stat_replication.
         let url = pair.primary_url("postgres");
@@ -229,6 +248,22 @@ impl PgPair {
     /// Stop the primary (as when it fails).
     pub fn stop_primary(&self) {
         assert!(self.pg_ctl_stop(&self.primary_dir()), "stop primary");
+    }
+
+    /// Crash the primary: immediate shutdown, no checkpoint, nothing more sent to the replica.
+    pub fn crash_primary(&self) {
+        let out = as_postgres(&[
+            &self.tool("pg_ctl"),
+            "-D",
+            &self.primary_dir().to_string_lossy(),
+            "-m",
+            "immediate",
+            "-w",
+            "-t",
+            "60",
+            "stop",
+        ]);
+        check(out, "pg_ctl stop -m immediate");
     }
 
     /// Promote the replica and wait until it accepts writes.

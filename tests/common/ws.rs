@@ -41,6 +41,22 @@ impl Ws {
         Self::connect_with(base, "", &[("Authorization", format!("Bearer {token}"))]).await.expect("websocket connects")
     }
 
+    /// [`Ws::connect`] over a socket whose kernel receive buffer is `bytes` (so a client that
+    /// stops reading backs up into the server quickly, not into megabytes of kernel buffers).
+    pub async fn connect_with_recv_buffer(base: &str, token: &str, bytes: u32) -> Ws {
+        let addr = base.trim_start_matches("http://").to_owned();
+        let addr: std::net::SocketAddr = addr.parse().expect("a host:port base");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("receive buffer");
+        let tcp = socket.connect(addr).await.expect("connect");
+        let url = format!("ws://{addr}/api/v4/websocket");
+        let mut req = url.into_client_request().expect("request");
+        req.headers_mut().insert("Authorization", format!("Bearer {token}").parse().expect("header"));
+        let (stream, _) =
+            tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(tcp)).await.expect("websocket connects");
+        Ws { stream, next_seq: 1 }
+    }
+
     pub async fn resume(base: &str, token: &str, connection_id: &str, seq: i64) -> Ws {
         let q = format!("?connection_id={connection_id}&sequence_number={seq}");
         Self::connect_with(base, &q, &[("Authorization", format!("Bearer {token}"))]).await.expect("websocket connects")

@@ -6,7 +6,7 @@
 //! [`BusEvent`](starling_protocol::BusEvent) leaves this node as `ClusterMessage::Bus` of the same value. Peers push their
 //! status when it changes; nothing here polls or waits for a peer.
 
-use super::node::{NodeInfo, PeerStatus};
+use super::node::{NodeInfo, PeerState, PeerStatus};
 use super::peer::{self, ClusterPeer, PeerParts};
 use super::{HeardTable, ACK_TIMEOUT, INDIRECT_PROBE_TIMEOUT};
 use crate::event_bus::{Origin, Published};
@@ -27,8 +27,13 @@ use tokio::time::Instant;
 pub struct ClusterViewChanged {
     /// Node ids of the peers that are up (or suspect: not yet given up on).
     pub up: Vec<NodeId>,
-    /// Whether every known peer is up (a node that lost contact must not trust its caches).
+    /// Whether every known peer is up or suspect (none given up on): a starting node has reached
+    /// its peers.
     pub all_up: bool,
+    /// Whether every known peer is up and answering its pings (none even suspect). A node whose
+    /// peer has gone quiet may have missed a revocation that peer sent, so its caches trust
+    /// nothing until this holds again (see [`super::TRUST_MARGINS_HOLD`]).
+    pub all_answering: bool,
 }
 
 /// Send a reliable message to every peer and wait until each reachable one has applied it (or
@@ -173,7 +178,8 @@ impl Cluster {
         let mut up: Vec<NodeId> = self.statuses.values().filter(|s| live(s)).map(|s| s.node_id.clone()).collect();
         up.sort();
         let all_up = self.statuses.values().all(live) && self.statuses.len() == self.peers.len();
-        let view = ClusterViewChanged { up, all_up };
+        let all_answering = all_up && self.statuses.values().all(|s| s.state == PeerState::Up);
+        let view = ClusterViewChanged { up, all_up, all_answering };
         if self.last_view.as_ref() == Some(&view) {
             return;
         }
@@ -333,7 +339,7 @@ impl Handler<IndirectProbe> for Cluster {
             .peers
             .iter()
             .filter(|(a, _)| {
-                self.statuses.get(*a).is_some_and(|s| s.state == super::PeerState::Up && s.node_id != msg.node_id)
+                self.statuses.get(*a).is_some_and(|s| s.state == PeerState::Up && s.node_id != msg.node_id)
             })
             .map(|(_, p)| {
                 p.send(peer::Ask {

@@ -77,6 +77,16 @@ pub const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long an indirect probe waits for the other peers' answers.
 pub const INDIRECT_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// A quiet link makes its node suspect within `SUSPECT_AFTER` plus one ping tick, and a node with
+/// a suspect peer stops trusting its session cache ([`ClusterViewChanged::all_answering`]). That
+/// must come before a revocation sent from the other side is given up on: before the sender stops
+/// waiting for the ack (`ACK_TIMEOUT`) and before it marks this node down and stops waiting at all
+/// (`DOWN_AFTER`). Then, once a revocation returns, no node accepts the revoked token from its
+/// cache, however the cluster is partitioned.
+pub const TRUST_MARGINS_HOLD: bool = SUSPECT_AFTER.as_millis() + PING_INTERVAL.as_millis() < ACK_TIMEOUT.as_millis()
+    && SUSPECT_AFTER.as_millis() + PING_INTERVAL.as_millis() < DOWN_AFTER.as_millis();
+const _: () = assert!(TRUST_MARGINS_HOLD, "a partitioned node must distrust its cache before a revocation returns");
+
 /// When this node last heard each peer (by node id), on any link: for indirect probes.
 pub type HeardTable = Arc<Mutex<HashMap<NodeId, Instant>>>;
 

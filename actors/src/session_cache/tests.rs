@@ -101,3 +101,24 @@ async fn zero_ttl_disables_caching_and_capacity_bounds_entries() {
         assert!(cache.len() <= 10);
     }
 }
+
+#[actix::test]
+async fn a_suspect_peer_is_enough_to_read_sessions_from_the_store() {
+    use crate::cluster::ClusterViewChanged;
+    let (store, addr) = setup();
+    addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap();
+    // A peer went quiet (suspect, not yet down): the row deleted by a revocation it may have sent
+    // is what counts, not the cached copy.
+    addr.send(ClusterViewChanged { up: vec!["p".into()], all_up: true, all_answering: false }).await.unwrap();
+    assert!(!addr.send(GetCacheTrusted).await.unwrap());
+    store.sessions.lock().unwrap().remove("t1");
+    assert!(addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap().is_none());
+    // Every peer answering again: trusted, starting empty.
+    store.sessions.lock().unwrap().insert("t1".into(), session("t1", "u1"));
+    addr.send(ClusterViewChanged { up: vec!["p".into()], all_up: true, all_answering: true }).await.unwrap();
+    assert!(addr.send(GetCacheTrusted).await.unwrap());
+    let before = store.lookups.load(Ordering::SeqCst);
+    addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap();
+    addr.send(GetSession { token: "t1".into() }).await.unwrap().unwrap();
+    assert_eq!(store.lookups.load(Ordering::SeqCst), before + 1, "cached again once trusted");
+}
