@@ -114,18 +114,36 @@ async fn hostile_one(i: usize, addr: String, token: String) -> (usize, Option<Ws
     }
 }
 
-#[actix_web::test]
-async fn a_connection_flood_leaves_the_node_up_and_other_users_served() {
+/// One node; Alice's channel with Bob (and with the third user when `third_joins`); Bob's
+/// websocket past its hello; the third user is the hostile or slow one.
+struct Scene {
+    c: ClusterProcs,
+    pid: u32,
+    anon: Client,
+    alice: Client,
+    bob_ws: Ws,
+    third: Client,
+    channel: String,
+}
+
+async fn scene(third: &str, third_joins: bool) -> Scene {
     let c = ClusterProcs::start(1, &[]).await;
-    let node = &c.nodes[0];
-    let pid = node.pid().expect("node runs");
+    let pid = c.nodes[0].pid().expect("node runs");
     let anon = c.client(0);
     let (alice, _) = anon.new_user("alice").await;
     let (bob, bob_id) = anon.new_user("bob").await;
-    let (mallory, _) = anon.new_user("mallory").await;
-    let channel = channel_with(&alice, &[&bob_id]).await;
-    let mut bob_ws = Ws::connect(&node.url(), bob.token.as_deref().expect("token")).await;
+    let (third, third_id) = anon.new_user(third).await;
+    let members: Vec<&str> = if third_joins { vec![&bob_id, &third_id] } else { vec![&bob_id] };
+    let channel = channel_with(&alice, &members).await;
+    let mut bob_ws = Ws::connect(&c.nodes[0].url(), bob.token.as_deref().expect("token")).await;
     assert_eq!(bob_ws.event().await["event"], "hello");
+    Scene { c, pid, anon, alice, bob_ws, third, channel }
+}
+
+#[actix_web::test]
+async fn a_connection_flood_leaves_the_node_up_and_other_users_served() {
+    let Scene { c, pid, anon, alice, mut bob_ws, third: mallory, channel } = scene("mallory", false).await;
+    let node = &c.nodes[0];
 
     let addr = format!("127.0.0.1:{}", node.http_port);
     let token = mallory.token.clone().expect("token");
@@ -291,16 +309,8 @@ impl RawWs {
 
 #[actix_web::test]
 async fn garbage_binary_and_oversize_frames_close_with_the_right_codes_and_the_node_stays_up() {
-    let c = ClusterProcs::start(1, &[]).await;
+    let Scene { c, pid, alice, mut bob_ws, third: mallory, channel, .. } = scene("mallory", false).await;
     let node = &c.nodes[0];
-    let pid = node.pid().expect("node runs");
-    let anon = c.client(0);
-    let (alice, _) = anon.new_user("alice").await;
-    let (bob, bob_id) = anon.new_user("bob").await;
-    let (mallory, _) = anon.new_user("mallory").await;
-    let channel = channel_with(&alice, &[&bob_id]).await;
-    let mut bob_ws = Ws::connect(&node.url(), bob.token.as_deref().expect("token")).await;
-    assert_eq!(bob_ws.event().await["event"], "hello");
     let token = mallory.token.clone().expect("token");
     let addr = format!("127.0.0.1:{}", node.http_port);
 
@@ -390,16 +400,8 @@ const PEAK_GROWTH_KB: u64 = 150 * 1024;
 
 #[actix_web::test]
 async fn slow_readers_are_dropped_with_memory_bounded_while_others_get_every_post() {
-    let c = ClusterProcs::start(1, &[]).await;
+    let Scene { c, pid, alice, mut bob_ws, third: slowpoke, channel, .. } = scene("slowpoke", true).await;
     let node = &c.nodes[0];
-    let pid = node.pid().expect("node runs");
-    let anon = c.client(0);
-    let (alice, _) = anon.new_user("alice").await;
-    let (bob, bob_id) = anon.new_user("bob").await;
-    let (slowpoke, slow_id) = anon.new_user("slowpoke").await;
-    let channel = channel_with(&alice, &[&bob_id, &slow_id]).await;
-    let mut bob_ws = Ws::connect(&node.url(), bob.token.as_deref().expect("token")).await;
-    assert_eq!(bob_ws.event().await["event"], "hello");
     let mut slow = Vec::new();
     for _ in 0..SLOW {
         let mut ws = Ws::connect_with_recv_buffer(&node.url(), slowpoke.token.as_deref().expect("token"), 4096).await;
