@@ -46,18 +46,7 @@ async fn admin(creds: &Path, args: &[&str]) -> Run {
 async fn three_nodes(db: &TestDb) -> Vec<NodeProc> {
     let files = temp_dir("shared-files");
     let name = format!("c{}", &starling_protocol::new_id()[..8]);
-    let mut start = starling::config::Config::default();
-    start.cluster_settings.read_only_config = false;
-    start.sql_settings.data_source = db.url.clone();
-    let file = temp_dir("admin-config").join("config.json");
-    std::fs::write(&file, serde_json::to_vec_pretty(&start).unwrap()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_starling"))
-        .args(["config", "migrate"])
-        .arg(&file)
-        .arg(&db.url)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::migrate_config_into(db, false);
     let extra = [("MM_CONFIG", db.url.as_str()), ("MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS", "true")];
     let nodes: Vec<NodeProc> =
         (1..=3).map(|i| NodeProc::spawn(db, &format!("node-{i}"), &name, &files, &extra)).collect();

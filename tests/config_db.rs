@@ -42,19 +42,8 @@ async fn config_saved_on_one_node_reaches_the_other_with_the_same_hash() {
     let name = format!("c{}", &starling_protocol::new_id()[..8]);
 
     // The operator moves a file config into the database first (`starling config migrate`).
-    let mut start = starling::config::Config::default();
-    start.cluster_settings.read_only_config = false;
-    start.sql_settings.data_source = db.url.clone();
-    let file = temp_dir("migrate").join("config.json");
-    std::fs::write(&file, serde_json::to_vec_pretty(&start).unwrap()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_starling"))
-        .args(["config", "migrate"])
-        .arg(&file)
-        .arg(&db.url)
-        .output()
-        .expect("starling config migrate runs");
-    assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("config copied"), "{}", String::from_utf8_lossy(&out.stdout));
+    let printed = common::migrate_config_into(&db, false);
+    assert!(printed.contains("config copied"), "{printed}");
 
     let extra = [("MM_CONFIG", db.url.as_str())];
     let nodes: Vec<NodeProc> = (1..=2).map(|i| NodeProc::spawn(&db, &format!("n{i}"), &name, &files, &extra)).collect();

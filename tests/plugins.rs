@@ -117,18 +117,7 @@ impl Cluster {
     /// HA need: enabling a plugin is a config change every node follows.
     async fn new(extra: Vec<(String, String)>, read_only: bool) -> Cluster {
         let db = TestDb::new().await;
-        let mut start = starling::config::Config::default();
-        start.cluster_settings.read_only_config = read_only;
-        start.sql_settings.data_source = db.url.clone();
-        let file = temp_dir("plugins-migrate").join("config.json");
-        std::fs::write(&file, serde_json::to_vec_pretty(&start).unwrap()).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_starling"))
-            .args(["config", "migrate"])
-            .arg(&file)
-            .arg(&db.url)
-            .output()
-            .expect("starling config migrate runs");
-        assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
+        common::migrate_config_into(&db, read_only);
         Cluster {
             name: format!("p{}", &starling_protocol::new_id()[..8]),
             files: temp_dir("plugins-files"),

@@ -75,6 +75,27 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// Put a default config (with `read_only_config`) into `db`'s configurations table the way an
+/// operator does, with `starling config migrate`; what the command printed.
+pub fn migrate_config_into(db: &TestDb, read_only_config: bool) -> String {
+    let Some(bin) = option_env!("CARGO_BIN_EXE_starling") else {
+        panic!("only the starling package's tests have its binary")
+    };
+    let mut start = Config::default();
+    start.cluster_settings.read_only_config = read_only_config;
+    start.sql_settings.data_source = db.url.clone();
+    let file = temp_dir("migrate").join("config.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&start).expect("config as JSON")).expect("config file");
+    let out = std::process::Command::new(bin)
+        .args(["config", "migrate"])
+        .arg(&file)
+        .arg(&db.url)
+        .output()
+        .expect("starling config migrate runs");
+    assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A config for a test node on `db`: free port, its own file directory, quiet logs.
 pub fn test_config(db: &TestDb) -> Config {
     let mut c = Config::default();
