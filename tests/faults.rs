@@ -425,28 +425,13 @@ struct PosterLog {
     failed: Vec<(u16, Instant)>,
 }
 
-fn db_config(dsn: &str) -> starling::config::Config {
-    let mut c = starling::config::Config::default();
-    c.service_settings.listen_address = "127.0.0.1:0".into();
-    c.sql_settings.data_source = dsn.to_owned();
-    c.sql_settings.max_open_conns = 20;
-    c.sql_settings.connect_attempts = 3;
-    c.sql_settings.connect_retry_seconds = 1;
-    c.file_settings.directory = temp_dir("files").to_string_lossy().into_owned();
-    c.plugin_settings.directory = temp_dir("plugins").to_string_lossy().into_owned();
-    c.log_settings.enable_console = false;
-    c.log_settings.enable_file = false;
-    c.team_settings.enable_open_server = true;
-    c
-}
-
 #[actix_web::test]
 async fn the_primary_lost_under_load_and_failed_over_loses_no_acknowledged_post() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
     let pair = PgPair::start_synchronous().await;
     let db = pair.create_db().await;
-    let mut config = db_config(&pair.primary_url(&db));
+    let mut config = common::test_config_on(&pair.primary_url(&db));
     let path = temp_dir("config").join("config.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&config).expect("config json")).expect("write config");
     let loaded = starling::config::load(&path).expect("config loads");

@@ -98,9 +98,14 @@ pub fn migrate_config_into(db: &TestDb, read_only_config: bool) -> String {
 
 /// A config for a test node on `db`: free port, its own file directory, quiet logs.
 pub fn test_config(db: &TestDb) -> Config {
+    test_config_on(&db.url)
+}
+
+/// [`test_config`] with the master at `dsn` (a replica promoted, say).
+pub fn test_config_on(dsn: &str) -> Config {
     let mut c = Config::default();
     c.service_settings.listen_address = "127.0.0.1:0".into();
-    c.sql_settings.data_source = db.url.clone();
+    c.sql_settings.data_source = dsn.to_owned();
     c.sql_settings.max_open_conns = 20;
     c.sql_settings.connect_attempts = 3;
     c.sql_settings.connect_retry_seconds = 1;
