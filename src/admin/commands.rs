@@ -403,6 +403,22 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
+/// A list endpoint's items from page `first`: that page only, or (`all`) every page until a
+/// short one.
+async fn pages(c: &Client, path: &str, first: u32, per_page: u32, all: bool) -> CliResult<Vec<Value>> {
+    let mut items = Vec::new();
+    for page in first.. {
+        let batch = c.get(&format!("{path}?page={page}&per_page={per_page}")).await?;
+        let batch = batch.as_array().cloned().unwrap_or_default();
+        let short = batch.len() < per_page as usize;
+        items.extend(batch);
+        if !all || short {
+            break;
+        }
+    }
+    Ok(items)
+}
+
 // ------------------------------------------------------------------ users
 
 fn user_rows(users: &[Value]) -> Vec<Vec<String>> {
@@ -445,18 +461,7 @@ async fn user(c: &Client, out: &Out, cmd: &UserCmd) -> CliResult<ExitCode> {
         }
         UserCmd::List { page, per_page, all } => {
             let per_page = (*per_page).clamp(1, 200);
-            let mut users = Vec::new();
-            let mut p = *page;
-            loop {
-                let batch = c.get(&format!("/users?page={p}&per_page={per_page}")).await?;
-                let batch = batch.as_array().cloned().unwrap_or_default();
-                let n = batch.len();
-                users.extend(batch);
-                if !*all || n < per_page as usize {
-                    break;
-                }
-                p += 1;
-            }
+            let users = pages(c, "/users", *page, per_page, *all).await?;
             print_users(out, &users);
         }
         UserCmd::Search { users } => {
@@ -515,16 +520,7 @@ async fn team(c: &Client, out: &Out, cmd: &TeamCmd) -> CliResult<ExitCode> {
             print_teams(out, &[t]);
         }
         TeamCmd::List => {
-            let mut teams = Vec::new();
-            for page in 0.. {
-                let batch = c.get(&format!("/teams?page={page}&per_page=200")).await?;
-                let batch = batch.as_array().cloned().unwrap_or_default();
-                let n = batch.len();
-                teams.extend(batch);
-                if n < 200 {
-                    break;
-                }
-            }
+            let teams = pages(c, "/teams", 0, 200, true).await?;
             print_teams(out, &teams);
         }
         TeamCmd::Archive { teams } => {
@@ -617,16 +613,7 @@ async fn channel(c: &Client, out: &Out, cmd: &ChannelCmd) -> CliResult<ExitCode>
         }
         ChannelCmd::List { team } => {
             let t = find_team(c, team).await?;
-            let mut channels = Vec::new();
-            for page in 0.. {
-                let batch = c.get(&format!("/teams/{}/channels?page={page}&per_page=200", cell(&t, "id"))).await?;
-                let batch = batch.as_array().cloned().unwrap_or_default();
-                let n = batch.len();
-                channels.extend(batch);
-                if n < 200 {
-                    break;
-                }
-            }
+            let channels = pages(c, &format!("/teams/{}/channels", cell(&t, "id")), 0, 200, true).await?;
             print_channels(out, &channels);
         }
         ChannelCmd::Archive { channels } => {
