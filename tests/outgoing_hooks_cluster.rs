@@ -1,6 +1,7 @@
-//! Outgoing webhooks across a two-node cluster of processes: a hook's answer reaches the other
-//! node (its posts and a websocket there) once, and a call cut off by its node's SIGKILL is never
-//! made again (by the restarted node or the other), so its answer is never posted.
+//! Integrations that call out, across a three-node cluster of processes: an outgoing webhook's
+//! answer and a custom slash command's reply reach the other nodes (their posts and a websocket
+//! there) once, and a webhook call cut off by its node's SIGKILL is never made again (by the
+//! restarted node or another), so its answer is never posted.
 
 mod common;
 use common::callback::{Answer, Callback, Received};
@@ -33,17 +34,21 @@ async fn answers_reach_every_node_once_and_a_call_cut_by_a_crash_is_never_made_a
     let seen = slow_calls.clone();
     let server = Callback::start(move |r: &Received| match r.target.as_str() {
         "/reply" => Answer::json(json!({"text": format!("reply to {}", r.form()["post_id"])})),
+        "/command" => {
+            Answer::json(json!({"response_type": "in_channel", "text": format!("build of {}", r.form()["text"])}))
+        }
         // The first call hangs until its node dies; any later one would be answered.
         _ if seen.fetch_add(1, Ordering::SeqCst) == 0 => Answer::Hang,
         _ => Answer::json(json!({"text": "late reply"})),
     })
     .await;
     let mut c =
-        ClusterProcs::start(2, &[("MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS", "127.0.0.1")]).await;
+        ClusterProcs::start(3, &[("MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS", "127.0.0.1")]).await;
     let n1 = c.client(0);
     let (admin, _) = n1.new_user("admin").await;
     assert!(c.all_green(&admin).await, "the nodes see each other");
     let on_n2 = admin.clone_to(&c.nodes[1].url());
+    let on_n3 = admin.clone_to(&c.nodes[2].url());
     let team = admin.create_team(true).await;
     let channel = admin.create_channel(&team, false).await;
     let hook = |word: &str, path: &str| json!({"team_id": team, "trigger_words": [word], "callback_urls": [server.url(path)], "display_name": word});
@@ -62,7 +67,20 @@ async fn answers_reach_every_node_once_and_a_call_cut_by_a_crash_is_never_made_a
     assert_eq!(answer["props"]["from_webhook"], "true");
     wait_for_message(&on_n2, &channel, &reply).await;
     assert_eq!(messages(&on_n2, &channel).await.iter().filter(|m| **m == reply).count(), 1, "posted once");
+    wait_for_message(&on_n3, &channel, &reply).await;
+    assert_eq!(messages(&on_n3, &channel).await.iter().filter(|m| **m == reply).count(), 1, "once on node 3");
     assert_eq!(server.count(), 1, "one call in the cluster");
+
+    // A custom slash command run on node 1: its in_channel reply is on nodes 2 and 3, once.
+    let command = json!({"team_id": team, "trigger": "build", "url": server.url("/command"), "method": "P",
+                         "display_name": "Build"});
+    admin.post("/commands", command).await.expect(201);
+    admin.post("/commands/execute", json!({"channel_id": channel, "command": "/build main"})).await.expect(200);
+    for node in [&on_n2, &on_n3] {
+        wait_for_message(node, &channel, "build of main").await;
+        assert_eq!(messages(node, &channel).await.iter().filter(|m| *m == "build of main").count(), 1);
+    }
+    assert_eq!(server.count(), 2, "one call for the command");
 
     // A call in flight when its node is SIGKILLed.
     admin.create_post(&channel, "slow job").await;
