@@ -61,7 +61,7 @@ const T = {
   thread: 'a reply written in the thread pane reaches the other user',
   threads: 'a thread I started shows its new reply under Threads, and opening it there reads it; a profile picture one user uploads replaces their initials in the other browser',
   edit: 'editing and deleting my own post show in the other browser',
-  commands: 'slash commands run from the message box: /shrug posts for everyone, /away answers only me, an unknown command says so',
+  commands: 'slash commands run from the message box: /shrug posts for everyone, /away answers only me and the other browser shows me away, an unknown command says so',
   react: 'a reaction, a pin and a saved post made in one browser show live in the other; the saved mark survives a reload; the pinned and saved lists show them',
   upload: 'an uploaded image is previewed and reaches the other user',
   search: 'search finds a message and opens its thread',
@@ -303,12 +303,25 @@ async function main() {
       await post(a.page, '/away');
       const answer = postsWith(a.page, 'You are now away.');
       await answer.getByTestId('ephemeral').waitFor();
-      await post(a.page, '/online');
-      await postsWith(a.page, 'You are now online.').first().waitFor();
-      await post(a.page, '/nosuchcommand');
-      await a.page.locator('.toast').filter({ hasText: '/nosuchcommand' }).waitFor();
       await sleep(500);
       if (await postsWith(b.page, 'You are now away.').count()) throw new Error('an ephemeral answer reached the other user');
+      // Alice's presence dot beside her direct message in Bob's sidebar shows the server's status
+      // (the server tells only Alice; others poll every minute, as Mattermost's web app does, or
+      // load it with the page).
+      const dot = b.page.getByRole('navigation', { name: 'Channels' }).getByRole('link', { name: world.alice }).locator('.presence');
+      const dmShown = results.some((r) => r.name === T.dm && r.ok);
+      if (dmShown) {
+        await b.page.reload();
+        await dot.and(b.page.locator('.presence--away')).waitFor({ state: 'attached', timeout: 10_000 });
+      }
+      await post(a.page, '/online');
+      await postsWith(a.page, 'You are now online.').first().waitFor();
+      if (dmShown) {
+        await b.page.reload();
+        await dot.and(b.page.locator('.presence--online')).waitFor({ state: 'attached', timeout: 10_000 });
+      }
+      await post(a.page, '/nosuchcommand');
+      await a.page.locator('.toast').filter({ hasText: '/nosuchcommand' }).waitFor();
       await shot(a, '06d-commands');
     },
     { needs: [T.live] },

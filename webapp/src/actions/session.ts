@@ -7,7 +7,7 @@ import { navigate, parseRoute } from '../router';
 import { ensureMyChannels } from './channels';
 import { loadMyTeams } from './teams';
 import { connectWebSocket, disconnectWebSocket } from './websocket';
-import { receiveUsers, loadStatuses } from './users';
+import { receiveUsers, loadStatuses, startStatusPolling, stopStatusPolling } from './users';
 import { loadSavedPosts } from './reactions';
 
 function hasSessionCookie(): boolean {
@@ -69,6 +69,7 @@ function startSession(me: UserProfile): void {
   receiveUsers([me]);
   connectWebSocket();
   void loadStatuses([me.id]);
+  startStatusPolling();
   void loadSavedPosts().catch(() => undefined);
   // Every team's channels and counts, for the team switcher's badges (the team on screen is
   // already loading; the others queue behind it).
@@ -88,6 +89,7 @@ export async function signup(email: string, username: string, password: string):
 
 export async function logout(): Promise<void> {
   disconnectWebSocket();
+  stopStatusPolling();
   sessionStorage.removeItem(TOKEN_KEY);
   try {
     await client.logout();

@@ -37,6 +37,28 @@ export async function loadStatuses(ids: string[]): Promise<void> {
   });
 }
 
+/** How often the statuses of the people on screen are asked for, as Mattermost's web app does
+ * (`STATUS_INTERVAL`): the server tells only a user of their own status changes. */
+export const STATUS_INTERVAL_MS = 60_000;
+/** The most users one poll asks about. */
+const STATUS_POLL_MAX = 500;
+let statusPoll: ReturnType<typeof setInterval> | undefined;
+
+/** Poll the statuses of every user whose status we show, while logged in. */
+export function startStatusPolling(): void {
+  stopStatusPolling();
+  statusPoll = setInterval(() => {
+    const s = getState();
+    if (!s.me) return;
+    void loadStatuses(Object.keys(s.statuses).slice(0, STATUS_POLL_MAX)).catch(() => undefined);
+  }, STATUS_INTERVAL_MS);
+}
+
+export function stopStatusPolling(): void {
+  if (statusPoll !== undefined) clearInterval(statusPoll);
+  statusPoll = undefined;
+}
+
 export function setStatus(userId: string, status: string): void {
   update((s) => ({ statuses: { ...s.statuses, [userId]: status } }));
 }
