@@ -27,7 +27,7 @@ enum Command {
         config: String,
     },
     /// Check a config (with the environment's overrides) and print the effective config, its
-    /// secrets masked as the config API masks them.
+    /// secrets masked as the config API masks them. A missing file is an error (nothing is written).
     CheckConfig {
         #[arg(long, short = 'c', env = "MM_CONFIG", default_value = "config.json")]
         config: String,
@@ -54,7 +54,14 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(ConfigSource::parse(&config)),
         Command::Admin(args) => starling::admin::run(args),
         Command::CheckConfig { config } => block_on(async move {
-            match load_at_start(&ConfigSource::parse(&config)).await {
+            let source = ConfigSource::parse(&config);
+            // A check only checks: a missing file is an error here (`serve` creates it).
+            if let ConfigSource::File(path) = &source {
+                if let Err(e) = std::fs::metadata(path) {
+                    return invalid(ConfigError::Read { path: path.clone(), source: e });
+                }
+            }
+            match load_at_start(&source).await {
                 Ok(loaded) => {
                     // Secrets masked exactly as `GET /api/v4/config` masks them.
                     let shown = starling::config::sanitized(&loaded.config);

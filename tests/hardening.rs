@@ -187,6 +187,17 @@ async fn check_config_prints_the_effective_config_with_secrets_masked() {
         .expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TeamSettings.MaxUsersPerTeam"));
+
+    // A check only checks: a missing file is an error, and neither it nor its folder is created.
+    let missing = temp_dir("check-config-missing").join("nowhere").join("config.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_starling"))
+        .args(["check-config", "--config"])
+        .arg(&missing)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "a missing file is not a valid config");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("config.json"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!missing.parent().unwrap().exists(), "check-config created {}", missing.display());
 }
 
 #[actix_web::test]
