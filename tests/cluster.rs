@@ -124,6 +124,19 @@ async fn three_nodes_act_as_one() {
     }
     // The logged-out session's websocket on node 3 is closed too; bob's other session is fine.
     w.bob_on[0].get("/users/me").await.expect(200);
+
+    // Each JSON log line names its node once (jq and log shippers refuse duplicate keys); a peer
+    // a line is about is `peer_id`.
+    let mut peer_lines = 0;
+    for n in &c.nodes {
+        let log = std::fs::read_to_string(n.dir.join("starling.log")).expect("the node's JSON log");
+        for line in log.lines() {
+            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            assert!(line.matches("\"node_id\":").count() <= 1, "node_id more than once: {line}");
+            peer_lines += usize::from(v["peer_id"].is_string());
+        }
+    }
+    assert!(peer_lines > 0, "the peer link lines carry peer_id");
 }
 
 #[actix_web::test]

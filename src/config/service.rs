@@ -257,10 +257,10 @@ impl Handler<RemoteConfigChanged> for ConfigService {
         ctx.spawn(fut::wrap_future(async move {
             match inner.reload().await {
                 Ok(hash) if hash == msg.config_hash => {
-                    slog::info!(inner.log, "config reloaded after a peer's change"; "node_id" => msg.node_id.as_str(), "config_hash" => &hash)
+                    slog::info!(inner.log, "config reloaded after a peer's change"; "peer_id" => msg.node_id.as_str(), "config_hash" => &hash)
                 }
                 Ok(hash) => slog::warn!(inner.log, "config differs from a peer's after reload";
-                    "node_id" => msg.node_id.as_str(), "peer_config_hash" => &msg.config_hash, "config_hash" => &hash),
+                    "peer_id" => msg.node_id.as_str(), "peer_config_hash" => &msg.config_hash, "config_hash" => &hash),
                 Err(e) => slog::error!(inner.log, "config reload after a peer's change failed, keeping the running one"; "error" => %e),
             }
         }));

@@ -80,7 +80,7 @@ impl Discovery {
                 match res {
                     Ok(()) => {
                         act.registered = true;
-                        slog::info!(act.log, "registered in cluster discovery"; "node_id" => &act.row.id);
+                        slog::info!(act.log, "registered in cluster discovery");
                         act.poll(ctx);
                     }
                     Err(e) => {

@@ -112,14 +112,14 @@ pub async fn serve(mut listener: impl Listener, inbound: Arc<Inbound>) {
 async fn handle(stream: link::BoxStream, ib: &Arc<Inbound>) -> Result<(), LinkError> {
     let Established { mut reader, mut writer, remote, .. } = link::accept(stream, &ib.me, &ib.transport).await?;
     if remote.app_version != ib.me.app_version {
-        slog::warn!(ib.log, "peer runs another version"; "node_id" => remote.node_id.as_str(), "version" => &remote.app_version);
+        slog::warn!(ib.log, "peer runs another version"; "peer_id" => remote.node_id.as_str(), "version" => &remote.app_version);
     }
     if remote.config_hash != ib.me.config_hash.get() {
-        slog::warn!(ib.log, "peer has a different config"; "node_id" => remote.node_id.as_str());
+        slog::warn!(ib.log, "peer has a different config"; "peer_id" => remote.node_id.as_str());
     }
     // One per accepted link: bounded by MAX_INBOUND.
     ib.cluster.do_send(PeerSeen { gossip_addr: remote.gossip_addr.clone(), node_id: remote.node_id.clone() });
-    slog::info!(ib.log, "peer link accepted"; "node_id" => remote.node_id.as_str(), "peer_addr" => &remote.gossip_addr);
+    slog::info!(ib.log, "peer link accepted"; "peer_id" => remote.node_id.as_str(), "peer_addr" => &remote.gossip_addr);
     loop {
         let items = reader.read_batch().await?;
         ib.counters.frames_received.fetch_add(1, Ordering::Relaxed);
@@ -168,7 +168,7 @@ async fn apply(ib: &Arc<Inbound>, origin: &NodeId, items: Vec<Decoded>) -> Resul
                     ack_upto = Some(id.max(ack_upto.unwrap_or(0)));
                 }
                 ib.counters.reject("unknown_type");
-                slog::warn!(ib.log, "unknown message type dropped"; "msg_type" => type_id, "node_id" => origin.as_str());
+                slog::warn!(ib.log, "unknown message type dropped"; "msg_type" => type_id, "peer_id" => origin.as_str());
                 continue;
             }
         };
@@ -202,7 +202,7 @@ async fn apply(ib: &Arc<Inbound>, origin: &NodeId, items: Vec<Decoded>) -> Resul
                 l.sessions.send(ClearSessions).await.map_err(|_| not_applied("sessions"))?;
             }
             ClusterMessage::ConfigChanged { config_hash } => {
-                slog::info!(ib.log, "peer reports a config change"; "node_id" => origin.as_str(), "config_hash" => &config_hash);
+                slog::info!(ib.log, "peer reports a config change"; "peer_id" => origin.as_str(), "config_hash" => &config_hash);
                 forward_async(&ib.cluster, RemoteConfigChanged { node_id: origin.clone(), config_hash }).await;
             }
             ClusterMessage::Ping { nonce, sent_ms } => {

@@ -383,7 +383,7 @@ impl ClusterPeer {
         let restarted = self.remote.as_ref().is_some_and(|r| r.node_id != remote.node_id);
         if restarted {
             // A new process: what was queued for the old one is moot (it starts from the database).
-            slog::info!(self.log, "peer restarted"; "node_id" => remote.node_id.as_str());
+            slog::info!(self.log, "peer restarted"; "peer_id" => remote.node_id.as_str());
             self.unacked.clear();
         }
         self.remote = Some(remote);
