@@ -29,7 +29,7 @@ pub struct NodeRow {
     pub is_leader: bool,
 }
 
-/// One row per node, this one first. Empty when clustering is off (as Mattermost answers).
+/// One row per node, this one first, then the peers by gossip address. Empty when clustering is off (as Mattermost answers).
 pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
     let Some(c) = &state.cluster else { return Ok(vec![]) };
     let me = &c.me;
@@ -47,7 +47,9 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
         last_ping_at: crate::store::now_ms(),
         is_leader: leader.is_leader,
     }];
-    let peers: Vec<PeerStatus> = c.cluster.send(GetPeerStatuses).await.map_err(AppError::internal)?;
+    let mut peers: Vec<PeerStatus> = c.cluster.send(GetPeerStatuses).await.map_err(AppError::internal)?;
+    // A stable order (by gossip address), so that a table refreshed every few seconds keeps still.
+    peers.sort_by(|a, b| a.gossip_addr.cmp(&b.gossip_addr));
     for p in peers {
         let (status, reason) = match p.state {
             PeerState::Down => ("red", format!("down: {}", p.reason)),

@@ -518,6 +518,15 @@ async function main() {
       } else {
         await waitUntil('three green nodes', async () => (await table.locator('tr[data-status=green]').count()) === 3, 20_000, 500);
       }
+      // The whole table fits a 1280 px screen (its Reason column too), and a refresh keeps the rows' order.
+      const reason = await table.locator('th', { hasText: 'Reason' }).boundingBox();
+      const width = a.page.viewportSize().width;
+      if (!reason || reason.x + reason.width > width) throw new Error(`the Reason column is cut off: ${JSON.stringify(reason)} in ${width} px`);
+      const order = () => table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-node')).join(' '));
+      const before = await order();
+      await a.page.waitForTimeout(4500); // two refreshes
+      const after = await order();
+      if (before !== after) throw new Error(`the rows moved on refresh: ${before} then ${after}`);
       await shot(a, '10-high-availability');
       await a.page.getByRole('link', { name: 'Users', exact: true }).click();
       await a.page.getByRole('cell', { name: `@${world.bob}`, exact: true }).waitFor();

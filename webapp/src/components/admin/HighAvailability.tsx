@@ -35,7 +35,7 @@ export function HighAvailability() {
       <p role="status">{error || (rows === null ? 'Loading…' : rows.length === 0 ? 'Clustering is not enabled on this node.' : `${rows.length} nodes, ${red} red.`)}</p>
       {rows && rows.length > 0 ? (
         <div class="table-scroll">
-          <table class="table" data-testid="ha-table">
+          <table class="table table--ha" data-testid="ha-table">
             <thead>
               <tr>
                 <th scope="col">Status</th>
@@ -61,10 +61,10 @@ export function HighAvailability() {
                   <td>{n.version}</td>
                   <td>{n.schema_version}</td>
                   <td>
-                    <code>{n.config_hash}</code>
+                    <code title={n.config_hash}>{n.config_hash.slice(0, 12)}</code>
                   </td>
                   <td>
-                    <code>{n.id}</code>
+                    <code title={n.id}>{n.id.slice(0, 8)}</code>
                   </td>
                   <td>{n.is_leader ? 'yes' : ''}</td>
                   <td>{n.last_ping_at ? new Date(n.last_ping_at).toLocaleTimeString() : ''}</td>
