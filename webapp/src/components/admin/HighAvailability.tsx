@@ -15,7 +15,9 @@ export function HighAvailability() {
       clusterStatus().then(
         (r) => {
           if (!live) return;
-          setRows(r);
+          // By gossip address: behind a load balancer each refresh may be answered by another
+          // node (which lists itself first), and the rows must not move.
+          setRows([...r].sort((x, y) => x.ipaddress.localeCompare(y.ipaddress)));
           setError('');
         },
         (e) => live && setError(`This node does not answer: ${errorText(e)}`),
