@@ -78,6 +78,44 @@ pub async fn shared_key(store: &Store) -> anyhow::Result<[u8; 32]> {
     bytes.try_into().map_err(|_| anyhow::anyhow!("the stored ClusterEncryptionKey is not 32 bytes"))
 }
 
+/// What tests of version skew and clock skew make a node process advertise, from the environment:
+/// `STARLING_TEST_APP_VERSION` (the app version peers and cluster status see),
+/// `STARLING_TEST_PROTOCOL` (`MIN-MAX`, the protocol versions it offers; within what this build
+/// speaks) and `STARLING_TEST_CLOCK_OFFSET_MS` (added to its clock in pings and pongs). Unset in
+/// production; a node that has any of them logs a warning at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TestOverrides {
+    pub app_version: Option<String>,
+    pub protocol: Option<(u16, u16)>,
+    pub clock_offset_ms: i64,
+}
+
+impl TestOverrides {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let protocol = match var("STARLING_TEST_PROTOCOL") {
+            None => None,
+            Some(v) => {
+                let range = v.split_once('-').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+                let speaks = starling_protocol::MIN_PROTOCOL_VERSION..=starling_protocol::MAX_PROTOCOL_VERSION;
+                match range {
+                    Some((lo, hi)) if lo <= hi && speaks.contains(&lo) && speaks.contains(&hi) => Some((lo, hi)),
+                    _ => anyhow::bail!(
+                        "STARLING_TEST_PROTOCOL: {v:?} is not MIN-MAX within {}-{}",
+                        speaks.start(),
+                        speaks.end()
+                    ),
+                }
+            }
+        };
+        let clock_offset_ms = match var("STARLING_TEST_CLOCK_OFFSET_MS") {
+            None => 0,
+            Some(v) => v.parse().with_context(|| format!("STARLING_TEST_CLOCK_OFFSET_MS: {v:?} is not a number"))?,
+        };
+        Ok(Self { app_version: var("STARLING_TEST_APP_VERSION"), protocol, clock_offset_ms })
+    }
+}
+
 pub struct Start<'a> {
     pub config: &'a Config,
     pub store: &'a Store,
@@ -107,15 +145,23 @@ pub async fn start(s: Start<'_>) -> anyhow::Result<ClusterHandle> {
     let listen = listener.local_addr().unwrap_or(listen);
     let gossip_addr =
         if host.contains(':') { format!("[{host}]:{}", listen.port()) } else { format!("{host}:{}", listen.port()) };
+    let test = TestOverrides::from_env()?;
+    if test != TestOverrides::default() {
+        slog::warn!(s.log, "cluster test overrides in effect (STARLING_TEST_*): not for production";
+            "app_version" => &test.app_version, "protocol" => ?test.protocol, "clock_offset_ms" => test.clock_offset_ms);
+    }
     let me = NodeInfo {
         node_id: s.node_id.clone(),
         cluster_name: cs.cluster_name.clone(),
-        app_version: crate::VERSION.to_owned(),
+        app_version: test.app_version.clone().unwrap_or_else(|| crate::VERSION.to_owned()),
         schema_version: s.schema_version,
         config_hash: ConfigHash::new(s.config.hash()),
         gossip_addr,
         hostname: crate::server::hostname(),
-        protocol: (starling_protocol::MIN_PROTOCOL_VERSION, starling_protocol::MAX_PROTOCOL_VERSION),
+        protocol: test
+            .protocol
+            .unwrap_or((starling_protocol::MIN_PROTOCOL_VERSION, starling_protocol::MAX_PROTOCOL_VERSION)),
+        clock_offset_ms: test.clock_offset_ms,
     };
     let transport = TransportSettings {
         key,

@@ -110,6 +110,12 @@ impl Metrics {
         ] {
             registry.register(c).expect("metrics are registered once");
         }
+        // process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds,
+        // process_max_fds, process_threads, ...: read from /proc at each scrape.
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .expect("metrics are registered once");
         Self {
             registry,
             http_requests,
@@ -276,6 +282,21 @@ pub async fn serve(state: actix_web::web::Data<crate::api::AppState>) -> actix_w
             "starling_cluster_frames_total{{direction=\"received\"}} {}",
             k.frames_received.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            body,
+            "# HELP starling_cluster_peer_clock_skew_seconds How far a peer's clock is ahead of this node's (negative: behind)."
+        );
+        let _ = writeln!(body, "# TYPE starling_cluster_peer_clock_skew_seconds gauge");
+        for p in &peers {
+            if let Some(skew) = p.clock_skew_ms {
+                let peer = &p.gossip_addr;
+                let _ = writeln!(
+                    body,
+                    "starling_cluster_peer_clock_skew_seconds{{peer=\"{peer}\"}} {}",
+                    skew as f64 / 1000.0
+                );
+            }
+        }
     }
     actix_web::HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }

@@ -329,7 +329,11 @@ async fn start_built(b: NodeBuilder) -> anyhow::Result<Node> {
     use actix::AsyncContext;
     let plugins = crate::plugins::Plugins { host: plugin_host_ctx.address(), shared: Default::default() };
     let outbound = crate::outbound::Outbound::new(shared_config.clone())?;
+    let limits = crate::limits::ProcessLimits::read();
+    limits.log(&log);
     let state = web::Data::new(AppState {
+        drain: Arc::default(),
+        limits,
         store: store.clone(),
         config: shared_config.clone(),
         config_service,
@@ -595,6 +599,12 @@ impl Node {
     /// reconnect to another node); HTTP stopped, finishing requests in flight; added parts
     /// stopped; no more scheduling; the cluster left; running jobs handed back; pools closed.
     /// Safe to call more than once.
+    /// Move this node's clients to the other nodes before it stops ([`crate::drain`]): what
+    /// SIGTERM and `POST /system/drain` do before [`Node::stop`].
+    pub async fn drain(&self) -> crate::drain::Drained {
+        crate::drain::drain(&self.state.drain, &self.state.ws.hubs, &self.log).await
+    }
+
     pub async fn stop(&mut self) {
         info!(self.log, "node stopping");
         self.supervisor.shut_down();
@@ -628,7 +638,12 @@ impl Node {
 /// Run a node until SIGTERM or SIGINT, then shut it down in order.
 pub async fn run(builder: NodeBuilder) -> anyhow::Result<()> {
     let mut node = builder.start().await?;
-    wait_for_signal().await;
+    let drain = node.state.drain.clone();
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        _ = drain.requested() => {}
+    }
+    node.drain().await;
     node.stop().await;
     Ok(())
 }

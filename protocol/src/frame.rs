@@ -14,12 +14,17 @@ use crate::error::ProtocolError;
 pub const MAGIC: [u8; 4] = *b"STRL";
 /// Bytes in a frame header.
 pub const HEADER_LEN: usize = 12;
-/// The version byte this build writes.
+/// The version byte this build writes: the frame format's (unchanged since protocol 1).
 pub const PROTOCOL_VERSION: u8 = 1;
 /// The lowest protocol version this build speaks (offered in the handshake).
 pub const MIN_PROTOCOL_VERSION: u16 = 1;
-/// The highest protocol version this build speaks (offered in the handshake).
-pub const MAX_PROTOCOL_VERSION: u16 = 1;
+/// The highest protocol version this build speaks (offered in the handshake). The handshake picks
+/// the highest version both sides speak, and each link then speaks that version's messages:
+/// - 1: the first release;
+/// - 2: a Pong carries the answering node's clock (`answered_ms`), for clock-skew checks.
+///
+/// A build keeps speaking the previous version, so that a cluster can be upgraded node by node.
+pub const MAX_PROTOCOL_VERSION: u16 = 2;
 /// The largest body a frame may announce, and the largest payload a compressed body may expand to.
 pub const MAX_BODY: u32 = 16 * 1024 * 1024;
 /// The payload is an LZ4 block with its uncompressed size prepended (u32 little-endian).
@@ -112,7 +117,8 @@ pub fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, Protocol
         return Ok(None);
     }
     let version = buf[4];
-    if !(MIN_PROTOCOL_VERSION..=MAX_PROTOCOL_VERSION).contains(&u16::from(version)) {
+    // The frame format's version: every protocol version so far frames alike.
+    if version != PROTOCOL_VERSION {
         return Err(ProtocolError::UnsupportedVersion(version));
     }
     let kind = FrameKind::from_u8(buf[5]).ok_or(ProtocolError::UnknownFrameKind(buf[5]))?;

@@ -215,6 +215,9 @@ pub enum ClusterMessage {
         nonce: u64,
         /// The ping's `sent_ms`.
         sent_ms: i64,
+        /// Protocol 2: the answering node's clock when it answered (ms since the epoch), from which
+        /// the pinger estimates the clock skew between them. None from a protocol 1 link.
+        answered_ms: Option<i64>,
     },
     /// Cumulative: every reliable envelope id <= `up_to` arrived.
     Ack {
@@ -360,6 +363,12 @@ struct ConfigChangedBody<'a> {
 struct PingBody {
     nonce: u64,
     sent_ms: i64,
+}
+
+/// What protocol 2 appends to a Pong's [`PingBody`].
+#[derive(Serialize, Deserialize)]
+struct PongTail {
+    answered_ms: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -515,8 +524,13 @@ fn encode_body(message: &ClusterMessage, out: &mut Vec<u8>) {
         }
         ClusterMessage::InvalidateAllCaches => put(out, &InvalidateAllCachesBody {}),
         ClusterMessage::ConfigChanged { config_hash } => put(out, &ConfigChangedBody { config_hash: b(config_hash) }),
-        ClusterMessage::Ping { nonce, sent_ms } | ClusterMessage::Pong { nonce, sent_ms } => {
-            put(out, &PingBody { nonce: *nonce, sent_ms: *sent_ms })
+        ClusterMessage::Ping { nonce, sent_ms } => put(out, &PingBody { nonce: *nonce, sent_ms: *sent_ms }),
+        ClusterMessage::Pong { nonce, sent_ms, answered_ms } => {
+            put(out, &PingBody { nonce: *nonce, sent_ms: *sent_ms });
+            // Appended in protocol 2; a protocol 1 pong ends after the ping's fields.
+            if let Some(answered_ms) = answered_ms {
+                put(out, &PongTail { answered_ms: *answered_ms });
+            }
         }
         ClusterMessage::Ack { up_to } => put(out, &AckBody { up_to: *up_to }),
         ClusterMessage::Request { req_id, request } => {
@@ -632,8 +646,9 @@ fn decode_body(type_id: u16, body: &[u8]) -> Result<Option<ClusterMessage>, Prot
             ClusterMessage::Ping { nonce, sent_ms }
         }
         TYPE_PONG => {
-            let PingBody { nonce, sent_ms } = get(body)?;
-            ClusterMessage::Pong { nonce, sent_ms }
+            let (PingBody { nonce, sent_ms }, rest) = take(body)?;
+            let answered_ms = if rest.is_empty() { None } else { Some(get::<PongTail>(rest)?.answered_ms) };
+            ClusterMessage::Pong { nonce, sent_ms, answered_ms }
         }
         TYPE_ACK => {
             let AckBody { up_to } = get(body)?;

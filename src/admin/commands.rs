@@ -33,8 +33,49 @@ pub async fn run(args: &AdminArgs) -> CliResult<ExitCode> {
             out.done("Database connections recycled on every node.", json!({"status": "OK"}));
             Ok(ExitCode::SUCCESS)
         }
+        AdminCommand::Node(NodeCmd::Drain { wait }) => node_drain(c, &out, *wait).await,
         AdminCommand::Plugin(cmd) => plugin(c, &out, cmd).await,
     }
+}
+
+async fn node_drain(c: &Client, out: &Out, wait: bool) -> CliResult<ExitCode> {
+    let b = c.post("/system/drain", Value::Null).await?;
+    let (node, host) = (cell(&b, "node_id"), cell(&b, "hostname"));
+    if !out.json {
+        println!("Node {host} ({node}) is draining: its clients move to the other nodes, then it leaves and exits.");
+    }
+    let mut left = false;
+    let mut behind_lb = false;
+    if wait {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            match c.send_raw("GET", "/system/ping", Body::Empty).await {
+                Err(CliError::Transport(_)) => {
+                    left = true;
+                    break;
+                }
+                Ok(a) if a.body["node_id"].as_str().is_some_and(|id| id != node) => {
+                    behind_lb = true; // another node answered: this address is a load balancer
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if !out.json {
+            if left {
+                println!("Node {host} has left.");
+            } else if behind_lb {
+                println!(
+                    "Another node answers at this address (a load balancer?): watch `starling admin cluster status`."
+                );
+            } else {
+                println!("Node {host} is still answering after 60 s.");
+            }
+        }
+    }
+    out.json_only(json!({"status": "OK", "node_id": node, "hostname": host, "left": left}));
+    Ok(if wait && !left && !behind_lb { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 struct Out {
@@ -42,6 +83,13 @@ struct Out {
 }
 
 impl Out {
+    /// JSON for scripts; nothing for people (the command printed its own lines).
+    fn json_only(&self, v: Value) {
+        if self.json {
+            json(&v);
+        }
+    }
+
     /// A one-line result for people, or its JSON.
     fn done(&self, text: &str, v: Value) {
         if self.json {

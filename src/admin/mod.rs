@@ -68,6 +68,9 @@ pub enum AdminCommand {
     /// The database connections.
     #[command(subcommand)]
     Db(DbCmd),
+    /// The node this command talks to.
+    #[command(subcommand)]
+    Node(NodeCmd),
     /// Plugins.
     #[command(subcommand)]
     Plugin(PluginCmd),
@@ -288,6 +291,18 @@ pub enum JobCmd {
     Cancel {
         #[arg(required = true)]
         ids: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NodeCmd {
+    /// Drain the node and have it leave: its websocket clients move to other nodes over a few
+    /// seconds, then it leaves the cluster and exits (as on SIGTERM). Talk to that node itself
+    /// (`--local` on its machine, or a login to its own address), not to the load balancer.
+    Drain {
+        /// Wait until the node has exited (at most 60 s).
+        #[arg(long)]
+        wait: bool,
     },
 }
 

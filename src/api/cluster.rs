@@ -5,8 +5,8 @@ use super::{ok, AppState, Auth, State};
 use crate::error::{ApiResult, AppError};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use starling_actors::cluster::PeerState;
 use starling_actors::cluster::{GetPeerStatuses, PeerStatus};
+use starling_actors::cluster::{PeerState, MAX_CLOCK_SKEW_MS};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/cluster/status", web::get().to(status));
@@ -43,7 +43,8 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
         ipaddress: me.gossip_addr.clone(),
         hostname: me.hostname.clone(),
         status: "green".into(),
-        reason: String::new(),
+        // What the node found at start (limits below what the HA guide asks): still green.
+        reason: state.limits.warnings().join("; "),
         last_ping_at: crate::store::now_ms(),
         is_leader: leader.is_leader,
     }];
@@ -55,8 +56,16 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
             PeerState::Down => ("red", format!("down: {}", p.reason)),
             PeerState::Connecting if p.node_id.as_str().is_empty() => ("red", "down: never reached".to_owned()),
             PeerState::Connecting => ("red", format!("down: reconnecting ({})", p.reason)),
-            _ if p.app_version != me.app_version => ("red", format!("version mismatch: {}", p.app_version)),
+            _ if p.app_version != me.app_version => (
+                "red",
+                format!("version mismatch: {} here, {} there (finish the upgrade)", me.app_version, p.app_version),
+            ),
             _ if p.config_hash != my_hash => ("red", "config mismatch".to_owned()),
+            _ if p.clock_skew_ms.is_some_and(|s| s.abs() > MAX_CLOCK_SKEW_MS) => {
+                let skew = p.clock_skew_ms.unwrap_or_default();
+                let (by, way) = (skew.abs(), if skew > 0 { "ahead of" } else { "behind" });
+                ("red", format!("clock skew: {by} ms {way} this node (limit {MAX_CLOCK_SKEW_MS} ms; check NTP)"))
+            }
             PeerState::Suspect => ("green", "suspect: slow to answer".to_owned()),
             PeerState::Up => ("green", String::new()),
         };

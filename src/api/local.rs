@@ -41,7 +41,7 @@ pub fn allows(method: &Method, path: &str) -> bool {
     match parts.as_slice() {
         ["config", ..] | ["jobs", ..] | ["plugins", ..] => true,
         ["system", "ping"] | ["cluster", "status"] | ["audits"] => get,
-        ["database", "recycle"] => method == Method::POST,
+        ["database", "recycle"] | ["system", "drain"] => method == Method::POST,
         ["users"] => get || method == Method::POST,
         ["users", "search"] | ["users", "ids"] | ["users", "usernames"] => method == Method::POST,
         ["users", _] | ["users", "username", _] | ["users", "email", _] => get,

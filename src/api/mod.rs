@@ -103,6 +103,10 @@ pub struct AppState {
     pub bus_counters: Arc<starling_actors::event_bus::BusCounters>,
     pub node_id: String,
     pub hostname: String,
+    /// Whether the node drains (before it leaves), and how to ask it to.
+    pub drain: Arc<crate::drain::Drain>,
+    /// The process limits found at start (warned about when below the HA guide's).
+    pub limits: crate::limits::ProcessLimits,
     pub log: slog::Logger,
     /// What the chat API computes once per node (the installation's DiagnosticId, role ids).
     pub chat: ChatState,

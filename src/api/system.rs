@@ -1,13 +1,26 @@
-//! `/system`: the health check load balancers and clients use.
+//! `/system`: the health check load balancers and clients use, and draining a node.
 
 use super::Query;
-use super::State;
+use super::{Auth, State};
+use crate::error::ApiResult;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/system/ping", web::get().to(ping));
+    cfg.route("/system/drain", web::post().to(drain));
+}
+
+/// `POST /system/drain` (Starling's; system admins and local mode): the node that answers drains
+/// ([`crate::drain`]: its clients move to other nodes), leaves the cluster and exits, as on
+/// SIGTERM. 202 at once; the drain takes some seconds (`starling admin node drain --wait` waits).
+async fn drain(state: State, auth: Auth) -> ApiResult<HttpResponse> {
+    auth.require_admin()?;
+    slog::info!(state.log, "drain requested through the API"; "user_id" => auth.user_id());
+    crate::audit::record(&state, &auth, "drainNode", json!({}));
+    state.drain.request();
+    Ok(HttpResponse::Accepted().json(json!({"status": "OK", "node_id": state.node_id, "hostname": state.hostname})))
 }
 
 #[derive(Deserialize)]
@@ -43,6 +56,17 @@ async fn ping(state: State, q: Query<PingQuery>) -> HttpResponse {
                 }
             }
         }
+        // Not unhealthy, but what the operator should fix (limits below the HA guide's).
+        let warnings = state.limits.warnings();
+        if !warnings.is_empty() {
+            body["warnings"] = json!(warnings);
+        }
+    }
+    if state.drain.is_draining() {
+        // A load balancer's health check fails first, so it sends nothing new here.
+        body["status"] = json!("UNHEALTHY");
+        body["draining"] = json!(true);
+        return HttpResponse::ServiceUnavailable().json(body);
     }
     if healthy {
         HttpResponse::Ok().json(body)

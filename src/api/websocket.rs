@@ -21,6 +21,13 @@ struct ResumeQuery {
 }
 
 async fn upgrade(state: State, req: HttpRequest, body: web::Payload, q: Query<ResumeQuery>) -> ApiResult<HttpResponse> {
+    if state.drain.is_draining() {
+        // The client tries again, through the load balancer, and lands on another node.
+        return Err(AppError::unavailable(
+            "api.web_socket.connect.draining.app_error",
+            "This server is shutting down; connect again to reach another one.",
+        ));
+    }
     // Authenticated at the upgrade (header or cookie), or later by authentication_challenge.
     let session = match request_token(&req) {
         Some(token) => Some(authenticate(&state, token).await?),

@@ -124,6 +124,36 @@ impl NodeProc {
         format!("http://127.0.0.1:{}", self.http_port)
     }
 
+    /// Set (or with None remove) an environment variable for the next [`NodeProc::start`].
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.env.push((key.to_owned(), v.to_owned()));
+        }
+    }
+
+    /// Wait (bounded) for the process to exit by itself, without blocking the test's runtime
+    /// (its clients keep running meanwhile); its exit code (None: still running after `timeout`,
+    /// killed by a signal, or not running).
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            let c = self.child.as_mut()?;
+            if let Ok(Some(status)) = c.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
+    /// SIGTERM (the node drains and leaves), then [`NodeProc::wait_exit`].
+    pub async fn drain_and_wait(&mut self, timeout: Duration) -> Option<i32> {
+        unsafe_kill(self.pid()?, 15);
+        self.wait_exit(timeout).await
+    }
+
     pub fn gossip_addr(&self) -> String {
         format!("127.0.0.1:{}", self.gossip_port)
     }
@@ -149,11 +179,12 @@ impl NodeProc {
         }
     }
 
-    /// SIGTERM, then wait for the process to leave (bounded).
+    /// SIGTERM (the node drains, which takes up to ~11 s with websockets open), then wait for the
+    /// process to leave (bounded: 30 s, then SIGKILL).
     pub fn terminate(&mut self) {
         if let Some(mut c) = self.child.take() {
             unsafe_kill(c.id(), 15);
-            for _ in 0..200 {
+            for _ in 0..600 {
                 if let Ok(Some(_)) = c.try_wait() {
                     return;
                 }

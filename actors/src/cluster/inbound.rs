@@ -110,9 +110,10 @@ pub async fn serve(mut listener: impl Listener, inbound: Arc<Inbound>) {
 }
 
 async fn handle(stream: link::BoxStream, ib: &Arc<Inbound>) -> Result<(), LinkError> {
-    let Established { mut reader, mut writer, remote, .. } = link::accept(stream, &ib.me, &ib.transport).await?;
+    let Established { mut reader, mut writer, remote, version } = link::accept(stream, &ib.me, &ib.transport).await?;
     if remote.app_version != ib.me.app_version {
-        slog::warn!(ib.log, "peer runs another version"; "peer_id" => remote.node_id.as_str(), "version" => &remote.app_version);
+        slog::warn!(ib.log, "peer runs another version"; "peer_id" => remote.node_id.as_str(),
+            "version" => &remote.app_version, "protocol_version" => version);
     }
     if remote.config_hash != ib.me.config_hash.get() {
         slog::warn!(ib.log, "peer has a different config"; "peer_id" => remote.node_id.as_str());
@@ -126,7 +127,7 @@ async fn handle(stream: link::BoxStream, ib: &Arc<Inbound>) -> Result<(), LinkEr
         if let Ok(mut h) = ib.heard.lock() {
             h.insert(remote.node_id.clone(), Instant::now());
         }
-        let replies = apply(ib, &remote.node_id, items).await?;
+        let replies = apply(ib, &remote.node_id, version, items).await?;
         if !replies.is_empty() {
             send_replies(&mut writer, &replies).await?;
             ib.counters.frames_sent.fetch_add(1, Ordering::Relaxed);
@@ -155,7 +156,13 @@ fn not_applied(what: &'static str) -> LinkError {
 }
 
 /// Apply a batch from `origin`; returns what to send back (pongs, responses, one cumulative ack).
-async fn apply(ib: &Arc<Inbound>, origin: &NodeId, items: Vec<Decoded>) -> Result<Vec<Envelope>, LinkError> {
+/// `version`: the protocol version the link speaks (what the replies may carry).
+async fn apply(
+    ib: &Arc<Inbound>,
+    origin: &NodeId,
+    version: u16,
+    items: Vec<Decoded>,
+) -> Result<Vec<Envelope>, LinkError> {
     let mut replies = Vec::new();
     let mut ack_upto = None;
     let l = &ib.local;
@@ -206,7 +213,9 @@ async fn apply(ib: &Arc<Inbound>, origin: &NodeId, items: Vec<Decoded>) -> Resul
                 forward_async(&ib.cluster, RemoteConfigChanged { node_id: origin.clone(), config_hash }).await;
             }
             ClusterMessage::Ping { nonce, sent_ms } => {
-                replies.push(Envelope { id: 0, message: ClusterMessage::Pong { nonce, sent_ms } })
+                // Protocol 2 tells the pinger our clock; protocol 1 pongs are the ping's echo.
+                let answered_ms = (version >= 2).then(|| ib.me.now_ms());
+                replies.push(Envelope { id: 0, message: ClusterMessage::Pong { nonce, sent_ms, answered_ms } })
             }
             ClusterMessage::Request { req_id, request } => {
                 let response = answer(ib, origin, request).await;

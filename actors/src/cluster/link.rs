@@ -212,6 +212,10 @@ pub async fn dial(
         .map_err(|_| LinkError::Timeout("handshake"))??;
     match open_handshake(&settings.key, &me.cluster_name, &header, &frame)? {
         HandshakeFrame::Welcome(w) => {
+            // An acceptor of an older build may not check app versions: this side does as well.
+            if let Some(reason) = super::node::version_refusal(&me.app_version, &w.hello.app_version) {
+                return Err(LinkError::RefusedPeer(reason));
+            }
             // The acceptor chose; a version we do not speak (or it does not) is a broken peer.
             let ours = negotiate(me.protocol, (w.hello.min_version, w.hello.max_version))?;
             if w.version != ours {
@@ -251,6 +255,8 @@ pub async fn accept(
         Some(format!("cluster name {:?} is not {:?}", hello.cluster_name, me.cluster_name))
     } else if hello.node_id == me.node_id {
         Some("that is this node".to_owned())
+    } else if let Some(reason) = super::node::version_refusal(&me.app_version, &hello.app_version) {
+        Some(reason)
     } else {
         chosen.as_ref().err().map(ToString::to_string)
     };

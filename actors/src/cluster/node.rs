@@ -41,9 +41,55 @@ pub struct NodeInfo {
     pub hostname: String,
     /// The protocol versions this node speaks (the handshake picks the highest both speak).
     pub protocol: (u16, u16),
+    /// Added to this node's clock wherever the cluster reads it (pings, pongs, skew): 0, except in
+    /// tests that play a node with a wrong clock.
+    pub clock_offset_ms: i64,
+}
+
+/// Clocks further apart than this are flagged (cluster status, log, metric): timestamps order
+/// posts and expire sessions, and a node written by NTP stays well within it.
+pub const MAX_CLOCK_SKEW_MS: i64 = 1000;
+
+/// How far apart two app versions are, by Mattermost's upgrade rule: nodes of one cluster may be
+/// at most one minor version apart (while it is upgraded node by node), never another major.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionGap {
+    Same,
+    /// Another patch release, or the next or previous minor one: they work together.
+    Compatible,
+    /// Another major version, or minors two or more apart: refused.
+    TooFar,
+}
+
+/// `major.minor` of `major.minor.patch[-suffix]`.
+fn major_minor(v: &str) -> Option<(u64, u64)> {
+    let mut parts = v.split(['.', '-', '+']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+pub fn version_gap(ours: &str, theirs: &str) -> VersionGap {
+    if ours == theirs {
+        return VersionGap::Same;
+    }
+    match (major_minor(ours), major_minor(theirs)) {
+        (Some((a, x)), Some((b, y))) if a == b && x.abs_diff(y) <= 1 => VersionGap::Compatible,
+        _ => VersionGap::TooFar,
+    }
+}
+
+/// Why a node of version `ours` does not link with one of `theirs`, if it does not.
+pub fn version_refusal(ours: &str, theirs: &str) -> Option<String> {
+    (version_gap(ours, theirs) == VersionGap::TooFar).then(|| {
+        format!("app version {theirs} is too far from {ours}: nodes may be at most one minor version apart (upgrade one minor version at a time)")
+    })
 }
 
 impl NodeInfo {
+    /// This node's clock as the cluster reads it (ms since the epoch).
+    pub fn now_ms(&self) -> i64 {
+        starling_protocol::now_ms() + self.clock_offset_ms
+    }
+
     /// This node's half of a handshake, with a fresh random value.
     pub fn hello(&self) -> Hello {
         let mut random = [0u8; 32];
@@ -118,6 +164,9 @@ pub struct PeerStatus {
     pub state: PeerState,
     pub reason: String,
     pub last_heard_ms: i64,
+    /// How far the peer's clock is ahead of this node's (negative: behind), in ms, as measured from
+    /// the last pong; None before one arrived, or on a protocol 1 link (which carries no clock).
+    pub clock_skew_ms: Option<i64>,
 }
 
 impl PeerStatus {
@@ -134,6 +183,32 @@ impl PeerStatus {
             state: PeerState::Connecting,
             reason: String::new(),
             last_heard_ms: 0,
+            clock_skew_ms: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_link_when_at_most_one_minor_apart_within_a_major() {
+        use VersionGap::*;
+        for (a, b, gap) in [
+            ("10.5.0", "10.5.0", Same),
+            ("10.5.0", "10.5.3", Compatible),
+            ("10.5.0", "10.6.0", Compatible),
+            ("10.6.1", "10.5.0-rc1", Compatible),
+            ("10.5.0", "10.7.0", TooFar),
+            ("10.5.0", "11.5.0", TooFar),
+            ("9.11.0", "10.0.0", TooFar),
+            ("test", "other", TooFar),
+        ] {
+            assert_eq!(version_gap(a, b), gap, "{a} / {b}");
+            assert_eq!(version_gap(b, a), gap, "{b} / {a}");
+        }
+        assert!(version_refusal("10.5.0", "10.6.0").is_none());
+        assert!(version_refusal("10.5.0", "10.7.0").unwrap().contains("10.7.0 is too far from 10.5.0"));
     }
 }

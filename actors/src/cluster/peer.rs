@@ -11,7 +11,7 @@
 
 use super::coordinator::{Cluster, IndirectProbe, PeerStateChanged, PeerStopped};
 use super::link::{self, Established, LinkError, LinkWriter, NotSent, Transport};
-use super::node::{NodeInfo, PeerState, PeerStatus, TransportSettings};
+use super::node::{NodeInfo, PeerState, PeerStatus, TransportSettings, MAX_CLOCK_SKEW_MS};
 use super::{ClusterCounters, HeardTable, CONNECT_TIMEOUT, DOWN_AFTER, PING_INTERVAL, RETRY_INTERVAL, SUSPECT_AFTER};
 use crate::mailbox::{forward_async, PEER_MAILBOX};
 use actix::prelude::*;
@@ -127,6 +127,8 @@ pub struct ClusterPeer {
     reason: String,
     remote: Option<Hello>,
     protocol_version: u16,
+    /// The peer's clock minus ours (ms), from the last pong that carried its clock.
+    clock_skew_ms: Option<i64>,
     generation: u64,
     link: Option<LinkWriter>,
     dialing: bool,
@@ -159,6 +161,7 @@ impl ClusterPeer {
             reason: String::new(),
             remote: None,
             protocol_version: 0,
+            clock_skew_ms: None,
             generation: 0,
             link: None,
             dialing: false,
@@ -191,6 +194,7 @@ impl ClusterPeer {
             state: self.state,
             reason: self.reason.clone(),
             last_heard_ms: now_ms() - self.last_heard.elapsed().as_millis() as i64,
+            clock_skew_ms: self.clock_skew_ms,
         }
     }
 
@@ -216,6 +220,29 @@ impl ClusterPeer {
             _ => {}
         }
         self.push_status();
+    }
+
+    /// A pong to the ping sent at `sent_ms` (our clock) says the peer's clock read `answered_ms`
+    /// when it answered: the skew is that minus our clock halfway through the round trip. The
+    /// status is pushed when the skew crosses [`MAX_CLOCK_SKEW_MS`] or moves by a tenth of it.
+    fn clock_measured(&mut self, sent_ms: i64, answered_ms: i64) {
+        let now = self.parts.me.now_ms();
+        if now < sent_ms {
+            return; // our own clock stepped back meanwhile: no measure
+        }
+        let skew = answered_ms - (sent_ms + (now - sent_ms) / 2);
+        let flagged = |s: Option<i64>| s.is_some_and(|s| s.abs() > MAX_CLOCK_SKEW_MS);
+        let before = self.clock_skew_ms.replace(skew);
+        if flagged(Some(skew)) != flagged(before) {
+            if flagged(Some(skew)) {
+                slog::warn!(self.log, "peer clock skew over the limit"; "skew_ms" => skew, "limit_ms" => MAX_CLOCK_SKEW_MS);
+            } else {
+                slog::info!(self.log, "peer clock skew back within the limit"; "skew_ms" => skew);
+            }
+            self.push_status();
+        } else if before.is_none_or(|b| b.abs_diff(skew) > (MAX_CLOCK_SKEW_MS / 10) as u64) {
+            self.push_status();
+        }
     }
 
     fn heard_now(&mut self) {
@@ -333,7 +360,7 @@ impl ClusterPeer {
     fn tick(&mut self, ctx: &mut Context<Self>) {
         match self.state {
             PeerState::Up | PeerState::Suspect => {
-                self.push_best_effort(ClusterMessage::Ping { nonce: self.generation, sent_ms: now_ms() });
+                self.push_best_effort(ClusterMessage::Ping { nonce: self.generation, sent_ms: self.parts.me.now_ms() });
                 self.schedule_flush(ctx);
                 let silent = self.last_heard.elapsed();
                 if silent > SUSPECT_AFTER && self.state == PeerState::Up {
@@ -388,6 +415,7 @@ impl ClusterPeer {
         }
         self.remote = Some(remote);
         self.protocol_version = version;
+        self.clock_skew_ms = None; // measured again on this link (a protocol 1 link never is)
         self.link = Some(writer);
         self.sent_upto = 0; // everything still unacknowledged goes again
         self.vouched_at = None;
@@ -486,7 +514,11 @@ impl Handler<Incoming> for ClusterPeer {
                         let _ = tx.send(response); // the asker may have timed out
                     }
                 }
-                Decoded::Message(Envelope { message: ClusterMessage::Pong { .. }, .. }) => {}
+                Decoded::Message(Envelope { message: ClusterMessage::Pong { sent_ms, answered_ms, .. }, .. }) => {
+                    if let Some(answered_ms) = answered_ms {
+                        self.clock_measured(sent_ms, answered_ms);
+                    }
+                }
                 Decoded::Message(other) => {
                     slog::debug!(self.log, "unexpected message on outbound link"; "msg_type" => other.message.name());
                 }

@@ -111,6 +111,11 @@ fn start_node(net: &MemoryNetwork, name: &str, protocol: (u16, u16)) -> TestNode
 
 /// A node; `record`: a subscriber keeps everything its bus publishes (see `heard`).
 fn start_node_with(net: &MemoryNetwork, name: &str, protocol: (u16, u16), record: bool) -> TestNode {
+    start_node_as(net, name, record, |me| me.protocol = protocol)
+}
+
+/// A node described as `tweak` says (app version, protocol range, clock).
+fn start_node_as(net: &MemoryNetwork, name: &str, record: bool, tweak: impl FnOnce(&mut NodeInfo)) -> TestNode {
     let sup = Supervisor::new(quiet());
     let db = Arc::new(Db::default());
     let stores = RealtimeStores { sessions: db.clone(), memberships: db.clone(), statuses: db.clone() };
@@ -122,7 +127,7 @@ fn start_node_with(net: &MemoryNetwork, name: &str, protocol: (u16, u16), record
             filter: crate::Filter::all(),
         });
     }
-    let me = NodeInfo {
+    let mut me = NodeInfo {
         node_id: NodeId::new(),
         cluster_name: "test".into(),
         app_version: "test".into(),
@@ -130,8 +135,10 @@ fn start_node_with(net: &MemoryNetwork, name: &str, protocol: (u16, u16), record
         config_hash: ConfigHash::new("h"),
         gossip_addr: name.into(),
         hostname: name.into(),
-        protocol,
+        protocol: PROTOCOL,
+        clock_offset_ms: 0,
     };
+    tweak(&mut me);
     let transport = TransportSettings { key: [3; 32], encrypt: true, compress: true };
     let settings = JoinSettings { me, transport, network: net.transport(name), log: quiet() };
     let joined = realtime.join_cluster(&sup, settings, net.listen(name));
@@ -278,6 +285,58 @@ async fn nodes_with_no_common_protocol_version_refuse_each_other_and_say_why() {
     introduce(&[&mid, &new]);
     assert!(eventually(Duration::from_secs(5), || all_up(&mid, &new)).await);
     assert_eq!(mid.peers().await.iter().find(|p| p.gossip_addr == "new").map(|p| p.protocol_version), Some(2));
+}
+
+#[actix::test]
+async fn app_versions_one_minor_apart_link_and_further_apart_are_refused_on_both_sides() {
+    tokio::time::pause();
+    let net = MemoryNetwork::new();
+    let v = |version: &'static str| move |me: &mut NodeInfo| me.app_version = version.into();
+    let (old, new) = (start_node_as(&net, "old", true, v("10.4.2")), start_node_as(&net, "new", true, v("10.5.0")));
+    introduce(&[&old, &new]);
+    assert!(eventually(Duration::from_secs(5), || all_up(&old, &new)).await, "one minor apart: they link");
+    let far = start_node_as(&net, "far", true, v("10.7.0"));
+    introduce(&[&old, &new, &far]);
+    let refused = || async {
+        let theirs = far.peers().await;
+        let ours = new.peers().await;
+        let says = |p: &PeerStatus| !p.state.is_live() && p.reason.contains("at most one minor version apart");
+        theirs.len() == 2 && theirs.iter().all(says) && ours.iter().find(|p| p.gossip_addr == "far").is_some_and(says)
+    };
+    assert!(eventually(Duration::from_secs(10), refused).await, "{:?} / {:?}", far.peers().await, new.peers().await);
+    assert!(all_up(&old, &new).await, "the others keep working");
+}
+
+#[actix::test]
+async fn protocol_2_links_measure_clock_skew_and_protocol_1_links_carry_no_clock() {
+    tokio::time::pause();
+    let net = MemoryNetwork::new();
+    let ahead = |me: &mut NodeInfo| me.clock_offset_ms = 5_000;
+    let (a, b) = (start_node(&net, "a", PROTOCOL), start_node_as(&net, "b", true, ahead));
+    introduce(&[&a, &b]);
+    async fn skew(n: &TestNode, peer: &str) -> Option<i64> {
+        n.peers().await.into_iter().find(|p| p.gossip_addr == peer).and_then(|p| p.clock_skew_ms)
+    }
+    let measured = || async {
+        skew(&a, "b").await.is_some_and(|s| (4_900..=5_100).contains(&s))
+            && skew(&b, "a").await.is_some_and(|s| (-5_100..=-4_900).contains(&s))
+    };
+    assert!(
+        eventually(Duration::from_secs(5), measured).await,
+        "{:?} / {:?}",
+        skew(&a, "b").await,
+        skew(&b, "a").await
+    );
+    // An older node (protocol 1 only) links at 1; its pongs carry no clock, so nothing is measured.
+    let old = start_node_as(&net, "old", true, |me| {
+        me.protocol = (1, 1);
+        me.clock_offset_ms = 5_000;
+    });
+    introduce(&[&a, &b, &old]);
+    assert!(eventually(Duration::from_secs(5), || all_up(&a, &old)).await);
+    tokio::time::sleep(Duration::from_secs(2)).await; // pings and pongs meanwhile
+    let p = a.peers().await.into_iter().find(|p| p.gossip_addr == "old").unwrap();
+    assert_eq!((p.protocol_version, p.clock_skew_ms), (1, None));
 }
 
 #[actix::test]

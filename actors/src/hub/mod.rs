@@ -257,6 +257,16 @@ pub struct CloseSessions {
     pub target: SessionTarget,
 }
 
+/// A draining node moves its clients: close up to `max` active websockets with 1001 (going away),
+/// keeping each queue as a disconnect does, so that the client reconnects through the load
+/// balancer to another node and resumes there (that node takes the queue from this one). Answers
+/// how many stay active.
+#[derive(Debug, Message)]
+#[rtype(result = "usize")]
+pub struct MoveConnections {
+    pub max: usize,
+}
+
 /// How many active connections a user has on this hub.
 #[derive(Debug, Message)]
 #[rtype(result = "usize")]
@@ -727,6 +737,32 @@ impl Handler<CloseSessions> for Hub {
         for id in ids {
             self.drop_connection(&id);
         }
+    }
+}
+
+impl Handler<MoveConnections> for Hub {
+    type Result = usize;
+    fn handle(&mut self, msg: MoveConnections, _ctx: &mut Self::Context) -> usize {
+        let moving: Vec<ConnectionId> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.socket.is_some())
+            .map(|(id, _)| id.clone())
+            .take(msg.max)
+            .collect();
+        let now = Instant::now();
+        for id in &moving {
+            let Some(c) = self.connections.get_mut(id) else { continue };
+            if let Some(s) = c.socket.take() {
+                s.control.do_send(CloseConnection { code: 1001, reason: "node draining: reconnect".into() });
+            }
+            c.inactive_since = Some(now);
+            let user = c.user_id.clone();
+            if self.active_count(&user) == 0 {
+                self.presence_changed(&user, false);
+            }
+        }
+        self.connections.values().filter(|c| c.socket.is_some()).count()
     }
 }
 

@@ -108,6 +108,7 @@ async fn node(name: &str, key: [u8; 32], encrypt: bool) -> Node {
         gossip_addr: gossip.clone(),
         hostname: name.into(),
         protocol: (starling_protocol::MIN_PROTOCOL_VERSION, starling_protocol::MAX_PROTOCOL_VERSION),
+        clock_offset_ms: 0,
     };
     let transport = TransportSettings { key, encrypt, compress: true };
     let joined = realtime.join_cluster(&sup, JoinSettings { me, transport, network: Arc::new(Tcp), log }, listener);

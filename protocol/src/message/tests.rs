@@ -60,7 +60,17 @@ fn golden_config_changed() {
 #[test]
 fn golden_ping_pong() {
     golden(0, ClusterMessage::Ping { nonce: 300, sent_ms: -1 }, "0100000703ac0201");
-    golden(0, ClusterMessage::Pong { nonce: 1, sent_ms: 1_700_000_000_000 }, "01000008070180a0abfef962");
+    // Protocol 1's pong (no clock) stays byte for byte what it was; protocol 2 appends the clock.
+    golden(
+        0,
+        ClusterMessage::Pong { nonce: 1, sent_ms: 1_700_000_000_000, answered_ms: None },
+        "01000008070180a0abfef962",
+    );
+    golden(
+        0,
+        ClusterMessage::Pong { nonce: 1, sent_ms: 1_700_000_000_000, answered_ms: Some(1_700_000_000_001) },
+        "010000080d0180a0abfef96282a0abfef962",
+    );
 }
 
 #[test]
@@ -236,7 +246,7 @@ fn metadata_per_type() {
         (ClusterMessage::InvalidateAllCaches, 5, "inv_all_caches", true),
         (ClusterMessage::ConfigChanged { config_hash: "h".into() }, 6, "config_changed", true),
         (ClusterMessage::Ping { nonce: 1, sent_ms: 2 }, 7, "ping", false),
-        (ClusterMessage::Pong { nonce: 1, sent_ms: 2 }, 8, "pong", false),
+        (ClusterMessage::Pong { nonce: 1, sent_ms: 2, answered_ms: None }, 8, "pong", false),
         (ClusterMessage::Ack { up_to: 1 }, 9, "ack", false),
         (ClusterMessage::Request { req_id: 1, request: Request::GetStats }, 10, "request", true),
         (ClusterMessage::Response { req_id: 1, response: Response::ConnectionCount(1) }, 11, "response", true),
@@ -376,7 +386,8 @@ pub(crate) fn cluster_message() -> impl Strategy<Value = ClusterMessage> {
         Just(ClusterMessage::InvalidateAllCaches),
         text().prop_map(|config_hash| ClusterMessage::ConfigChanged { config_hash }),
         (any::<u64>(), any::<i64>()).prop_map(|(nonce, sent_ms)| ClusterMessage::Ping { nonce, sent_ms }),
-        (any::<u64>(), any::<i64>()).prop_map(|(nonce, sent_ms)| ClusterMessage::Pong { nonce, sent_ms }),
+        (any::<u64>(), any::<i64>(), any::<Option<i64>>())
+            .prop_map(|(nonce, sent_ms, answered_ms)| ClusterMessage::Pong { nonce, sent_ms, answered_ms }),
         any::<u64>().prop_map(|up_to| ClusterMessage::Ack { up_to }),
         (any::<u64>(), request()).prop_map(|(req_id, request)| ClusterMessage::Request { req_id, request }),
         (any::<u64>(), response()).prop_map(|(req_id, response)| ClusterMessage::Response { req_id, response }),
