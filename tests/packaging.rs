@@ -594,6 +594,11 @@ async fn every_admin_command_of_the_runbook_runs_against_a_cluster() {
     })
     .await;
     assert!(green, "three green nodes: {}", api.get("/cluster/status").await.body);
+    // The example's websocket location upgrades: a client gets its hello through it.
+    let mut ws = common::ws::Ws::connect(&nginx.url(), api.token.as_deref().expect("token")).await;
+    let (hello, _) = ws.until_event("hello").await;
+    assert!(hello["data"]["server_version"].is_string(), "{hello}");
+    ws.close().await;
     std::fs::write(work.join("pw.txt"), "password-1\n").expect("password file");
     let creds = work.join("admin.json");
 
@@ -611,8 +616,8 @@ async fn every_admin_command_of_the_runbook_runs_against_a_cluster() {
             cmd = cmd.replace(from, to);
         }
         if cmd.contains(" node drain") {
-            // Being built elsewhere; draining a node of this cluster would also end the run, so
-            // only the command's existence is checked.
+            // Being built elsewhere; draining would take a node from the lines after this one,
+            // so only the command's existence is checked.
             let r = run_line("starling admin node drain --help", &work, &creds, &socket).await;
             if r.code == 0 {
                 eprintln!("packaging: `{line}`: checked with `starling admin node drain --help` only");
