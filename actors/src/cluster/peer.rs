@@ -223,12 +223,15 @@ impl ClusterPeer {
     }
 
     /// A pong to the ping sent at `sent_ms` (our clock) says the peer's clock read `answered_ms`
-    /// when it answered: the skew is that minus our clock halfway through the round trip. The
+    /// when it answered: the skew is that minus our clock halfway through the round trip (used
+    /// only when the round trip took under half of [`MAX_CLOCK_SKEW_MS`]). The
     /// status is pushed when the skew crosses [`MAX_CLOCK_SKEW_MS`] or moves by a tenth of it.
     fn clock_measured(&mut self, sent_ms: i64, answered_ms: i64) {
         let now = self.parts.me.now_ms();
-        if now < sent_ms {
-            return; // our own clock stepped back meanwhile: no measure
+        // The estimate is off by up to half the round trip: a slow one (a loaded peer answering
+        // late) says nothing about the clocks, and is not used.
+        if now < sent_ms || now - sent_ms > MAX_CLOCK_SKEW_MS / 2 {
+            return; // (or our own clock stepped back meanwhile)
         }
         let skew = answered_ms - (sent_ms + (now - sent_ms) / 2);
         let flagged = |s: Option<i64>| s.is_some_and(|s| s.abs() > MAX_CLOCK_SKEW_MS);
