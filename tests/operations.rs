@@ -141,6 +141,20 @@ struct Seen {
     reconnects: usize,
 }
 
+/// Count one event: a `seq` that does not follow `last` is a gap; a `posted` post is seen once more.
+fn take(ev: &Value, last: &mut i64, seen: &Mutex<Seen>) {
+    let seq = ev["seq"].as_i64().unwrap_or(-1);
+    let mut s = seen.lock().unwrap();
+    if seq != *last + 1 {
+        s.gaps += 1;
+    }
+    *last = seq;
+    if ev["event"] == "posted" {
+        let post: Value = serde_json::from_str(ev["data"]["post"].as_str().unwrap()).unwrap();
+        *s.posts.entry(post["id"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+}
+
 /// A websocket client as Mattermost's apps are: first on `first`, and whenever its socket closes,
 /// back through the load balancer `lb` with its connection id and next sequence number.
 fn listen(first: String, lb: String, token: String, stop: Arc<AtomicBool>) -> Arc<Mutex<Seen>> {
@@ -156,18 +170,7 @@ fn listen(first: String, lb: String, token: String, stop: Arc<AtomicBool>) -> Ar
             match ws.next(Duration::from_millis(200)).await {
                 Got::Timeout => {}
                 Got::Json(ev) if ev.get("event").is_none() => {}
-                Got::Json(ev) => {
-                    let seq = ev["seq"].as_i64().unwrap_or(-1);
-                    let mut s = seen.lock().unwrap();
-                    if seq != last + 1 {
-                        s.gaps += 1;
-                    }
-                    last = seq;
-                    if ev["event"] == "posted" {
-                        let post: Value = serde_json::from_str(ev["data"]["post"].as_str().unwrap()).unwrap();
-                        *s.posts.entry(post["id"].as_str().unwrap().to_owned()).or_default() += 1;
-                    }
-                }
+                Got::Json(ev) => take(&ev, &mut last, &seen),
                 Got::Closed(_) => {
                     // Reconnect through the load balancer (bounded: 30 s of attempts).
                     let q = format!("?connection_id={conn}&sequence_number={}", last + 1);
@@ -189,18 +192,7 @@ fn listen(first: String, lb: String, token: String, stop: Arc<AtomicBool>) -> Ar
                             conn = ev["data"]["connection_id"].as_str().unwrap().to_owned();
                             last = ev["seq"].as_i64().unwrap();
                         }
-                        Got::Json(ev) if ev.get("event").is_some() => {
-                            let seq = ev["seq"].as_i64().unwrap_or(-1);
-                            let mut s = seen.lock().unwrap();
-                            if seq != last + 1 {
-                                s.gaps += 1;
-                            }
-                            last = seq;
-                            if ev["event"] == "posted" {
-                                let post: Value = serde_json::from_str(ev["data"]["post"].as_str().unwrap()).unwrap();
-                                *s.posts.entry(post["id"].as_str().unwrap().to_owned()).or_default() += 1;
-                            }
-                        }
+                        Got::Json(ev) if ev.get("event").is_some() => take(&ev, &mut last, &seen),
                         _ => {}
                     }
                 }

@@ -7,11 +7,12 @@
 mod common;
 use common::callback::{Answer, Callback, Received};
 use common::cluster::{free_port, ClusterProcs, NodeProc};
+use common::nginx::Nginx;
 use common::{temp_dir, wait_until, Client, TestDb};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn repo_file(rel: &str) -> String {
@@ -68,60 +69,20 @@ fn example_nginx_in(dir: &Path, listen: u16, ports: &[u16]) -> PathBuf {
     conf
 }
 
-/// NGINX running the example in front of some nodes.
-struct ExampleNginx {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl ExampleNginx {
-    async fn start(http_ports: &[u16]) -> ExampleNginx {
-        let dir = temp_dir("nginx-example");
-        let port = free_port();
-        let conf = example_nginx_in(&dir, port, http_ports);
-        let child = Command::new(nginx_binary())
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(&conf)
-            .args(["-g", "daemon off;"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx is installed (scripts/test installs it)");
-        let n = ExampleNginx { port, dir, child: Some(child) };
-        let url = format!("{}/api/v4/system/ping", n.url());
-        let up = wait_until(Duration::from_secs(10), || async {
-            reqwest::get(&url).await.map(|r| r.status().is_success()).unwrap_or(false)
-        })
-        .await;
-        let log = std::fs::read_to_string(n.dir.join("error.log")).unwrap_or_default();
-        assert!(up, "NGINX with the example does not pass ping to the nodes; error.log:\n{log}");
-        n
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for ExampleNginx {
-    /// SIGTERM first: the master then stops its workers (a SIGKILLed master leaves them running).
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
-            for _ in 0..100 {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// NGINX running the example in front of some nodes, once it passes ping to them.
+async fn example_nginx(http_ports: &[u16]) -> Nginx {
+    let dir = temp_dir("nginx-example");
+    let port = free_port();
+    let conf = example_nginx_in(&dir, port, http_ports);
+    let n = Nginx::run(dir, port, &conf);
+    let url = format!("{}/api/v4/system/ping", n.url());
+    let up = wait_until(Duration::from_secs(10), || async {
+        reqwest::get(&url).await.map(|r| r.status().is_success()).unwrap_or(false)
+    })
+    .await;
+    let log = std::fs::read_to_string(n.dir.join("error.log")).unwrap_or_default();
+    assert!(up, "NGINX with the example does not pass ping to the nodes; error.log:\n{log}");
+    n
 }
 
 #[test]
@@ -559,7 +520,7 @@ async fn every_admin_command_of_the_runbook_runs_against_a_cluster() {
         n.ready().await;
         nodes.push(n);
     }
-    let nginx = ExampleNginx::start(&nodes.iter().map(|n| n.http_port).collect::<Vec<_>>()).await;
+    let nginx = example_nginx(&nodes.iter().map(|n| n.http_port).collect::<Vec<_>>()).await;
     // The first user is the system admin the runbook logs in as.
     let anon = Client::new(&nodes[0].url());
     anon.post("/users", json!({"email": "admin@example.com", "username": "admin", "password": "password-1"}))

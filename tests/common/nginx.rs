@@ -39,11 +39,16 @@ impl Nginx {
             .replace("@@UPSTREAMS@@", upstreams.trim_end());
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();
+        Self::run(dir, port, &conf_path)
+    }
+
+    /// NGINX (not as a daemon) with the config at `conf`, prefix `dir`, listening on `port`.
+    pub fn run(dir: PathBuf, port: u16, conf_path: &std::path::Path) -> Nginx {
         let child = Command::new(binary())
             .arg("-p")
             .arg(&dir)
             .arg("-c")
-            .arg(&conf_path)
+            .arg(conf_path)
             .args(["-g", "daemon off;"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
