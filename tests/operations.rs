@@ -254,6 +254,11 @@ async fn nothing_lost(admin: &Client, channel: &str, posted: &[(String, String)]
         })
     })
     .await;
+    if !all {
+        let short = listeners.iter().filter(|l| posted.iter().any(|(id, _)| !l.lock().unwrap().posts.contains_key(id)));
+        let (n, fresh) = short.fold((0, 0), |(n, f), l| (n + 1, f + l.lock().unwrap().fresh_hellos));
+        panic!("{n} of {} listeners missed posts ({fresh} of them resumed with a new hello)", listeners.len());
+    }
     for (i, l) in listeners.iter().enumerate() {
         let s = l.lock().unwrap();
         let missing: Vec<&String> = posted.iter().map(|(id, _)| id).filter(|id| !s.posts.contains_key(*id)).collect();
