@@ -14,7 +14,7 @@
 //!    close: a client that does not come back resumes as Mattermost's do, by reloading).
 //! 4. Then the ordinary stop: HTTP server, scheduler, cluster leave, jobs handed back.
 
-use starling_actors::hub::{GetHubStats, HubSet, MoveConnections};
+use starling_actors::hub::{HubSet, MoveConnections};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -54,35 +54,15 @@ impl Drain {
     }
 }
 
-/// What a drain did, for the log and the tests.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Drained {
-    /// Websockets open when it began.
-    pub moved: usize,
-    /// Their queues that were still here (not taken by another node) when it ended.
-    pub left_behind: usize,
-    pub took: Duration,
-}
-
-async fn stats(hubs: &HubSet) -> (usize, usize) {
-    let (mut active, mut inactive) = (0, 0);
-    for h in hubs.all() {
-        if let Ok(s) = h.send(GetHubStats).await {
-            active += s.active_connections;
-            inactive += s.inactive_connections;
-        }
-    }
-    (active, inactive)
-}
-
 /// Steps 1 to 3 (see the module's documentation); a second call returns at once.
-pub async fn drain(drain: &Drain, hubs: &HubSet, log: &slog::Logger) -> Drained {
+pub async fn drain(drain: &Drain, hubs: &HubSet, log: &slog::Logger) {
     let started = Instant::now();
     if !drain.begin() {
-        return Drained::default();
+        return;
     }
     // Queues of clients that had left before: not this drain's to wait for.
-    let (total, already_inactive) = stats(hubs).await;
+    let before = hubs.stats().await;
+    let (total, already_inactive) = (before.active_connections, before.inactive_connections);
     slog::info!(log, "draining: moving websockets to other nodes"; "websockets" => total, "spread_ms" => SPREAD.as_millis() as u64);
     let ticks = (SPREAD.as_millis() / TICK.as_millis()).max(1) as usize;
     let per_tick = total.div_ceil(ticks).max(1);
@@ -108,14 +88,12 @@ pub async fn drain(drain: &Drain, hubs: &HubSet, log: &slog::Logger) -> Drained 
     let closed = Instant::now();
     let mut left_behind = 0;
     while closed.elapsed() < HANDOVER_GRACE {
-        let (_, inactive) = stats(hubs).await;
-        left_behind = inactive.saturating_sub(already_inactive);
+        left_behind = hubs.stats().await.inactive_connections.saturating_sub(already_inactive);
         if left_behind == 0 {
             break;
         }
         tokio::time::sleep(TICK).await;
     }
-    let took = started.elapsed();
-    slog::info!(log, "drained"; "websockets" => total, "queues_left_behind" => left_behind, "took_ms" => took.as_millis() as u64);
-    Drained { moved: total, left_behind, took }
+    slog::info!(log, "drained"; "websockets" => total, "queues_left_behind" => left_behind,
+        "took_ms" => started.elapsed().as_millis() as u64);
 }

@@ -190,12 +190,7 @@ pub async fn serve(state: actix_web::web::Data<crate::api::AppState>) -> actix_w
     let _ = writeln!(body, "# HELP starling_jobs_scheduled_total Recurring jobs this node created.");
     let _ = writeln!(body, "# TYPE starling_jobs_scheduled_total counter");
     let _ = writeln!(body, "starling_jobs_scheduled_total {}", sc.created.load(Ordering::Relaxed));
-    let mut websockets = 0usize;
-    for h in state.ws.hubs.all() {
-        if let Ok(s) = h.send(starling_actors::hub::GetHubStats).await {
-            websockets += s.active_connections;
-        }
-    }
+    let websockets = state.ws.hubs.stats().await.active_connections;
     let _ = writeln!(body, "# HELP mattermost_http_websockets_total Open websocket connections on this node.");
     let _ = writeln!(body, "# TYPE mattermost_http_websockets_total gauge");
     let _ = writeln!(body, "mattermost_http_websockets_total {websockets}");

@@ -601,7 +601,7 @@ impl Node {
     /// Safe to call more than once.
     /// Move this node's clients to the other nodes before it stops ([`crate::drain`]): what
     /// SIGTERM and `POST /system/drain` do before [`Node::stop`].
-    pub async fn drain(&self) -> crate::drain::Drained {
+    pub async fn drain(&self) {
         crate::drain::drain(&self.state.drain, &self.state.ws.hubs, &self.log).await
     }
 

@@ -13,7 +13,7 @@ use super::link::{self, Established, LinkError, LinkWriter, Listener, NotSent};
 use super::node::{NodeInfo, TransportSettings};
 use super::{ClusterCounters, HeardTable, SUSPECT_AFTER};
 use crate::event_bus::{CloseWebsockets, EventBus, Origin, Publish, TakeQueueInOrder};
-use crate::hub::{GetHubStats, GetUserConnectionCount, HubSet, SessionTarget, TakeQueue};
+use crate::hub::{GetUserConnectionCount, HubSet, SessionTarget, TakeQueue};
 use crate::mailbox::forward_async;
 use crate::session_cache::{ClearSessions, InvalidateUserSessions, RevokeSession, SessionCache};
 use actix::Addr;
@@ -240,14 +240,8 @@ async fn answer(ib: &Arc<Inbound>, origin: &NodeId, request: Request) -> Respons
     let hubs = &ib.local.hubs;
     match request {
         Request::GetStats => {
-            let mut websockets = 0u64;
-            let mut users = 0u64;
-            for h in hubs.all() {
-                if let Ok(s) = h.send(GetHubStats).await {
-                    websockets += s.active_connections as u64;
-                    users += s.users as u64;
-                }
-            }
+            let s = hubs.stats().await;
+            let (websockets, users) = (s.active_connections as u64, s.users as u64);
             Response::Stats(NodeStats { node_id: ib.me.node_id.clone(), websockets, users, tasks: 0 })
         }
         Request::GetUserConnectionCount { user_id } => {

@@ -77,6 +77,19 @@ impl HubSet {
     pub fn all(&self) -> &[Addr<Hub>] {
         &self.hubs
     }
+
+    /// Every hub's [`HubStats`], added up (a hub that does not answer counts nothing).
+    pub async fn stats(&self) -> HubStats {
+        let mut total = HubStats::default();
+        for h in self.all() {
+            if let Ok(s) = h.send(GetHubStats).await {
+                total.users += s.users;
+                total.active_connections += s.active_connections;
+                total.inactive_connections += s.inactive_connections;
+            }
+        }
+        total
+    }
 }
 
 /// An event rendered once, shared by every connection that receives it.
