@@ -61,9 +61,9 @@ pub async fn rows(state: &AppState) -> ApiResult<Vec<NodeRow>> {
                 format!("version mismatch: {} here, {} there (finish the upgrade)", me.app_version, p.app_version),
             ),
             _ if p.config_hash != my_hash => ("red", "config mismatch".to_owned()),
-            _ if p.clock_skew_ms.is_some_and(|s| s.abs() > MAX_CLOCK_SKEW_MS) => {
+            _ if p.clock_skew_ms.is_some_and(|s| s.unsigned_abs() > MAX_CLOCK_SKEW_MS as u64) => {
                 let skew = p.clock_skew_ms.unwrap_or_default();
-                let (by, way) = (skew.abs(), if skew > 0 { "ahead of" } else { "behind" });
+                let (by, way) = (skew.unsigned_abs(), if skew > 0 { "ahead of" } else { "behind" });
                 ("red", format!("clock skew: {by} ms {way} this node (limit {MAX_CLOCK_SKEW_MS} ms; check NTP)"))
             }
             PeerState::Suspect => ("green", "suspect: slow to answer".to_owned()),

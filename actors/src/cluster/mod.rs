@@ -51,10 +51,7 @@ pub use coordinator::{
 pub use counters::ClusterCounters;
 pub use inbound::{Inbound, LocalParts};
 pub use link::{Listener, Tcp, Transport};
-pub use node::{
-    version_gap, version_refusal, ConfigHash, NodeInfo, PeerState, PeerStatus, TransportSettings, VersionGap,
-    MAX_CLOCK_SKEW_MS,
-};
+pub use node::{ConfigHash, NodeInfo, PeerState, PeerStatus, TransportSettings, MAX_CLOCK_SKEW_MS};
 
 use crate::event_bus::{Filter, Subscribe};
 use crate::supervisor::Supervisor;

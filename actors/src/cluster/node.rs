@@ -50,6 +50,16 @@ pub struct NodeInfo {
 /// posts and expire sessions, and a node written by NTP stays well within it.
 pub const MAX_CLOCK_SKEW_MS: i64 = 1000;
 
+/// The peer's clock minus ours, from a pong that arrived at `now` (our clock) answering the ping
+/// sent at `sent_ms` with the peer's clock at `answered_ms`: that minus our clock halfway through
+/// the round trip. The estimate is off by up to half the round trip, so a slow one (a loaded peer
+/// answering late) is not used (None), and neither are values that do not fit: the peer echoes
+/// `sent_ms` and states `answered_ms`, so both are checked, not trusted.
+pub fn skew_estimate(now: i64, sent_ms: i64, answered_ms: i64) -> Option<i64> {
+    let rtt = now.checked_sub(sent_ms).filter(|rtt| (0..=MAX_CLOCK_SKEW_MS / 2).contains(rtt))?;
+    answered_ms.checked_sub(sent_ms + rtt / 2)
+}
+
 /// How far apart two app versions are, by Mattermost's upgrade rule: nodes of one cluster may be
 /// at most one minor version apart (while it is upgraded node by node), never another major.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +219,21 @@ mod tests {
             assert_eq!(version_gap(b, a), gap, "{b} / {a}");
         }
         assert!(version_refusal("10.5.0", "10.6.0").is_none());
+    }
+
+    #[test]
+    fn skew_is_estimated_from_quick_round_trips_only_and_never_overflows() {
+        let t = 1_700_000_000_000;
+        assert_eq!(skew_estimate(t + 10, t, t + 5_005), Some(5_000), "ahead");
+        assert_eq!(skew_estimate(t + 10, t, t - 4_995), Some(-5_000), "behind");
+        assert_eq!(skew_estimate(t + 501, t, t), None, "a slow round trip says nothing");
+        assert_eq!(skew_estimate(t, t + 1, t), None, "our clock stepped back");
+        // A peer's garbage: refused where it does not fit, never a panic.
+        for (sent, answered) in [(i64::MIN, 0), (i64::MAX, 0), (t, i64::MIN)] {
+            assert!(skew_estimate(t, sent, answered).is_none(), "{sent} {answered}");
+        }
+        assert_eq!(skew_estimate(t, t, i64::MAX), Some(i64::MAX - t), "absurd but representable: shown red");
+        assert_eq!(skew_estimate(i64::MIN, i64::MIN, i64::MIN), Some(0));
         assert!(version_refusal("10.5.0", "10.7.0").unwrap().contains("10.7.0 is too far from 10.5.0"));
     }
 }

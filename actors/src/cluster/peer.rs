@@ -11,7 +11,7 @@
 
 use super::coordinator::{Cluster, IndirectProbe, PeerStateChanged, PeerStopped};
 use super::link::{self, Established, LinkError, LinkWriter, NotSent, Transport};
-use super::node::{NodeInfo, PeerState, PeerStatus, TransportSettings, MAX_CLOCK_SKEW_MS};
+use super::node::{skew_estimate, NodeInfo, PeerState, PeerStatus, TransportSettings, MAX_CLOCK_SKEW_MS};
 use super::{ClusterCounters, HeardTable, CONNECT_TIMEOUT, DOWN_AFTER, PING_INTERVAL, RETRY_INTERVAL, SUSPECT_AFTER};
 use crate::mailbox::{forward_async, PEER_MAILBOX};
 use actix::prelude::*;
@@ -223,18 +223,11 @@ impl ClusterPeer {
     }
 
     /// A pong to the ping sent at `sent_ms` (our clock) says the peer's clock read `answered_ms`
-    /// when it answered: the skew is that minus our clock halfway through the round trip (used
-    /// only when the round trip took under half of [`MAX_CLOCK_SKEW_MS`]). The
-    /// status is pushed when the skew crosses [`MAX_CLOCK_SKEW_MS`] or moves by a tenth of it.
+    /// ([`skew_estimate`]). The status is pushed when the skew crosses [`MAX_CLOCK_SKEW_MS`] or
+    /// moves by a tenth of it.
     fn clock_measured(&mut self, sent_ms: i64, answered_ms: i64) {
-        let now = self.parts.me.now_ms();
-        // The estimate is off by up to half the round trip: a slow one (a loaded peer answering
-        // late) says nothing about the clocks, and is not used.
-        if now < sent_ms || now - sent_ms > MAX_CLOCK_SKEW_MS / 2 {
-            return; // (or our own clock stepped back meanwhile)
-        }
-        let skew = answered_ms - (sent_ms + (now - sent_ms) / 2);
-        let flagged = |s: Option<i64>| s.is_some_and(|s| s.abs() > MAX_CLOCK_SKEW_MS);
+        let Some(skew) = skew_estimate(self.parts.me.now_ms(), sent_ms, answered_ms) else { return };
+        let flagged = |s: Option<i64>| s.is_some_and(|s| s.unsigned_abs() > MAX_CLOCK_SKEW_MS as u64);
         let before = self.clock_skew_ms.replace(skew);
         if flagged(Some(skew)) != flagged(before) {
             if flagged(Some(skew)) {
