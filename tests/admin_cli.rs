@@ -3,44 +3,12 @@
 //! change made through one node is what the other nodes run. Then local mode on a node's socket.
 
 mod common;
+use common::admin::admin;
 use common::cluster::NodeProc;
 use common::{temp_dir, wait_until, Client, TestDb};
-use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use serde_json::json;
+use std::path::PathBuf;
 use std::time::Duration;
-
-struct Run {
-    code: i32,
-    out: String,
-    err: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.out).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.out))
-    }
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "exit code; stdout: {}\nstderr: {}", self.out, self.err);
-        self
-    }
-}
-
-/// `starling admin ARGS` with its own credentials file.
-async fn admin(creds: &Path, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_starling"))
-        .arg("admin")
-        .args(args)
-        .env("STARLING_ADMIN_CONFIG", creds)
-        .output()
-        .await
-        .expect("starling admin runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        out: String::from_utf8_lossy(&out.stdout).into_owned(),
-        err: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// Three nodes on one database, their config in it (ReadOnlyConfig off, so the API may save).
 async fn three_nodes(db: &TestDb) -> Vec<NodeProc> {

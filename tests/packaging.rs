@@ -5,6 +5,7 @@
 //! `starling admin` line of the runbook exits 0 against a three-node cluster behind the example.
 
 mod common;
+use common::admin::Run;
 use common::callback::{Answer, Callback, Received};
 use common::cluster::{free_port, ClusterProcs, NodeProc};
 use common::nginx::Nginx;
@@ -452,15 +453,9 @@ fn runbook_commands() -> Vec<String> {
     out
 }
 
-struct Ran {
-    code: i32,
-    out: String,
-    err: String,
-}
-
 /// One runbook line through bash, as an operator types it: in `cwd`, with `starling` on the
 /// PATH, the test's credentials file and local mode socket.
-async fn run_line(line: &str, cwd: &Path, creds: &Path, socket: &Path) -> Ran {
+async fn run_line(line: &str, cwd: &Path, creds: &Path, socket: &Path) -> Run {
     let bin = Path::new(env!("CARGO_BIN_EXE_starling"));
     let path = format!("{}:{}", bin.parent().expect("bin dir").display(), std::env::var("PATH").unwrap_or_default());
     let out = tokio::process::Command::new("bash")
@@ -472,11 +467,7 @@ async fn run_line(line: &str, cwd: &Path, creds: &Path, socket: &Path) -> Ran {
         .output()
         .await
         .expect("bash runs");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        out: String::from_utf8_lossy(&out.stdout).into_owned(),
-        err: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(out)
 }
 
 #[actix_web::test]

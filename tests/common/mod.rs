@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod callback;
 pub mod cluster;
 pub mod nginx;
