@@ -258,6 +258,9 @@ pub struct FileSettings {
     pub amazon_s3_endpoint: String,
     #[serde(rename = "AmazonS3SSL")]
     pub amazon_s3_ssl: bool,
+    /// The size of each part of a multipart upload (all but the last); a file up to this size is
+    /// one PUT. Each upload in progress holds one part in memory.
+    pub amazon_s3_upload_part_size_bytes: i64,
     /// Whether `GET /files/{id}/link` hands out links that work without logging in.
     pub enable_public_link: bool,
     /// The key of public links' hashes (at least 32 characters). Empty: the cluster makes one
@@ -284,6 +287,7 @@ impl Default for FileSettings {
             amazon_s3_region: String::new(),
             amazon_s3_endpoint: "s3.amazonaws.com".into(),
             amazon_s3_ssl: true,
+            amazon_s3_upload_part_size_bytes: 5_242_880,
             enable_public_link: false,
             public_link_salt: String::new(),
             max_image_resolution: 33_177_600,

@@ -1,5 +1,5 @@
 //! API v4 files: multipart upload (channel_id as a field before the files, or in the query),
-//! byte-exact download, info, attaching to posts, permissions, MaxFileSize, and that a failed
+//! byte-exact download and byte ranges, info, attaching to posts, permissions, MaxFileSize, and that a failed
 //! upload leaves neither a fileinfo row nor a file behind.
 
 mod common;
@@ -168,6 +168,20 @@ async fn upload_and_download_a_megabyte_byte_exact() {
     assert_eq!(d.bytes, b"hello, world\n");
     assert_eq!(header(&d, "content-type"), "text/plain");
     assert_eq!(header(&d, "content-disposition"), "attachment; filename=\"notes.txt\"");
+}
+
+/// Byte ranges of a download (videos seek, downloads resume), from the local driver; S3's are in
+/// tests/s3_garage.rs. Only readers of the file get any part of it.
+#[actix_web::test]
+async fn downloads_serve_byte_ranges() {
+    let w = world().await;
+    let data = random_bytes(300_000);
+    let id = id_of(&upload_one(&w.author, &w.channel, "clip.mp4", &data).await);
+    w.author.post("/posts", json!({"channel_id": w.channel, "message": "a clip", "file_ids": [id]})).await.expect(201);
+    assert_ranges_served(&w.member, &id, &data, 65_536).await;
+    let r = get_range(&w.outsider, &format!("/files/{id}"), "bytes=0-9").await;
+    assert_eq!(r.status, 403, "a range of a file the user may not read");
+    assert_error_shape(&r.body, 403);
 }
 
 #[actix_web::test]

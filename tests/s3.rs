@@ -129,6 +129,9 @@ async fn upload_download_info_and_delete_through_the_api() {
         assert_eq!(&got, info);
     }
 
+    // Byte ranges, read from S3 as ranges (one crosses the first part boundary).
+    assert_ranges_served(&author, &id_of(&infos[0]), &big, S3_PART_SIZE).await;
+
     // Delete (as data retention does, through the file store): the object goes, the row's
     // download answers 404, and deleting again is fine.
     let big_id = id_of(&infos[0]);

@@ -330,33 +330,60 @@ async fn readable_file(state: &State, auth: &Auth, file_id: &str) -> ApiResult<F
     Ok(info)
 }
 
-async fn download(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn download(state: State, auth: Auth, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let info = readable_file(&state, &auth, &path).await?;
-    stream_file(&state, &info.path, &info.mime_type, &info.name, None).await
+    stream_file(&state, &req, &info.path, &info.mime_type, &info.name, None).await
 }
 
-/// Stream a stored file as an attachment named `name`, cacheable for `cache` if given.
+/// Stream a stored file as an attachment named `name`, cacheable for `cache` if given. A `Range`
+/// header of one byte range is answered 206 with that part (as Mattermost's downloads are, so that
+/// videos seek and downloads resume), one that misses the file 416.
 async fn stream_file(
     state: &State,
+    req: &HttpRequest,
     stored_at: &str,
     mime_type: &str,
     name: &str,
     cache: Option<&str>,
 ) -> ApiResult<HttpResponse> {
-    let (stream, size) = state.files.reader(stored_at).await.map_err(|e| match e {
-        crate::filestore::FileStoreError::NotFound => AppError::not_found("file"),
-        other => AppError::internal(other),
-    })?;
+    use crate::filestore::FileStoreError;
+    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+    let slice = match state.files.slice(stored_at, range).await {
+        Ok(slice) => slice,
+        Err(FileStoreError::NotFound) => return Err(AppError::not_found("file")),
+        Err(FileStoreError::RangeNotSatisfiable(size)) => {
+            let error = AppError::new(
+                actix_web::http::StatusCode::RANGE_NOT_SATISFIABLE,
+                "api.file.get_file.range.app_error",
+                "The requested range is not within the file.",
+            );
+            let mut res = actix_web::ResponseError::error_response(&error);
+            res.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header::HeaderValue::from_str(&format!("bytes */{size}")).map_err(AppError::internal)?,
+            );
+            return Ok(res);
+        }
+        Err(other) => return Err(AppError::internal(other)),
+    };
     let disposition =
         ContentDisposition { disposition: DispositionType::Attachment, parameters: disposition_params(name) };
-    let mut res = HttpResponse::Ok();
+    let (mut res, length) = match &slice.range {
+        None => (HttpResponse::Ok(), slice.size),
+        Some(r) => {
+            let mut res = HttpResponse::PartialContent();
+            res.insert_header((header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start(), r.end(), slice.size)));
+            (res, r.end() - r.start() + 1)
+        }
+    };
     res.content_type(mime_type)
         .insert_header((header::CONTENT_DISPOSITION, disposition))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
     if let Some(c) = cache {
         res.insert_header((header::CACHE_CONTROL, c));
     }
-    Ok(res.no_chunking(size).streaming(stream))
+    Ok(res.no_chunking(length).streaming(slice.body))
 }
 
 /// Mattermost's cache lifetime of thumbnails and previews (they never change): 30 days.
@@ -371,7 +398,13 @@ enum Picture {
 
 /// `GET /files/{id}/thumbnail` and `/preview`: 400 for a file without one (not an image), as
 /// Mattermost answers.
-async fn picture(state: &State, auth: &Auth, file_id: &str, which: Picture) -> ApiResult<HttpResponse> {
+async fn picture(
+    state: &State,
+    auth: &Auth,
+    req: &HttpRequest,
+    file_id: &str,
+    which: Picture,
+) -> ApiResult<HttpResponse> {
     let info = readable_file(state, auth, file_id).await?;
     let (stored_at, suffix, error) = match which {
         Picture::Thumbnail => {
@@ -382,15 +415,15 @@ async fn picture(state: &State, auth: &Auth, file_id: &str, which: Picture) -> A
     if stored_at.is_empty() {
         return Err(AppError::bad_request(error, "The file has no such picture: it is not an image."));
     }
-    stream_file(state, stored_at, "image/jpeg", &beside(&info.name, suffix), Some(CACHE_PICTURES)).await
+    stream_file(state, req, stored_at, "image/jpeg", &beside(&info.name, suffix), Some(CACHE_PICTURES)).await
 }
 
-async fn thumbnail(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    picture(&state, &auth, &path, Picture::Thumbnail).await
+async fn thumbnail(state: State, auth: Auth, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    picture(&state, &auth, &req, &path, Picture::Thumbnail).await
 }
 
-async fn preview(state: State, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    picture(&state, &auth, &path, Picture::Preview).await
+async fn preview(state: State, auth: Auth, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    picture(&state, &auth, &req, &path, Picture::Preview).await
 }
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -461,7 +494,12 @@ struct PublicQuery {
 
 /// `GET /files/{id}/public?h=`: no login; a malformed id is 400 first, then 501 while public
 /// links are off (as Mattermost orders them), 400 for a wrong hash.
-async fn public_file(state: State, path: web::Path<String>, q: super::Query<PublicQuery>) -> ApiResult<HttpResponse> {
+async fn public_file(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: super::Query<PublicQuery>,
+) -> ApiResult<HttpResponse> {
     id_param("file_id", path.as_str())?;
     if !state.config().file_settings.enable_public_link {
         return Err(AppError::new(
@@ -485,7 +523,7 @@ async fn public_file(state: State, path: web::Path<String>, q: super::Query<Publ
     if q.h.is_empty() || q.h.len() > 128 || !link_hash_matches(&public_link_key(&state).await?, &info.id, &q.h) {
         return Err(invalid());
     }
-    stream_file(&state, &info.path, &info.mime_type, &info.name, None).await
+    stream_file(&state, &req, &info.path, &info.mime_type, &info.name, None).await
 }
 
 /// `filename` for a name in ASCII; a non-ASCII name goes in `filename*` (RFC 6266), with an ASCII

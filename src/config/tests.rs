@@ -84,6 +84,24 @@ fn invalid_values_are_refused_with_the_key() {
 }
 
 #[test]
+fn s3_part_sizes_outside_s3s_limits_are_refused() {
+    let s3 = [("MM_FILESETTINGS_DRIVERNAME", "amazons3"), ("MM_FILESETTINGS_AMAZONS3BUCKET", "b")];
+    for bad in ["5242879", "0", "-1", "5368709121"] {
+        let path = tmp("partsize");
+        let vars: Vec<(&str, &str)> =
+            s3.iter().copied().chain([("MM_FILESETTINGS_AMAZONS3UPLOADPARTSIZEBYTES", bad)]).collect();
+        let msg = load_with_env(&path, env(&vars)).unwrap_err().to_string();
+        assert!(msg.starts_with("FileSettings.AmazonS3UploadPartSizeBytes"), "{bad}: {msg}");
+    }
+    let path = tmp("partsize-ok");
+    let vars: Vec<(&str, &str)> =
+        s3.iter().copied().chain([("MM_FILESETTINGS_AMAZONS3UPLOADPARTSIZEBYTES", "8388608")]).collect();
+    let c = load_with_env(&path, env(&vars)).expect("8 MiB parts");
+    assert_eq!(c.config.file_settings.amazon_s3_upload_part_size_bytes, 8_388_608);
+    assert_eq!(Config::default().file_settings.amazon_s3_upload_part_size_bytes, 5_242_880, "Mattermost's default");
+}
+
+#[test]
 fn malformed_json_is_a_clear_error() {
     let path = tmp("malformed");
     std::fs::write(&path, "{ not json").unwrap();

@@ -121,6 +121,14 @@ impl Config {
                         "must be set together with FileSettings.AmazonS3AccessKeyId",
                     ));
                 }
+                let part = f.amazon_s3_upload_part_size_bytes;
+                let (min, max) = (crate::filestore::S3_PART_SIZE as i64, crate::filestore::S3_MAX_PART_SIZE as i64);
+                if !(min..=max).contains(&part) {
+                    return Err(invalid(
+                        "FileSettings.AmazonS3UploadPartSizeBytes",
+                        format!("must be between {min} (5 MiB) and {max} (5 GiB), S3's limits for a part"),
+                    ));
+                }
             }
             other => {
                 return Err(invalid(

@@ -1,7 +1,7 @@
 //! FileSettings.DriverName "local": a directory (shared NAS in a cluster). Writes go to a temporary
 //! file beside the target and are renamed into place when complete.
 
-use super::{check_path, round_trip, ByteStream, FileBackend, FileStoreError, FileWriter};
+use super::{check_path, pick_range, round_trip, FileBackend, FileStoreError, FileWriter, Slice};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -84,11 +84,21 @@ impl FileBackend for LocalBackend {
         Ok(Box::new(LocalWriter { tmp, target, file: Some(file), written: 0 }))
     }
 
-    async fn reader(&self, path: &str) -> Result<(ByteStream, u64), FileStoreError> {
+    async fn slice(&self, path: &str, range_header: Option<&str>) -> Result<Slice, FileStoreError> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
         let full = self.full(path)?;
-        let file = tokio::fs::File::open(&full).await?;
+        let mut file = tokio::fs::File::open(&full).await?;
         let size = file.metadata().await?.len();
-        Ok((tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).boxed_local(), size))
+        let range = pick_range(range_header, size)?;
+        let body = match &range {
+            None => tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).boxed_local(),
+            Some(r) => {
+                file.seek(std::io::SeekFrom::Start(*r.start())).await?;
+                let len = r.end() - r.start() + 1;
+                tokio_util::io::ReaderStream::with_capacity(file.take(len), 64 * 1024).boxed_local()
+            }
+        };
+        Ok(Slice { body, size, range })
     }
 
     async fn remove(&self, path: &str) -> Result<(), FileStoreError> {

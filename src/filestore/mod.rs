@@ -5,12 +5,13 @@ mod local;
 mod s3;
 
 pub use local::LocalBackend;
-pub use s3::{S3Backend, PART_SIZE as S3_PART_SIZE};
+pub use s3::{S3Backend, MAX_PART_SIZE as S3_MAX_PART_SIZE, PART_SIZE as S3_PART_SIZE};
 
 use crate::config::FileSettings;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::LocalBoxStream;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,9 @@ pub enum FileStoreError {
     Io(String),
     #[error("file store misconfigured: {0}")]
     Config(String),
+    /// A byte range that does not overlap the file, which is this many bytes long.
+    #[error("range not satisfiable: the file is {0} bytes")]
+    RangeNotSatisfiable(u64),
 }
 
 impl From<std::io::Error> for FileStoreError {
@@ -49,11 +53,56 @@ pub trait FileWriter {
 
 pub type ByteStream = LocalBoxStream<'static, Result<Bytes, std::io::Error>>;
 
+/// Part of a file being read: `body` carries the bytes `range` (inclusive) of a file of `size`
+/// bytes; `range` is None when the body is the whole file.
+pub struct Slice {
+    pub body: ByteStream,
+    pub size: u64,
+    pub range: Option<RangeInclusive<u64>>,
+}
+
+/// The one byte range of an HTTP `Range` header (`bytes=a-b`, `bytes=a-`, `bytes=-n`) within a
+/// file of `size` bytes. None serves the whole file: no header, one that does not parse, or
+/// several ranges (HTTP lets a server answer those with the whole file, as this one does). A range
+/// that does not overlap the file is [`FileStoreError::RangeNotSatisfiable`].
+pub fn pick_range(header: Option<&str>, size: u64) -> Result<Option<RangeInclusive<u64>>, FileStoreError> {
+    use http_range_header::{EndPosition, StartPosition};
+    let Some(parsed) = header.and_then(|h| http_range_header::parse_range_header(h).ok()) else {
+        return Ok(None);
+    };
+    let [one] = parsed.ranges.as_slice() else {
+        return Ok(None);
+    };
+    if size == 0 {
+        return Err(FileStoreError::RangeNotSatisfiable(0));
+    }
+    let start = match one.start {
+        // A suffix longer than the file is the whole file (RFC 9110 14.1.2).
+        StartPosition::FromLast(n) if n > 0 => size.saturating_sub(n),
+        StartPosition::FromLast(_) => size,
+        StartPosition::Index(i) => i,
+    };
+    let end = match one.end {
+        EndPosition::Index(i) => i.min(size - 1),
+        EndPosition::LastByte => size - 1,
+    };
+    if start > end {
+        return Err(FileStoreError::RangeNotSatisfiable(size));
+    }
+    Ok(Some(start..=end))
+}
+
 #[async_trait(?Send)]
 pub trait FileBackend: Send + Sync {
     async fn writer(&self, path: &str) -> Result<Box<dyn FileWriter>, FileStoreError>;
     /// The file's bytes as a stream, and its size.
-    async fn reader(&self, path: &str) -> Result<(ByteStream, u64), FileStoreError>;
+    async fn reader(&self, path: &str) -> Result<(ByteStream, u64), FileStoreError> {
+        let slice = self.slice(path, None).await?;
+        Ok((slice.body, slice.size))
+    }
+    /// The bytes of the file that an HTTP `Range` header asks for (see [`pick_range`]), read from
+    /// the store as a range: a 10 GB video is not fetched whole to serve its last megabyte.
+    async fn slice(&self, path: &str, range_header: Option<&str>) -> Result<Slice, FileStoreError>;
     async fn remove(&self, path: &str) -> Result<(), FileStoreError>;
     /// The names of the files directly in `folder` (none if it does not exist), sorted.
     async fn list(&self, folder: &str) -> Result<Vec<String>, FileStoreError>;
@@ -130,4 +179,27 @@ pub(crate) async fn round_trip(b: &dyn FileBackend) -> Result<(), FileStoreError
         return Err(FileStoreError::Io("health check read back different bytes".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_as_http_reads_them() {
+        let pick = |h: &str, size| pick_range(Some(h), size).map_err(|e| e.to_string());
+        assert_eq!(pick("bytes=0-9", 100), Ok(Some(0..=9)));
+        assert_eq!(pick("bytes=90-", 100), Ok(Some(90..=99)));
+        assert_eq!(pick("bytes=-10", 100), Ok(Some(90..=99)));
+        assert_eq!(pick("bytes=95-200", 100), Ok(Some(95..=99)), "the end is cut to the file");
+        assert_eq!(pick("bytes=0-1,5-6", 100), Ok(None), "several ranges: the whole file");
+        assert_eq!(pick("lines=1-2", 100), Ok(None), "not bytes: ignored");
+        assert_eq!(pick("bytes=x-y", 100), Ok(None), "unparsable: ignored");
+        assert_eq!(pick("bytes=100-", 100), Err("range not satisfiable: the file is 100 bytes".into()));
+        assert_eq!(pick("bytes=0-0", 0), Err("range not satisfiable: the file is 0 bytes".into()));
+        assert_eq!(pick("bytes=-200", 100), Ok(Some(0..=99)), "a suffix longer than the file");
+        assert_eq!(pick("bytes=-0", 100), Ok(None), "an empty suffix does not parse: ignored");
+        assert_eq!(pick("bytes=5-4", 100), Err("range not satisfiable: the file is 100 bytes".into()), "reversed");
+        assert_eq!(pick_range(None, 100).ok(), Some(None));
+    }
 }

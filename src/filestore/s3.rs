@@ -6,8 +6,9 @@
 //! aborted when the write is aborted, fails, or is dropped unfinished. Nothing is visible at a key
 //! until the write finishes. Reads stream the object's body; no file is held in memory whole.
 
-use super::{check_path, round_trip, ByteStream, FileBackend, FileStoreError, FileWriter};
+use super::{check_path, pick_range, round_trip, ByteStream, FileBackend, FileStoreError, FileWriter, Slice};
 use crate::config::FileSettings;
+use ::s3::command::Command;
 use ::s3::creds::Credentials;
 use ::s3::error::S3Error;
 use ::s3::serde_types::Part;
@@ -18,8 +19,11 @@ use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Size of every multipart part but the last (S3's minimum), and the largest file sent as one PUT.
+/// FileSettings.AmazonS3UploadPartSizeBytes by default, and S3's minimum: the size of every
+/// multipart part but the last, and the largest file sent as one PUT.
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
+/// S3's largest part.
+pub const MAX_PART_SIZE: usize = 5 * 1024 * 1024 * 1024;
 /// S3 allows at most this many parts in one upload.
 const MAX_PARTS: u32 = 10_000;
 /// The longest any one request (a PUT, a part, a HEAD) may take.
@@ -43,6 +47,8 @@ struct Inner {
     prefix: String,
     /// `http(s)://host[:port]`, for messages.
     endpoint: String,
+    /// FileSettings.AmazonS3UploadPartSizeBytes, within [`PART_SIZE`]..=[`MAX_PART_SIZE`].
+    part_size: usize,
 }
 
 impl S3Backend {
@@ -69,7 +75,15 @@ impl S3Backend {
             check_path(&prefix)
                 .map_err(|_| config(format!("FileSettings.AmazonS3PathPrefix {prefix:?} is not a valid key prefix")))?;
         }
-        Ok(Self { inner: Arc::new(Inner { bucket, stream_bucket, prefix, endpoint }) })
+        let part_size = usize::try_from(s.amazon_s3_upload_part_size_bytes)
+            .ok()
+            .filter(|n| (PART_SIZE..=MAX_PART_SIZE).contains(n))
+            .ok_or_else(|| {
+                config(format!(
+                    "FileSettings.AmazonS3UploadPartSizeBytes must be between {PART_SIZE} and {MAX_PART_SIZE}"
+                ))
+            })?;
+        Ok(Self { inner: Arc::new(Inner { bucket, stream_bucket, prefix, endpoint, part_size }) })
     }
 }
 
@@ -219,16 +233,17 @@ struct S3Writer {
 }
 
 impl S3Writer {
-    /// Send the first [`PART_SIZE`] bytes of the buffer as the next part, starting the multipart
+    /// Send the first part-size bytes of the buffer as the next part, starting the multipart
     /// upload with the first one.
     async fn send_part(&mut self, last: bool) -> Result<(), FileStoreError> {
         let inner = Arc::clone(&self.inner);
+        let part_size = inner.part_size;
         let part = if last {
             std::mem::take(&mut self.buf)
         } else {
-            let mut rest = Vec::with_capacity(PART_SIZE + 64 * 1024);
-            rest.extend_from_slice(&self.buf[PART_SIZE..]);
-            self.buf.truncate(PART_SIZE);
+            let mut rest = Vec::with_capacity(part_size + 64 * 1024);
+            rest.extend_from_slice(&self.buf[part_size..]);
+            self.buf.truncate(part_size);
             std::mem::replace(&mut self.buf, rest)
         };
         if self.upload.is_none() {
@@ -317,7 +332,7 @@ impl FileWriter for S3Writer {
         self.usable()?;
         self.buf.extend_from_slice(&chunk);
         self.written += chunk.len() as u64;
-        while self.buf.len() > PART_SIZE {
+        while self.buf.len() > self.inner.part_size {
             if let Err(e) = self.send_part(false).await {
                 self.failed = true;
                 return Err(e);
@@ -393,16 +408,37 @@ impl FileBackend for S3Backend {
         }))
     }
 
-    async fn reader(&self, path: &str) -> Result<(ByteStream, u64), FileStoreError> {
+    async fn slice(&self, path: &str, range_header: Option<&str>) -> Result<Slice, FileStoreError> {
+        use ::s3::request::{tokio_backend::ReqwestRequest, Request};
         let inner = &self.inner;
         let key = inner.key(path)?;
         let (head, _) = inner.bucket.head_object(&key).await.map_err(|e| inner.error(e))?;
         let size = head.content_length.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, inner.stream_bucket.get_object_stream(&key))
+        let range = pick_range(range_header, size)?;
+        let get = async {
+            match &range {
+                None => inner.stream_bucket.get_object_stream(&key).await,
+                Some(r) => {
+                    let command = Command::GetObjectRange { start: *r.start(), end: Some(*r.end()) };
+                    ReqwestRequest::new(&inner.stream_bucket, &key, command).await?.response_data_to_stream().await
+                }
+            }
+        };
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, get)
             .await
             .map_err(|_| FileStoreError::Io("S3 endpoint did not answer in time".into()))?
             .map_err(|e| inner.error(e))?;
-        Ok((guarded(response.bytes, size), size))
+        let expected = match &range {
+            None => size,
+            Some(r) if response.status_code == 206 => r.end() - r.start() + 1,
+            Some(_) => {
+                return Err(FileStoreError::Io(format!(
+                    "S3 answered a range request with HTTP {} instead of 206",
+                    response.status_code
+                )))
+            }
+        };
+        Ok(Slice { body: guarded(response.bytes, expected), size, range })
     }
 
     async fn remove(&self, path: &str) -> Result<(), FileStoreError> {
@@ -444,6 +480,7 @@ impl FileBackend for S3Backend {
                     .map_err(|e| self.inner.error(e))?,
                 prefix: self.inner.prefix.clone(),
                 endpoint: self.inner.endpoint.clone(),
+                part_size: self.inner.part_size,
             }),
         };
         let inner = &quick.inner;
@@ -505,6 +542,10 @@ mod tests {
         assert!(S3Backend::new(&s).is_err());
         s.amazon_s3_path_prefix = String::new();
         assert_eq!(S3Backend::new(&s).unwrap().inner.key("x").unwrap(), "x");
+        s.amazon_s3_upload_part_size_bytes = PART_SIZE as i64 - 1;
+        assert!(matches!(S3Backend::new(&s), Err(FileStoreError::Config(_))), "parts under S3's 5 MiB");
+        s.amazon_s3_upload_part_size_bytes = 8 * 1024 * 1024;
+        assert_eq!(S3Backend::new(&s).unwrap().inner.part_size, 8 * 1024 * 1024);
         s.amazon_s3_secret_access_key = String::new();
         assert!(matches!(S3Backend::new(&s), Err(FileStoreError::Config(_))));
     }

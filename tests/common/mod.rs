@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod callback;
 pub mod cluster;
+pub mod garage;
 pub mod nginx;
 pub mod proxy;
 pub mod replica;
@@ -393,4 +394,46 @@ pub fn files_under(dir: &std::path::Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// `GET path` with a `Range` header.
+pub async fn get_range(c: &Client, path: &str, range: &str) -> Resp {
+    let mut rb = c.http.get(format!("{}/api/v4{path}", c.base)).header("Range", range);
+    if let Some(t) = &c.token {
+        rb = rb.bearer_auth(t);
+    }
+    Client::finish(rb.send().await.expect("request reaches the node")).await
+}
+
+/// A stored file's download answers byte ranges as HTTP (and Mattermost) does: 206 with
+/// Content-Range for one range (a closed one, one crossing `boundary`, an open end, a suffix), the
+/// whole file for several, 416 with `bytes */size` past the end. `bytes` is what was uploaded.
+pub async fn assert_ranges_served(c: &Client, file_id: &str, bytes: &[u8], boundary: usize) {
+    let path = format!("/files/{file_id}");
+    let size = bytes.len();
+    assert!(size > boundary + 1000 && boundary > 1000, "the file must reach past the boundary");
+    let whole = check(c.get(&path).await, 200, "whole download");
+    assert_eq!(whole.headers["accept-ranges"], "bytes");
+    let cases = [
+        ("bytes=0-99".to_owned(), 0, 99),
+        (format!("bytes={}-{}", boundary - 10, boundary + 9), boundary - 10, boundary + 9),
+        (format!("bytes={}-", size - 1000), size - 1000, size - 1),
+        ("bytes=-777".to_owned(), size - 777, size - 1),
+        (format!("bytes={}-{}", size - 5, size + 100), size - 5, size - 1),
+    ];
+    for (range, start, end) in cases {
+        let r = check(get_range(c, &path, &range).await, 206, &range);
+        assert_eq!(r.headers["content-range"].to_str().unwrap(), format!("bytes {start}-{end}/{size}"), "{range}");
+        assert_eq!(r.headers["content-length"].to_str().unwrap(), (end - start + 1).to_string(), "{range}");
+        assert!(r.bytes == bytes[start..=end], "{range}: other bytes than the file's {start}..={end}");
+    }
+    let several = get_range(c, &path, "bytes=0-1,10-11").await;
+    assert_eq!(several.status, 200, "several ranges: the whole file");
+    assert!(several.bytes == bytes);
+    let past = get_range(c, &path, &format!("bytes={size}-")).await;
+    assert_eq!(past.status, 416);
+    assert_error_shape(&past.body, 416);
+    assert_eq!(past.headers["content-range"].to_str().unwrap(), format!("bytes */{size}"));
+    let garbage = get_range(c, &path, "bytes=oops").await;
+    assert_eq!(garbage.status, 200, "a Range header that does not parse is ignored");
 }
