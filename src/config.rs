@@ -684,7 +684,9 @@ pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
 
 impl Config {
     /// A hash of the settings every node of a cluster must share. Per-node settings (addresses
-    /// and ports to listen on or advertise, log location, hub count) are left out.
+    /// and ports to listen on or advertise, log location, hub count) are left out, and so is every
+    /// setting at its default: a key added by a newer version, left at its default, does not make
+    /// the nodes of a rolling upgrade disagree (set to something else, it does, rightly).
     pub fn hash(&self) -> String {
         let mut shared = self.clone();
         shared.service_settings.listen_address.clear();
@@ -701,9 +703,25 @@ impl Config {
         cs.advertise_address.clear();
         cs.gossip_port = 0;
         cs.streaming_port = 0;
-        let bytes = serde_json::to_vec(&shared).unwrap_or_default();
+        let mut value = serde_json::to_value(&shared).unwrap_or(Value::Null);
+        let defaults = serde_json::to_value(Config::default()).unwrap_or(Value::Null);
+        prune_defaults(&mut value, &defaults);
+        let bytes = serde_json::to_vec(&value).unwrap_or_default();
         hex::encode(&Sha256::digest(&bytes)[..16])
     }
+}
+
+/// Remove from `value` every key whose value equals the one in `defaults` (objects key by key).
+fn prune_defaults(value: &mut Value, defaults: &Value) {
+    let (Value::Object(map), Value::Object(base)) = (value, defaults) else { return };
+    map.retain(|key, v| match base.get(key) {
+        Some(d) if d == v => false,
+        Some(d) => {
+            prune_defaults(v, d);
+            !matches!(v, Value::Object(m) if m.is_empty())
+        }
+        None => true,
+    });
 }
 
 /// Read `path` (creating it from defaults if it is missing), apply the environment, validate.

@@ -110,6 +110,25 @@ fn malformed_json_is_a_clear_error() {
 }
 
 #[test]
+fn hash_leaves_out_settings_at_their_defaults() {
+    // What a node of a version without a key hashes is what one with it at its default hashes:
+    // only the settings away from their defaults (here the per-node ones hash() clears) count.
+    let mut pruned = serde_json::to_value(Config::default()).unwrap();
+    let defaults = pruned.clone();
+    prune_defaults(&mut pruned, &defaults);
+    assert_eq!(pruned, serde_json::json!({}));
+    let empty = Config::default().hash();
+    let mut c = Config::default();
+    c.file_settings.amazon_s3_upload_part_size_bytes = 5_242_880;
+    assert_eq!(c.hash(), empty, "a key set to its default");
+    c.file_settings.amazon_s3_upload_part_size_bytes = 8_388_608;
+    assert_ne!(c.hash(), empty, "a key set to something else");
+    let mut d = Config::default();
+    d.team_settings.site_name = "Other".into();
+    assert_ne!(c.hash(), d.hash());
+}
+
+#[test]
 fn hash_ignores_per_node_settings_only() {
     let a = Config::default();
     let mut b = a.clone();
