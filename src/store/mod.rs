@@ -15,6 +15,7 @@ mod migrations;
 mod my_channels;
 mod outgoing_hooks;
 pub mod plugin_kv;
+mod post_batch;
 mod posts;
 mod preferences;
 mod reactions;
@@ -45,6 +46,7 @@ pub use outgoing_hooks::{
     CommandWebhook, CommandWebhookRefusal, OutgoingHook, OutgoingHookFields, OutgoingHookFilter,
     COMMAND_WEBHOOK_LIFETIME_MS, COMMAND_WEBHOOK_MAX_USES,
 };
+pub use post_batch::{GroupCommitStats, MAX_BATCH as MAX_POSTS_PER_COMMIT};
 pub use posts::{emoji_names_in, NewPost, Post, PostMentions, PostPage, PostQuery};
 pub use preferences::Preference;
 pub use reactions::{Reaction, SaveReaction};
@@ -139,6 +141,8 @@ pub struct Store {
     /// ServiceSettings.EnableCustomEmoji as the node runs it: while it is off, posts' metadata
     /// names no custom emoji (as in Mattermost).
     custom_emoji: Arc<std::sync::atomic::AtomicBool>,
+    /// New posts waiting for their channel's group commit ([`post_batch`]).
+    post_batches: Arc<post_batch::PostBatches>,
 }
 
 impl Store {
@@ -148,7 +152,12 @@ impl Store {
     }
 
     pub fn with_logger(s: &SqlSettings, log: Logger) -> StoreResult<Self> {
-        Ok(Self { master: Arc::new(routing::Router::new(s)?), log, custom_emoji: Arc::default() })
+        Ok(Self {
+            master: Arc::new(routing::Router::new(s)?),
+            log,
+            custom_emoji: Arc::default(),
+            post_batches: Arc::default(),
+        })
     }
 
     /// Follow ServiceSettings.EnableCustomEmoji (the node calls it at start and on each change).

@@ -248,6 +248,49 @@ pub(super) async fn tick(c: &impl GenericClient, channel_id: &str) -> StoreResul
     Ok(row.get(0))
 }
 
+/// Insert `p` (the channel's clock, counters, thread and followers with it): the post without
+/// its metadata, its sender's username and the users it mentioned.
+pub(super) async fn insert_post(c: &impl GenericClient, p: &NewPost) -> StoreResult<super::post_batch::Created> {
+    let stmt = c.prepare_cached(CREATE_POST).await?;
+    let id = new_id();
+    let row = c
+        .query_one(
+            &stmt,
+            &[
+                &p.channel_id,
+                &now_ms(),
+                &p.root_id,
+                &id,
+                &p.user_id,
+                &p.message,
+                &p.post_type,
+                &p.props,
+                &p.hashtags,
+                &p.file_ids,
+                &p.pending_post_id,
+                &p.mentions.any(),
+                &p.mentions.everyone,
+                &p.mentions.usernames,
+                &p.mentions.channel,
+                &p.mentions.here,
+                &p.auto_follow,
+            ],
+        )
+        .await?;
+    let mut post = Post::from_row(&row);
+    let sender: Option<String> = row.get("sender");
+    let mentioned: Vec<String> = row.get("mentioned");
+    if !post.root_id.is_empty() {
+        // The statement's snapshot predates the channel lock it waited for, so count the
+        // thread now: replies of one root share its channel and therefore its clock, so the
+        // live replies up to this one are exactly those created at or before it and not
+        // deleted before it.
+        let stmt = c.prepare_cached(REPLIES_UP_TO).await?;
+        post.reply_count = c.query_one(&stmt, &[&post.root_id, &post.create_at]).await?.get(0);
+    }
+    Ok((post, sender.unwrap_or_default(), mentioned))
+}
+
 pub(super) async fn post_by_id(c: &impl GenericClient, id: &str) -> StoreResult<Option<Post>> {
     Ok(c.query_opt(&format!("{POST_SELECT} WHERE p.id = $1"), &[&id]).await?.as_ref().map(Post::from_row))
 }
@@ -260,48 +303,21 @@ impl Store {
     ///
     /// One prepared statement ([`CREATE_POST`]), committed on its own: one round trip instead of a
     /// transaction of five or six.
-    pub async fn create_post(&self, p: NewPost) -> StoreResult<(Post, String, Vec<String>)> {
+    /// One post alone, committed with its statement (no transaction of its own).
+    pub(super) async fn create_one_post(&self, p: NewPost) -> StoreResult<super::post_batch::Created> {
         let c = self.master.get().await?;
-        let stmt = c.prepare_cached(CREATE_POST).await?;
-        let id = new_id();
-        let row = c
-            .query_one(
-                &stmt,
-                &[
-                    &p.channel_id,
-                    &now_ms(),
-                    &p.root_id,
-                    &id,
-                    &p.user_id,
-                    &p.message,
-                    &p.post_type,
-                    &p.props,
-                    &p.hashtags,
-                    &p.file_ids,
-                    &p.pending_post_id,
-                    &p.mentions.any(),
-                    &p.mentions.everyone,
-                    &p.mentions.usernames,
-                    &p.mentions.channel,
-                    &p.mentions.here,
-                    &p.auto_follow,
-                ],
-            )
-            .await?;
-        let mut post = Post::from_row(&row);
-        let sender: Option<String> = row.get("sender");
-        let mentioned: Vec<String> = row.get("mentioned");
-        if !post.root_id.is_empty() {
-            // The statement's snapshot predates the channel lock it waited for, so count the
-            // thread now: replies of one root share its channel and therefore its clock, so the
-            // live replies up to this one are exactly those created at or before it and not
-            // deleted before it.
-            let stmt = c.prepare_cached(REPLIES_UP_TO).await?;
-            post.reply_count = c.query_one(&stmt, &[&post.root_id, &post.create_at]).await?.get(0);
-        }
+        let inserted = insert_post(&c, &p).await?;
         drop(c);
+        self.finish_created(inserted).await
+    }
+
+    /// A created post with its metadata, as callers get it.
+    pub(super) async fn finish_created(
+        &self,
+        (mut post, sender, mentioned): super::post_batch::Created,
+    ) -> StoreResult<super::post_batch::Created> {
         self.fill_metadata(std::slice::from_mut(&mut post)).await?;
-        Ok((post, sender.unwrap_or_default(), mentioned))
+        Ok((post, sender, mentioned))
     }
 
     /// What a reply needs to know about the post it answers: its channel, whether it is deleted,
