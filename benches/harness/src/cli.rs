@@ -127,6 +127,11 @@ pub struct IdleArgs {
     /// Seconds to stay idle before each RSS reading.
     #[arg(long, default_value_t = 5)]
     pub settle: u64,
+    /// After the readings, keep the connections open this many seconds more (for attaching idle
+    /// clients to a cluster while another command measures it, as target 2 asks), then report how
+    /// many are still open.
+    #[arg(long, default_value_t = 0)]
+    pub hold: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -63,6 +63,10 @@ pub async fn run(a: IdleArgs) -> Result<()> {
         ));
     }
     let measured = measure(&mut ctx, &a, &cps).await;
+    let held = match (&measured, a.hold) {
+        (Ok(_), secs) if secs > 0 => Some(hold(&mut ctx, secs).await?),
+        _ => None,
+    };
     let common = ctx.common_figures(c);
     let Ctx { pool, machine, .. } = ctx;
     pool.shutdown().await;
@@ -119,6 +123,8 @@ pub async fn run(a: IdleArgs) -> Result<()> {
         "pid": a.pid,
         "connections": a.connections,
         "settle_s": a.settle,
+        "hold_s": a.hold,
+        "open_after_hold": held,
         "logins_hashed_during_run": hashed,
         "baseline": baseline,
         "checkpoints": rows,
@@ -127,6 +133,22 @@ pub async fn run(a: IdleArgs) -> Result<()> {
         "meets_target": last.and_then(|r| r.kib_per_connection).map(|k| k <= TARGET_KIB_PER_CONN),
     });
     scenario::finish(c, "idle", &machine, figures)
+}
+
+/// Keep the connections open `secs` seconds (reporting every 10 s how many are), then return how
+/// many still are.
+async fn hold(ctx: &mut Ctx, secs: u64) -> Result<u64> {
+    report::note(format!("holding the connections open for {secs}s"));
+    let until = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        tokio::time::sleep(left.min(Duration::from_secs(10))).await;
+        let st = ctx.pool.status(STATUS_TIMEOUT).await?;
+        report::note(format!("holding: {} open, {} closed by the server", st.open, st.closed));
+        if left <= Duration::from_secs(10) {
+            return Ok(st.open);
+        }
+    }
 }
 
 async fn measure(ctx: &mut Ctx, a: &IdleArgs, cps: &[usize]) -> Result<(Rss, Vec<Checkpoint>)> {
