@@ -41,6 +41,9 @@ pub(super) struct PostBatches {
     posts_together: AtomicU64,
 }
 
+/// A channel's queue holds [`MAX_QUEUED`] posts already.
+struct QueueFull;
+
 /// How much group commit happened on this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupCommitStats {
@@ -51,12 +54,13 @@ pub struct GroupCommitStats {
 }
 
 impl PostBatches {
-    /// Queue `post`; true when no batch runs for its channel, so the caller starts one.
-    fn enqueue(&self, post: NewPost, done: oneshot::Sender<StoreResult<Created>>) -> Result<bool, Waiter> {
+    /// Queue `post`: Ok(true) when no batch runs for its channel, so the caller starts one;
+    /// Err when the channel's queue is full.
+    fn enqueue(&self, post: NewPost, done: oneshot::Sender<StoreResult<Created>>) -> Result<bool, QueueFull> {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         let waiter = Waiter { post, done };
         match channels.get_mut(&waiter.post.channel_id) {
-            Some(q) if q.len() >= MAX_QUEUED => Err(waiter),
+            Some(q) if q.len() >= MAX_QUEUED => Err(QueueFull),
             Some(q) => {
                 q.push_back(waiter);
                 Ok(false)
@@ -101,7 +105,7 @@ impl Store {
                 actix_web::rt::spawn(async move { store.run_batches(&channel).await });
             }
             Ok(false) => {}
-            Err(_) => return Err(StoreError::Unavailable("too many posts waiting for this channel".into())),
+            Err(QueueFull) => return Err(StoreError::Unavailable("too many posts waiting for this channel".into())),
         }
         result.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the post's batch was lost".into())))
     }
@@ -121,42 +125,56 @@ impl Store {
         }
     }
 
-    /// Several posts of one channel in one transaction, a savepoint each.
+    /// Several posts of one channel in one transaction: all statements pipelined on one
+    /// connection; if any fails, the transaction is rolled back and the posts go again one
+    /// savepoint each, so that only the failing one fails.
     async fn create_posts_together(&self, posts: Vec<NewPost>) -> Vec<StoreResult<Created>> {
         let n = posts.len();
-        let outcome: StoreResult<Vec<StoreResult<Created>>> = async {
+        let pipelined: StoreResult<Option<Vec<Created>>> = async {
             let mut c = self.master.get().await?;
             let tx = c.transaction().await?;
-            let mut created = Vec::with_capacity(n);
-            for p in &posts {
-                tx.batch_execute("SAVEPOINT post").await?;
-                match super::posts::insert_post(&tx, p).await {
-                    Ok(post) => {
-                        tx.batch_execute("RELEASE SAVEPOINT post").await?;
-                        created.push(Ok(post));
-                    }
-                    Err(e) => {
-                        tx.batch_execute("ROLLBACK TO SAVEPOINT post").await?;
-                        created.push(Err(e));
-                    }
-                }
-            }
+            let stmt = tx.prepare_cached(super::posts::CREATE_POST).await?;
+            let rows =
+                futures_util::future::join_all(posts.iter().map(|p| super::posts::insert_row(&tx, &stmt, p))).await;
+            let Ok(mut created) = rows.into_iter().collect::<StoreResult<Vec<Created>>>() else {
+                tx.rollback().await?;
+                return Ok(None);
+            };
+            let counted = futures_util::future::join_all(
+                created.iter_mut().map(|(post, _, _)| super::posts::count_replies(&tx, post)),
+            )
+            .await;
+            counted.into_iter().collect::<StoreResult<Vec<()>>>()?;
             tx.commit().await?;
-            self.post_batches.together.fetch_add(1, Ordering::Relaxed);
-            self.post_batches.posts_together.fetch_add(n as u64, Ordering::Relaxed);
-            Ok(created)
+            Ok(Some(created))
         }
         .await;
+        let outcome: StoreResult<Vec<StoreResult<Created>>> = match pipelined {
+            Ok(Some(created)) => Ok(created.into_iter().map(Ok).collect()),
+            Ok(None) => self.one_savepoint_each(&posts).await,
+            Err(e) => Err(e),
+        };
+        if outcome.is_ok() {
+            self.post_batches.together.fetch_add(1, Ordering::Relaxed);
+            self.post_batches.posts_together.fetch_add(n as u64, Ordering::Relaxed);
+        }
         match outcome {
             Ok(created) => {
-                let mut out = Vec::with_capacity(n);
-                for r in created {
-                    out.push(match r {
-                        Ok(post) => self.finish_created(post).await,
-                        Err(e) => Err(e),
-                    });
-                }
-                out
+                // The committed posts' metadata in one read.
+                let mut posts: Vec<Post> =
+                    created.iter().filter_map(|r| r.as_ref().ok().map(|c| c.0.clone())).collect();
+                let filled = self.fill_metadata(&mut posts).await;
+                let mut filled_posts = posts.into_iter();
+                created
+                    .into_iter()
+                    .map(|r| match (r, &filled) {
+                        (Ok((_, sender, mentioned)), Ok(())) => {
+                            Ok((filled_posts.next().expect("one filled post per created one"), sender, mentioned))
+                        }
+                        (Ok(_), Err(e)) => Err(StoreError::Unavailable(format!("reading the new post back: {e}"))),
+                        (Err(e), _) => Err(e),
+                    })
+                    .collect()
             }
             // Nothing of the batch is committed (or it is unknown, as for a lone post whose
             // connection breaks at its commit): every post of it fails.
@@ -165,5 +183,27 @@ impl Store {
                 std::iter::once(Err(e)).chain((1..n).map(|_| Err(StoreError::Unavailable(said.clone())))).collect()
             }
         }
+    }
+
+    /// The posts in one transaction, a savepoint each: one that fails is rolled back alone.
+    async fn one_savepoint_each(&self, posts: &[NewPost]) -> StoreResult<Vec<StoreResult<Created>>> {
+        let mut c = self.master.get().await?;
+        let tx = c.transaction().await?;
+        let mut created = Vec::with_capacity(posts.len());
+        for p in posts {
+            tx.batch_execute("SAVEPOINT post").await?;
+            match super::posts::insert_post(&tx, p).await {
+                Ok(post) => {
+                    tx.batch_execute("RELEASE SAVEPOINT post").await?;
+                    created.push(Ok(post));
+                }
+                Err(e) => {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT post").await?;
+                    created.push(Err(e));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 }

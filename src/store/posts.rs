@@ -166,7 +166,7 @@ pub const SINCE_LIMIT: i64 = 1000;
 /// root and the membership: the order the transaction this replaces took them in. PostgreSQL
 /// re-evaluates `ch`'s SET against the newest row version after waiting for the lock, so the clock
 /// stays strictly increasing per channel.
-const CREATE_POST: &str = "WITH ch AS ( \
+pub(super) const CREATE_POST: &str = "WITH ch AS ( \
         UPDATE channels SET post_clock = GREATEST(post_clock + 1, $2::bigint), \
             last_post_at = GREATEST(post_clock + 1, $2::bigint), \
             total_msg_count = total_msg_count + 1, \
@@ -252,10 +252,21 @@ pub(super) async fn tick(c: &impl GenericClient, channel_id: &str) -> StoreResul
 /// its metadata, its sender's username and the users it mentioned.
 pub(super) async fn insert_post(c: &impl GenericClient, p: &NewPost) -> StoreResult<super::post_batch::Created> {
     let stmt = c.prepare_cached(CREATE_POST).await?;
+    let mut created = insert_row(c, &stmt, p).await?;
+    count_replies(c, &mut created.0).await?;
+    Ok(created)
+}
+
+/// The statement of [`insert_post`], its thread's reply count not yet filled in.
+pub(super) async fn insert_row(
+    c: &impl GenericClient,
+    stmt: &tokio_postgres::Statement,
+    p: &NewPost,
+) -> StoreResult<super::post_batch::Created> {
     let id = new_id();
     let row = c
         .query_one(
-            &stmt,
+            stmt,
             &[
                 &p.channel_id,
                 &now_ms(),
@@ -277,18 +288,22 @@ pub(super) async fn insert_post(c: &impl GenericClient, p: &NewPost) -> StoreRes
             ],
         )
         .await?;
-    let mut post = Post::from_row(&row);
+    let post = Post::from_row(&row);
     let sender: Option<String> = row.get("sender");
     let mentioned: Vec<String> = row.get("mentioned");
+    Ok((post, sender.unwrap_or_default(), mentioned))
+}
+
+/// A new reply's `reply_count`. The insert's snapshot predates the channel lock it waited for,
+/// so the thread is counted after it: replies of one root share its channel and therefore its
+/// clock, so the live replies up to this one are exactly those created at or before it and not
+/// deleted before it (later replies of the same transaction do not count either).
+pub(super) async fn count_replies(c: &impl GenericClient, post: &mut Post) -> StoreResult<()> {
     if !post.root_id.is_empty() {
-        // The statement's snapshot predates the channel lock it waited for, so count the
-        // thread now: replies of one root share its channel and therefore its clock, so the
-        // live replies up to this one are exactly those created at or before it and not
-        // deleted before it.
         let stmt = c.prepare_cached(REPLIES_UP_TO).await?;
         post.reply_count = c.query_one(&stmt, &[&post.root_id, &post.create_at]).await?.get(0);
     }
-    Ok((post, sender.unwrap_or_default(), mentioned))
+    Ok(())
 }
 
 pub(super) async fn post_by_id(c: &impl GenericClient, id: &str) -> StoreResult<Option<Post>> {
