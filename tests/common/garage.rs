@@ -18,22 +18,12 @@ pub const REGION: &str = "garage";
 
 /// The Garage binary: STARLING_GARAGE, else where scripts/install-s3-server-2 puts it.
 pub fn binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("STARLING_GARAGE") {
-        let p = PathBuf::from(p);
-        assert!(p.is_file(), "STARLING_GARAGE={} is not a file; run scripts/install-s3-server-2", p.display());
-        return p;
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_default();
-    let p = cache.join("starling/garage/bin/garage");
-    assert!(
-        p.is_file(),
-        "Garage, the second S3 server of the tests, is missing: set STARLING_GARAGE to its binary \
-         (`scripts/install-s3-server-2` installs it and prints its path; scripts/test does both)"
-    );
-    p
+    super::installed_binary(
+        "STARLING_GARAGE",
+        "starling/garage/bin/garage",
+        "Garage, the second S3 server of the tests",
+        "install-s3-server-2",
+    )
 }
 
 pub struct Garage {

@@ -437,3 +437,26 @@ pub async fn assert_ranges_served(c: &Client, file_id: &str, bytes: &[u8], bound
     let garbage = get_range(c, &path, "bytes=oops").await;
     assert_eq!(garbage.status, 200, "a Range header that does not parse is ignored");
 }
+
+/// A server binary the tests run: the path in `var` if set, else `cached` under the user's cache
+/// directory, where `installer` (a script of scripts/) puts it. Panics, saying how to get it,
+/// when it is not there: a test that needs it fails, never skips.
+pub fn installed_binary(var: &str, cached: &str, what: &str, installer: &str) -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Some(p) = std::env::var_os(var) {
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "{var}={} is not a file; run scripts/{installer}", p.display());
+        return p;
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_default();
+    let p = cache.join(cached);
+    assert!(
+        p.is_file(),
+        "{what} is missing: set {var} to its binary (`scripts/{installer}` installs it and prints its \
+         path; scripts/test does both)"
+    );
+    p
+}

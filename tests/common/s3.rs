@@ -28,22 +28,12 @@ pub const MAX_KEY_BYTES: usize = 130;
 
 /// The s3s-fs binary: STARLING_S3_SERVER, else where scripts/install-s3-server puts it.
 pub fn binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("STARLING_S3_SERVER") {
-        let p = PathBuf::from(p);
-        assert!(p.is_file(), "STARLING_S3_SERVER={} is not a file; run scripts/install-s3-server", p.display());
-        return p;
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_default();
-    let p = cache.join("starling/s3s-fs/bin/s3s-fs");
-    assert!(
-        p.is_file(),
-        "the S3 server for the tests is missing: set STARLING_S3_SERVER to the s3s-fs binary \
-         (`scripts/install-s3-server` installs it and prints its path; scripts/test does both)"
-    );
-    p
+    super::installed_binary(
+        "STARLING_S3_SERVER",
+        "starling/s3s-fs/bin/s3s-fs",
+        "the S3 server for the tests (s3s-fs)",
+        "install-s3-server",
+    )
 }
 
 pub struct S3Server {

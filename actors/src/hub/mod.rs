@@ -162,6 +162,57 @@ impl Memberships {
     }
 }
 
+/// The users of a hub by channel: those whose memberships say they are in it, and those whose
+/// memberships are still loading (they may be). Kept with every change of `Hub::users`.
+#[derive(Default)]
+struct ChannelIndex {
+    members: HashMap<ChannelId, HashSet<UserId>>,
+    loading: HashSet<UserId>,
+}
+
+impl ChannelIndex {
+    fn ready(&mut self, user: &UserId, m: &Memberships) {
+        self.loading.remove(user);
+        for c in &m.channels {
+            self.members.entry(c.clone()).or_default().insert(user.clone());
+        }
+    }
+
+    fn apply(&mut self, user: &UserId, change: &MembershipChange) {
+        match change {
+            MembershipChange::JoinedChannel(c) => {
+                self.members.entry(c.clone()).or_default().insert(user.clone());
+            }
+            MembershipChange::LeftChannel(c) => self.leave(user, c),
+            MembershipChange::JoinedTeam(_) | MembershipChange::LeftTeam(_) => {}
+        }
+    }
+
+    fn leave(&mut self, user: &UserId, channel: &ChannelId) {
+        if let Some(users) = self.members.get_mut(channel) {
+            users.remove(user);
+            if users.is_empty() {
+                self.members.remove(channel);
+            }
+        }
+    }
+
+    fn forget(&mut self, user: &UserId, membership: &MembershipState) {
+        self.loading.remove(user);
+        if let MembershipState::Ready(m) = membership {
+            for c in &m.channels {
+                self.leave(user, c);
+            }
+        }
+    }
+
+    /// The users an event of `channel` may be for.
+    fn concerned(&self, channel: &str) -> Vec<UserId> {
+        let members = self.members.get(channel).into_iter().flatten();
+        members.chain(self.loading.iter()).cloned().collect()
+    }
+}
+
 /// Ask the connection actor to close its socket (slow consumer, revoked session).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -400,6 +451,9 @@ impl Connection {
 pub struct Hub {
     store: Arc<dyn MembershipStore>,
     users: HashMap<UserId, UserEntry>,
+    /// Which of `users` each channel event may concern, so that it is not offered to every user
+    /// connected here.
+    by_channel: ChannelIndex,
     connections: HashMap<ConnectionId, Connection>,
     presence: Option<Recipient<UserPresenceChanged>>,
     log: slog::Logger,
@@ -411,7 +465,14 @@ impl Hub {
         presence: Option<Recipient<UserPresenceChanged>>,
         log: slog::Logger,
     ) -> Self {
-        Self { store, users: HashMap::new(), connections: HashMap::new(), presence, log }
+        Self {
+            store,
+            users: HashMap::new(),
+            by_channel: ChannelIndex::default(),
+            connections: HashMap::new(),
+            presence,
+            log,
+        }
     }
 
     fn active_count(&self, user_id: &UserId) -> usize {
@@ -431,10 +492,11 @@ impl Hub {
     fn add(&mut self, id: ConnectionId, conn: Connection, ctx: &mut Context<Self>) {
         let user_id = conn.user_id.clone();
         self.connections.insert(id.clone(), conn);
-        let entry = self
-            .users
-            .entry(user_id.clone())
-            .or_insert_with(|| UserEntry { connections: Vec::new(), membership: MembershipState::Loading(Vec::new()) });
+        let by_channel = &mut self.by_channel;
+        let entry = self.users.entry(user_id.clone()).or_insert_with(|| {
+            by_channel.loading.insert(user_id.clone());
+            UserEntry { connections: Vec::new(), membership: MembershipState::Loading(Vec::new()) }
+        });
         entry.connections.push(id);
         if entry.connections.len() == 1 {
             self.load_memberships(user_id, ctx);
@@ -510,7 +572,9 @@ impl Hub {
         if let Some(u) = self.users.get_mut(&c.user_id) {
             u.connections.retain(|x| x != conn_id);
             if u.connections.is_empty() {
-                self.users.remove(&c.user_id);
+                if let Some(gone) = self.users.remove(&c.user_id) {
+                    self.by_channel.forget(&c.user_id, &gone.membership);
+                }
             }
         }
         if was_active && self.active_count(&c.user_id) == 0 {
@@ -555,6 +619,7 @@ impl Hub {
                         }
                     }
                     if let Some(entry) = hub.users.get_mut(&user_id) {
+                        hub.by_channel.ready(&user_id, &m);
                         entry.membership = MembershipState::Ready(m);
                     }
                 }
@@ -621,6 +686,7 @@ impl actix::Supervised for Hub {
             self.drop_connection(&id);
         }
         self.users.clear();
+        self.by_channel = ChannelIndex::default();
     }
 }
 
@@ -712,7 +778,10 @@ impl Handler<Deliver> for Hub {
             self.deliver_to_user(&UserId::from(b.user_id.as_str()), &msg.event);
             return;
         }
-        let users: Vec<UserId> = self.users.keys().cloned().collect();
+        let users: Vec<UserId> = match b.channel_id.as_str() {
+            "" => self.users.keys().cloned().collect(),
+            channel => self.by_channel.concerned(channel),
+        };
         for u in users {
             self.deliver_to_user(&u, &msg.event);
         }
@@ -729,7 +798,10 @@ impl Handler<ApplyMembership> for Hub {
                     pending.push(Pending::Change(msg.change));
                 }
             }
-            MembershipState::Ready(m) => m.apply(&msg.change),
+            MembershipState::Ready(m) => {
+                m.apply(&msg.change);
+                self.by_channel.apply(&msg.user_id, &msg.change);
+            }
         }
     }
 }

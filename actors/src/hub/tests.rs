@@ -263,3 +263,39 @@ async fn a_restarted_hub_closes_its_sockets_and_starts_empty() {
     assert_eq!(*sock.closed.lock().unwrap(), [1000], "its client reconnects");
     assert_eq!(sup.restarts().get("hub"), Some(&1));
 }
+
+#[test]
+fn the_channel_index_follows_memberships_and_users_going() {
+    let mut ix = ChannelIndex::default();
+    let (u1, u2) = (UserId::from("u1"), UserId::from("u2"));
+    ix.loading.insert(u1.clone());
+    assert_eq!(ix.concerned(CHANNEL), vec![u1.clone()], "a loading user may be in any channel");
+    let m = Memberships { channels: [ChannelId::from(CHANNEL)].into_iter().collect(), teams: HashSet::new() };
+    ix.ready(&u1, &m);
+    ix.ready(&u2, &Memberships::default());
+    assert_eq!(ix.concerned(CHANNEL), vec![u1.clone()]);
+    assert!(ix.concerned(OTHER).is_empty(), "nobody in the other channel");
+    ix.apply(&u2, &MembershipChange::JoinedChannel(OTHER.into()));
+    assert_eq!(ix.concerned(OTHER), vec![u2.clone()]);
+    ix.apply(&u1, &MembershipChange::LeftChannel(CHANNEL.into()));
+    assert!(ix.concerned(CHANNEL).is_empty());
+    assert!(!ix.members.contains_key(CHANNEL), "an empty channel is forgotten");
+    let m2 = Memberships { channels: [ChannelId::from(OTHER)].into_iter().collect(), teams: HashSet::new() };
+    ix.forget(&u2, &MembershipState::Ready(m2));
+    assert!(ix.members.is_empty() && ix.loading.is_empty(), "nothing left of users gone");
+}
+
+#[actix::test]
+async fn a_user_who_left_a_channel_gets_no_more_of_its_events() {
+    let hub = start_hub(MemMemberships::with("u1", &[CHANNEL, OTHER]));
+    let (_, mut sock, _) = register(&hub, "u1", None, None, SEND_QUEUE).await;
+    assert_eq!(sock.frame().await["event"], "hello");
+    hub.do_send(Deliver { event: to_channel("posted", CHANNEL, 1) });
+    assert_eq!(sock.frame().await["data"]["n"], 1);
+    hub.do_send(ApplyMembership { user_id: "u1".into(), change: MembershipChange::LeftChannel(CHANNEL.into()) });
+    hub.do_send(Deliver { event: to_channel("posted", CHANNEL, 2) });
+    hub.do_send(Deliver { event: to_channel("posted", OTHER, 3) });
+    assert_eq!(sock.frame().await["data"]["n"], 3, "the event of the channel left was not sent");
+    hub.send(GetHubStats).await.unwrap();
+    sock.nothing_more();
+}
