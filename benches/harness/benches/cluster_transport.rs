@@ -15,9 +15,8 @@
 mod common;
 
 use actix::prelude::*;
-use common::{cluster_node, latencies, posted, record_remote};
+use common::{cluster_node, latencies, record_remote, send_paced};
 use starling_actors::cluster::{Cluster, GetPeerStatuses, PeerState, SetPeers};
-use starling_actors::Publish;
 use std::time::{Duration, Instant};
 
 async fn run(encrypt: bool, rate: u64, secs: u64) {
@@ -47,16 +46,7 @@ async fn run(encrypt: bool, rate: u64, secs: u64) {
             hist.lock().expect("histogram").reset();
         }
         let total = rate * dur;
-        let started = Instant::now();
-        let mut sent = 0u64;
-        while sent < total {
-            let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
-            while sent < due {
-                a.realtime.bus.do_send(Publish::ws(posted(sent)));
-                sent += 1;
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        }
+        send_paced(&a.realtime.bus, rate, total).await;
         // Let the last ones arrive (bounded).
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {

@@ -20,7 +20,7 @@
 mod common;
 
 use actix::prelude::*;
-use common::{cluster_node, latencies, posted, realtime, record_remote, Latencies};
+use common::{cluster_node, latencies, realtime, record_remote, send_paced, Latencies};
 use futures_util::StreamExt;
 use starling_actors::cluster::{Cluster, GetPeerStatuses, Joined, PeerState, SetPeers};
 use starling_actors::{EventBus, Filter, Origin, Publish, Published, Subscribe, Supervisor};
@@ -263,16 +263,7 @@ async fn run(way: Way, rate: u64, secs: u64, receivers: usize) {
         }
         let (cpu0, broker0) = (own_cpu_s(), broker_cpu());
         let events = rate * dur;
-        let started = Instant::now();
-        let mut sent = 0u64;
-        while sent < events {
-            let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(events);
-            while sent < due {
-                w.sender.do_send(Publish::ws(posted(sent)));
-                sent += 1;
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        }
+        send_paced(&w.sender, rate, events).await;
         // Let the last ones arrive (bounded).
         let want = before + events * receivers as u64;
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -10,13 +10,13 @@ use hdrhistogram::Histogram;
 use starling_actors::cluster::{ConfigHash, JoinSettings, Joined, NodeInfo, Tcp, TransportSettings};
 use starling_actors::session_cache::{Session, SessionStore};
 use starling_actors::{
-    EventBus, Filter, MembershipStore, Memberships, Published, Realtime, RealtimeSettings, RealtimeStores, Status,
-    StatusStore, StoreResult, Subscribe, Supervisor,
+    EventBus, Filter, MembershipStore, Memberships, Publish, Published, Realtime, RealtimeSettings, RealtimeStores,
+    Status, StatusStore, StoreResult, Subscribe, Supervisor,
 };
 use starling_protocol::{Broadcast, BusEvent, UserId, WsEvent};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -152,4 +152,18 @@ pub fn posted(seq: u64) -> WsEvent {
         serde_json::Value::String(post)
     );
     WsEvent::new("posted", data, Broadcast { channel_id: CHANNEL.into(), ..Default::default() })
+}
+
+/// Hand `events` stamped `posted` events to `bus` at `rate` per second, evenly.
+pub async fn send_paced(bus: &Addr<EventBus>, rate: u64, events: u64) {
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while sent < events {
+        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(events);
+        while sent < due {
+            bus.do_send(Publish::ws(posted(sent)));
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
 }
