@@ -15,8 +15,8 @@
 mod common;
 
 use actix::prelude::*;
-use common::{cluster_node, latencies, record_remote, send_paced};
-use starling_actors::cluster::{Cluster, GetPeerStatuses, PeerState, SetPeers};
+use common::{cluster_node, latencies, linked, record_remote, send_paced};
+use starling_actors::cluster::SetPeers;
 use std::time::{Duration, Instant};
 
 async fn run(encrypt: bool, rate: u64, secs: u64) {
@@ -26,17 +26,10 @@ async fn run(encrypt: bool, rate: u64, secs: u64) {
     let b = cluster_node("b", key, encrypt).await;
     a.joined.cluster.do_send(SetPeers { gossip_addrs: vec![b.gossip.clone()] });
     b.joined.cluster.do_send(SetPeers { gossip_addrs: vec![a.gossip.clone()] });
-    let up = |c: Addr<Cluster>| async move {
-        for _ in 0..200 {
-            let s = c.send(GetPeerStatuses).await.unwrap_or_default();
-            if s.len() == 1 && s[0].state == PeerState::Up {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        false
-    };
-    assert!(up(a.joined.cluster.clone()).await && up(b.joined.cluster.clone()).await, "the two nodes link up");
+    assert!(
+        linked(a.joined.cluster.clone(), 1).await && linked(b.joined.cluster.clone(), 1).await,
+        "the two nodes link up"
+    );
     let hist = latencies();
     let _received = record_remote(&b.realtime.bus, &hist);
 

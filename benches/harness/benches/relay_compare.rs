@@ -20,9 +20,9 @@
 mod common;
 
 use actix::prelude::*;
-use common::{cluster_node, latencies, realtime, record_remote, send_paced, Latencies};
+use common::{cluster_node, latencies, linked, realtime, record_remote, send_paced, Latencies};
 use futures_util::StreamExt;
-use starling_actors::cluster::{Cluster, GetPeerStatuses, Joined, PeerState, SetPeers};
+use starling_actors::cluster::{Joined, SetPeers};
 use starling_actors::{EventBus, Filter, Origin, Publish, Published, Subscribe, Supervisor};
 use starling_protocol::message::{decode_batch, encode_batch, ClusterMessage, Decoded, Envelope};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,17 +129,6 @@ struct Wired {
     dropped: Arc<AtomicU64>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     clusters: Vec<Joined>,
-}
-
-async fn linked(c: Addr<Cluster>, peers: usize) -> bool {
-    for _ in 0..400 {
-        let s = c.send(GetPeerStatuses).await.unwrap_or_default();
-        if s.len() == peers && s.iter().all(|p| p.state == PeerState::Up) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    false
 }
 
 async fn wire_cluster(encrypt: bool, receivers: usize, hist: &Latencies) -> anyhow::Result<Wired> {

@@ -7,7 +7,9 @@
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
 use hdrhistogram::Histogram;
-use starling_actors::cluster::{ConfigHash, JoinSettings, Joined, NodeInfo, Tcp, TransportSettings};
+use starling_actors::cluster::{
+    Cluster, ConfigHash, GetPeerStatuses, JoinSettings, Joined, NodeInfo, PeerState, Tcp, TransportSettings,
+};
 use starling_actors::session_cache::{Session, SessionStore};
 use starling_actors::{
     EventBus, Filter, MembershipStore, Memberships, Publish, Published, Realtime, RealtimeSettings, RealtimeStores,
@@ -166,4 +168,16 @@ pub async fn send_paced(bus: &Addr<EventBus>, rate: u64, events: u64) {
         }
         tokio::time::sleep(Duration::from_micros(200)).await;
     }
+}
+
+/// Whether `cluster` sees `peers` peers, all up, within ten seconds.
+pub async fn linked(cluster: Addr<Cluster>, peers: usize) -> bool {
+    for _ in 0..400 {
+        let s = cluster.send(GetPeerStatuses).await.unwrap_or_default();
+        if s.len() == peers && s.iter().all(|p| p.state == PeerState::Up) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
 }
